@@ -1,0 +1,154 @@
+//! The rate ("Poisson") input encoder and the PRNG that drives it.
+//!
+//! Holds the specified generator ([`Xoshiro128PlusPlus`] seeded through
+//! [`SplitMix64`]), the per-pixel spike thresholds derived from `u8` pixels, and one
+//! encoding step. Integer only: the same seed gives the same spikes on every target.
+//! The layers the spikes feed are in [`crate::layer`].
+
+/// SplitMix64, used only to expand a `u64` seed into xoshiro state.
+///
+/// ```text
+/// state += 0x9e3779b97f4a7c15
+/// z = state;  z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9;  z = (z ^ z >> 27) * 0x94d049bb133111eb
+/// return z ^ z >> 31                                   (all wrapping u64)
+/// ```
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator starting from `seed`.
+    #[inline]
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next output.
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// xoshiro128++ (Blackman & Vigna), 32-bit outputs.
+///
+/// Seeding: two SplitMix64 outputs `a, b` give the state
+/// `[a as u32, a >> 32, b as u32, b >> 32]`; this is what `rand_xoshiro`'s
+/// `Xoshiro128PlusPlus::seed_from_u64` does, so host tools can reproduce the stream.
+///
+/// ```
+/// use snn_core::encode::Xoshiro128PlusPlus;
+/// let mut a = Xoshiro128PlusPlus::seed_from_u64(7);
+/// let mut b = Xoshiro128PlusPlus::seed_from_u64(7);
+/// assert_eq!(a.next_u32(), b.next_u32());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Xoshiro128PlusPlus {
+    s: [u32; 4],
+}
+
+impl Xoshiro128PlusPlus {
+    /// The generator for `seed` (see the type's documentation).
+    pub fn seed_from_u64(seed: u64) -> Self {
+        let mut sm = SplitMix64::new(seed);
+        let (a, b) = (sm.next_u64(), sm.next_u64());
+        let s = [a as u32, (a >> 32) as u32, b as u32, (b >> 32) as u32];
+        // An all-zero state is a fixed point; SplitMix64 cannot produce two zero outputs
+        // in a row, but keep the guard so the generator is total.
+        if s == [0; 4] {
+            return Self { s: [1, 0, 0, 0] };
+        }
+        Self { s }
+    }
+
+    /// The next 32-bit output.
+    ///
+    /// ```text
+    /// r = rotl(s0 + s3, 7) + s0
+    /// t = s1 << 9;  s2 ^= s0;  s3 ^= s1;  s1 ^= s2;  s0 ^= s3;  s2 ^= t;  s3 = rotl(s3, 11)
+    /// ```
+    #[inline]
+    pub fn next_u32(&mut self) -> u32 {
+        let s = &mut self.s;
+        let r = s[0].wrapping_add(s[3]).rotate_left(7).wrapping_add(s[0]);
+        let t = s[1] << 9;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(11);
+        r
+    }
+}
+
+/// Spike threshold of one pixel: the spike probability in U0.32.
+///
+/// ```text
+/// d   = |256 * pixel - center|                   (center in 0..=65280)
+/// thr = min(d * gain, 2^32 - 1)                  (64-bit product)
+/// ```
+/// A spike fires at a step when the next PRNG output `r` satisfies `r < thr`, with
+/// sign `-1` when `256 * pixel < center`. For MNIST (`x = p / 255`, `c = 0.5`):
+/// `center = 0`, `gain = round(0.5 * 2^32 / 65280) = 32897`.
+///
+/// ```
+/// use snn_core::encode::pixel_threshold;
+/// assert_eq!(pixel_threshold(0, 0, 32897), (0, false));
+/// let (thr, neg) = pixel_threshold(255, 0, 32897);
+/// assert!(!neg && (thr as f64 / 4294967296.0 - 0.5).abs() < 1e-4);
+/// ```
+#[inline]
+pub fn pixel_threshold(pixel: u8, center: i32, gain: u32) -> (u32, bool) {
+    let v = i64::from(pixel) * 256 - i64::from(center);
+    let d = v.unsigned_abs();
+    let thr = d.saturating_mul(u64::from(gain)).min(u64::from(u32::MAX));
+    (thr as u32, v < 0)
+}
+
+/// Draws one step of input spikes.
+///
+/// For every pixel `i` with `thr[i] > 0`, in increasing `i`: draw `r = rng.next_u32()`
+/// and, if `r < thr[i]`, set bit `i` in `neg` when bit `i` of `sign` is set, else in
+/// `pos`. Pixels with `thr[i] == 0` consume no draw, so a black image costs nothing.
+///
+/// # Shapes
+/// `thr`: one word per pixel; `sign`, `pos`, `neg`: `ceil(thr.len() / 32)` words.
+pub fn encode_step(
+    thr: &[u32],
+    sign: &[u32],
+    rng: &mut Xoshiro128PlusPlus,
+    pos: &mut [u32],
+    neg: &mut [u32],
+) {
+    pos.fill(0);
+    neg.fill(0);
+    for (w, chunk) in thr.chunks(32).enumerate() {
+        let negs = sign.get(w).copied().unwrap_or(0);
+        let (mut p, mut n) = (0u32, 0u32);
+        for (b, &t) in chunk.iter().enumerate() {
+            if t != 0 && rng.next_u32() < t {
+                if negs & (1 << b) != 0 {
+                    n |= 1 << b;
+                } else {
+                    p |= 1 << b;
+                }
+            }
+        }
+        if let Some(x) = pos.get_mut(w) {
+            *x = p;
+        }
+        if let Some(x) = neg.get_mut(w) {
+            *x = n;
+        }
+    }
+}
+
+/// Counts the set bits of a spike bitset.
+#[inline]
+pub fn count_spikes(bits: &[u32]) -> u32 {
+    bits.iter().map(|w| w.count_ones()).sum()
+}

@@ -1,0 +1,386 @@
+//! The time loop: sessions over a caller-supplied state arena, and `classify`.
+//!
+//! A [`Session`] owns nothing: it borrows the [`Model`] and the state words, encodes
+//! (or accepts) one step of input spikes, then runs every layer in order: scatter the
+//! presynaptic spikes into the membranes ([`crate::layer`]), update the neurons
+//! ([`crate::neuron`]). [`Model::classify`] is the whole window in one call.
+
+use core::ops::Range;
+
+use crate::encode::{count_spikes, encode_step, pixel_threshold, Xoshiro128PlusPlus};
+use crate::layer::{dense_scatter, identity_scatter, pool_scatter, words_for};
+use crate::model::{Model, Plan, PlannedShortcut, Pop, MAX_CLASSES, MAX_POPULATIONS};
+use crate::neuron::STATE_LIMIT;
+use crate::{RunError, MAX_LAYERS};
+
+/// The result of classifying one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Classification {
+    /// Index of the highest score (the lowest index wins a tie).
+    pub class: u16,
+    /// Output membranes after the last step, in score units (see
+    /// [`Model::output_scale`]); the paper's `y = M(T) / T` is `score * scale / T`.
+    pub scores: heapless::Vec<i32, MAX_CLASSES>,
+    /// Spikes emitted by each spiking population over the window, in layer order (a
+    /// residual block contributes two entries).
+    pub spikes: heapless::Vec<u32, MAX_POPULATIONS>,
+    /// Spikes emitted by the input encoder over the window.
+    pub input_spikes: u32,
+    /// Synaptic events (accumulates) each layer performed over the window.
+    pub synaptic_events: heapless::Vec<u64, MAX_LAYERS>,
+    /// Time steps run.
+    pub steps: u32,
+}
+
+impl Classification {
+    /// Sum of [`synaptic_events`](Self::synaptic_events) (the paper's `#AC`).
+    pub fn total_synaptic_events(&self) -> u64 {
+        self.synaptic_events.iter().sum()
+    }
+}
+
+/// A running inference: the model, its state and the encoder's generator.
+///
+/// ```
+/// # fn demo(model: &snn_core::Model, image: &[u8]) -> Result<(), snn_core::RunError> {
+/// let mut state = vec![0u32; model.state_words()];
+/// let mut session = model.session(&mut state, image, 42)?;
+/// for _ in 0..100 {
+///     session.step();
+///     let top = session.scores().iter().max().copied().unwrap_or(0);
+///     if top > 10_000 {
+///         break; // early exit once one class is clearly ahead
+///     }
+/// }
+/// let _class = session.class();
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Session<'m, 's> {
+    model: &'m Model<'m>,
+    state: &'s mut [u32],
+    rng: Xoshiro128PlusPlus,
+    steps: u32,
+    input_spikes: u32,
+    spikes: heapless::Vec<u32, MAX_POPULATIONS>,
+    events: heapless::Vec<u64, MAX_LAYERS>,
+}
+
+fn as_i32(words: &mut [u32]) -> &mut [i32] {
+    bytemuck::cast_slice_mut(words)
+}
+
+fn shift(r: &Range<usize>, base: usize) -> Range<usize> {
+    r.start - base..r.end - base
+}
+
+/// Splits a population's contiguous `[mem | bits]` regions out of `cur` (which starts
+/// at arena word `base`).
+fn pop_slices<'c>(cur: &'c mut [u32], base: usize, pop: &Pop<'_>) -> (&'c mut [i32], &'c mut [u32]) {
+    let (mem, bits) = cur[pop.mem.start - base..pop.bits.end - base].split_at_mut(pop.mem.len());
+    (as_i32(mem), bits)
+}
+
+impl<'m> Model<'m> {
+    /// Starts an inference on `image` (`u8` pixels, `HWC`), rate-encoded with `seed`.
+    ///
+    /// Zeroes the first [`state_words`](Self::state_words) words of `state` and
+    /// computes each pixel's spike threshold ([`crate::encode::pixel_threshold`]).
+    ///
+    /// # Errors
+    /// [`RunError::StateTooSmall`] or [`RunError::InputLength`].
+    pub fn session<'s>(
+        &'m self,
+        state: &'s mut [u32],
+        image: &[u8],
+        seed: u64,
+    ) -> Result<Session<'m, 's>, RunError> {
+        let mut session = self.blank_session(state)?;
+        if image.len() != self.input_len() {
+            return Err(RunError::InputLength {
+                expected: self.input_len(),
+                found: image.len(),
+            });
+        }
+        session.rng = Xoshiro128PlusPlus::seed_from_u64(seed);
+        let inp = &self.input;
+        let (thr, rest) = session.state[inp.thr.start..inp.sign.end].split_at_mut(inp.thr.len());
+        let channels = usize::from(inp.shape.channels);
+        let table = |t: &[u8], c: usize| {
+            t.get(4 * c..4 * c + 4)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        for (i, (&p, t)) in image.iter().zip(thr.iter_mut()).enumerate() {
+            let c = i % channels;
+            let (th, negative) = pixel_threshold(p, table(inp.center, c) as i32, table(inp.gain, c));
+            *t = th;
+            if negative {
+                rest[i / 32] |= 1 << (i % 32);
+            }
+        }
+        Ok(session)
+    }
+
+    /// Starts a session whose input spikes the caller supplies each step with
+    /// [`Session::step_with_spikes`] (streaming or event-sensor input).
+    ///
+    /// # Errors
+    /// [`RunError::StateTooSmall`].
+    pub fn session_without_encoder<'s>(
+        &'m self,
+        state: &'s mut [u32],
+    ) -> Result<Session<'m, 's>, RunError> {
+        self.blank_session(state)
+    }
+
+    fn blank_session<'s>(&'m self, state: &'s mut [u32]) -> Result<Session<'m, 's>, RunError> {
+        let found = state.len();
+        let state = state.get_mut(..self.state_words).ok_or(RunError::StateTooSmall {
+            needed: self.state_words,
+            found,
+        })?;
+        state.fill(0);
+        let mut spikes = heapless::Vec::new();
+        let _ = spikes.resize(self.populations, 0);
+        let mut events = heapless::Vec::new();
+        let _ = events.resize(self.layers.len(), 0);
+        Ok(Session {
+            model: self,
+            state,
+            rng: Xoshiro128PlusPlus::seed_from_u64(0),
+            steps: 0,
+            input_spikes: 0,
+            spikes,
+            events,
+        })
+    }
+
+    /// Classifies `image` with `steps` time steps of rate coding seeded by `seed`.
+    ///
+    /// The same model, image, seed and steps give the same result on every target.
+    ///
+    /// # Errors
+    /// [`RunError::ZeroSteps`], [`RunError::StateTooSmall`], [`RunError::InputLength`].
+    pub fn classify(
+        &self,
+        state: &mut [u32],
+        image: &[u8],
+        seed: u64,
+        steps: u32,
+    ) -> Result<Classification, RunError> {
+        if steps == 0 {
+            return Err(RunError::ZeroSteps);
+        }
+        let mut session = self.session(state, image, seed)?;
+        for _ in 0..steps {
+            session.step();
+        }
+        Ok(session.result())
+    }
+}
+
+impl<'m> Session<'m, '_> {
+    /// Runs one time step with rate-encoded input.
+    pub fn step(&mut self) {
+        let inp = &self.model.input;
+        let (head, tail) = self.state.split_at_mut(inp.pos.start);
+        let (pos, neg) = tail[..inp.neg.end - inp.pos.start].split_at_mut(inp.pos.len());
+        encode_step(&head[inp.thr.clone()], &head[inp.sign.clone()], &mut self.rng, pos, neg);
+        self.propagate();
+    }
+
+    /// Runs one time step with input spikes given as bitsets over the input neurons
+    /// (`HWC` order): `positive` spikes add the weights, `negative` ones subtract them.
+    ///
+    /// # Errors
+    /// [`RunError::SpikeWords`] when a bitset does not have `ceil(input_len / 32)` words.
+    pub fn step_with_spikes(&mut self, positive: &[u32], negative: &[u32]) -> Result<(), RunError> {
+        let inp = &self.model.input;
+        let expected = words_for(inp.shape.len());
+        for b in [positive, negative] {
+            if b.len() != expected {
+                return Err(RunError::SpikeWords {
+                    expected,
+                    found: b.len(),
+                });
+            }
+        }
+        self.state[inp.pos.clone()].copy_from_slice(positive);
+        self.state[inp.neg.clone()].copy_from_slice(negative);
+        // Bits past the last input neuron are ignored by the kernels; clear them so
+        // the spike count is exact too.
+        let tail = inp.shape.len() % 32;
+        if tail != 0 {
+            let mask = (1u32 << tail) - 1;
+            self.state[inp.pos.end - 1] &= mask;
+            self.state[inp.neg.end - 1] &= mask;
+        }
+        self.propagate();
+        Ok(())
+    }
+
+    fn propagate(&mut self) {
+        let model = self.model;
+        let inp = &model.input;
+        let input_spikes =
+            count_spikes(&self.state[inp.pos.clone()]) + count_spikes(&self.state[inp.neg.clone()]);
+        self.input_spikes = self.input_spikes.saturating_add(input_spikes);
+        let mut prev = inp.pos.clone();
+        let mut prev_neg = Some(inp.neg.clone());
+        let mut p = 0;
+        for (l, layer) in model.layers.iter().enumerate() {
+            let base = layer.base;
+            let (before, cur) = self.state.split_at_mut(base);
+            let pos = &before[prev.clone()];
+            let neg = prev_neg.take().map(|r| &before[r]);
+            let mut events = 0u64;
+            let mut fired = |pop: usize, n: u32| {
+                if let Some(s) = self.spikes.get_mut(pop) {
+                    *s = s.saturating_add(n);
+                }
+            };
+            match &layer.plan {
+                Plan::Conv { conv, pop } => {
+                    let (mem, bits) = pop_slices(cur, base, pop);
+                    events += conv.scatter(pos, false, mem);
+                    if let Some(neg) = neg {
+                        events += conv.scatter(neg, true, mem);
+                    }
+                    fired(p, pop.neurons.step(mem, bits));
+                    prev = pop.bits.clone();
+                }
+                Plan::Pool { pop } => {
+                    let (mem, bits) = pop_slices(cur, base, pop);
+                    let (i, o) = (layer.info.input, layer.info.output);
+                    events += pool_scatter(i, o, pos, false, mem);
+                    if let Some(neg) = neg {
+                        events += pool_scatter(i, o, neg, true, mem);
+                    }
+                    fired(p, pop.neurons.step(mem, bits));
+                    prev = pop.bits.clone();
+                }
+                Plan::Dense { weights, pop } => {
+                    let (mem, bits) = pop_slices(cur, base, pop);
+                    events += dense_scatter(weights, pos, false, mem);
+                    if let Some(neg) = neg {
+                        events += dense_scatter(weights, neg, true, mem);
+                    }
+                    fired(p, pop.neurons.step(mem, bits));
+                    prev = pop.bits.clone();
+                }
+                Plan::Residual {
+                    conv1,
+                    pop1,
+                    conv2,
+                    shortcut,
+                    pop2,
+                } => {
+                    let (first, second) = cur.split_at_mut(pop2.mem.start - base);
+                    let (mem1, bits1) = pop_slices(first, base, pop1);
+                    events += conv1.scatter(pos, false, mem1);
+                    if let Some(neg) = neg {
+                        events += conv1.scatter(neg, true, mem1);
+                    }
+                    fired(p, pop1.neurons.step(mem1, bits1));
+                    let (mem2, bits2) = pop_slices(second, pop2.mem.start, pop2);
+                    events += conv2.scatter(bits1, false, mem2);
+                    for (bits, negative) in [(Some(pos), false), (neg, true)] {
+                        let Some(bits) = bits else { continue };
+                        events += match shortcut {
+                            PlannedShortcut::Conv(sc) => sc.scatter(bits, negative, mem2),
+                            PlannedShortcut::Identity { stride, gains } => identity_scatter(
+                                layer.info.input,
+                                layer.info.output,
+                                *stride,
+                                gains,
+                                bits,
+                                negative,
+                                mem2,
+                            ),
+                        };
+                    }
+                    fired(p + 1, pop2.neurons.step(mem2, bits2));
+                    prev = pop2.bits.clone();
+                }
+                Plan::Output { weights, leak, mem } => {
+                    let mem = as_i32(&mut cur[shift(mem, base)]);
+                    events += dense_scatter(weights, pos, false, mem);
+                    if let Some(neg) = neg {
+                        events += dense_scatter(weights, neg, true, mem);
+                    }
+                    for m in mem.iter_mut() {
+                        *m = leak.apply(*m).clamp(-STATE_LIMIT, STATE_LIMIT);
+                    }
+                }
+            }
+            p += usize::from(layer.info.populations);
+            if let Some(e) = self.events.get_mut(l) {
+                *e = e.saturating_add(events);
+            }
+        }
+        self.steps = self.steps.saturating_add(1);
+    }
+
+    /// Output scores so far (the output membranes), one per class.
+    pub fn scores(&self) -> &[i32] {
+        bytemuck::cast_slice(&self.state[self.model.output_mem.clone()])
+    }
+
+    /// Index of the highest score so far (lowest index on a tie).
+    pub fn class(&self) -> u16 {
+        let mut best = 0;
+        for (i, &s) in self.scores().iter().enumerate() {
+            if s > self.scores()[best] {
+                best = i;
+            }
+        }
+        best as u16
+    }
+
+    /// Steps run so far.
+    pub fn steps(&self) -> u32 {
+        self.steps
+    }
+
+    /// Spikes per population so far.
+    pub fn spike_counts(&self) -> &[u32] {
+        &self.spikes
+    }
+
+    /// The spike bitset population `index` emitted at the last step (for rasters), or
+    /// `None` past the last population.
+    pub fn population_spikes(&self, index: usize) -> Option<&[u32]> {
+        let mut p = 0;
+        for layer in &self.model.layers {
+            let pops: [Option<&Pop<'_>>; 2] = match &layer.plan {
+                Plan::Conv { pop, .. } | Plan::Pool { pop } | Plan::Dense { pop, .. } => {
+                    [Some(pop), None]
+                }
+                Plan::Residual { pop1, pop2, .. } => [Some(pop1), Some(pop2)],
+                Plan::Output { .. } => [None, None],
+            };
+            for pop in pops.into_iter().flatten() {
+                if p == index {
+                    return Some(&self.state[pop.bits.clone()]);
+                }
+                p += 1;
+            }
+        }
+        None
+    }
+
+    /// Everything measured so far, as a [`Classification`].
+    pub fn result(&self) -> Classification {
+        let mut scores = heapless::Vec::new();
+        let _ = scores.extend_from_slice(self.scores());
+        Classification {
+            class: self.class(),
+            scores,
+            spikes: self.spikes.clone(),
+            input_spikes: self.input_spikes,
+            synaptic_events: self.events.clone(),
+            steps: self.steps,
+        }
+    }
+}

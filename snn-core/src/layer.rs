@@ -1,0 +1,256 @@
+//! Event-driven synaptic kernels: conv, 2x2 pool, dense and identity shortcut.
+//!
+//! Each kernel walks the *set bits* of the presynaptic spike bitset and scatters the
+//! matching weights into the postsynaptic membranes, so a silent input costs only the
+//! scan of its (zero) bitset words and no synaptic work at all. Every kernel returns
+//! the number of synaptic events (one accumulate each) it performed. Neuron updates
+//! live in [`crate::neuron`]; the arena layout and the step order in [`crate::engine`].
+//!
+//! All tensors are channel-last (`HWC`): neuron `(y, x, c)` has index
+//! `(y * width + x) * channels + c`. Accumulation uses wrapping `i32` adds; model
+//! validation bounds one step's current to `2^30`, so they never actually wrap.
+
+/// Shape of a channel-last tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Shape {
+    /// Channels.
+    pub channels: u16,
+    /// Rows.
+    pub height: u16,
+    /// Columns.
+    pub width: u16,
+}
+
+impl Shape {
+    /// `channels * height * width`.
+    #[inline]
+    pub fn len(&self) -> usize {
+        usize::from(self.channels) * usize::from(self.height) * usize::from(self.width)
+    }
+
+    /// True when any dimension is zero.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Splits a neuron index into `(y, x, c)`.
+    #[inline]
+    fn coords(&self, i: usize) -> (usize, usize, usize) {
+        let c = i % usize::from(self.channels);
+        let pix = i / usize::from(self.channels);
+        (pix / usize::from(self.width), pix % usize::from(self.width), c)
+    }
+}
+
+/// Number of `u32` words of a bitset holding `n` spikes.
+#[inline]
+pub const fn words_for(n: usize) -> usize {
+    n.div_ceil(32)
+}
+
+/// Calls `f(i)` for every set bit `i` of `bits`, in increasing order.
+#[inline]
+pub fn for_each_spike(bits: &[u32], mut f: impl FnMut(usize)) {
+    for (w, &word) in bits.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            let b = word.trailing_zeros() as usize;
+            f(w * 32 + b);
+            word &= word - 1;
+        }
+    }
+}
+
+/// Adds (`sign > 0`) or subtracts one `i8` weight row into a membrane row.
+///
+/// ```text
+/// mem[j] += sign * w[j]     for j in 0..len
+/// ```
+#[inline]
+fn accumulate(mem: &mut [i32], w: &[u8], negative: bool) {
+    if negative {
+        for (m, &w) in mem.iter_mut().zip(w) {
+            *m = m.wrapping_sub(i32::from(w as i8));
+        }
+    } else {
+        for (m, &w) in mem.iter_mut().zip(w) {
+            *m = m.wrapping_add(i32::from(w as i8));
+        }
+    }
+}
+
+/// A validated convolution: geometry plus borrowed weights.
+#[derive(Debug, Clone, Copy)]
+pub struct Conv<'a> {
+    pub(crate) input: Shape,
+    pub(crate) output: Shape,
+    pub(crate) kernel: usize,
+    pub(crate) stride: usize,
+    pub(crate) padding: usize,
+    /// `i8` as bytes, `[ic][ky][kx][oc]`.
+    pub(crate) weights: &'a [u8],
+}
+
+impl Conv<'_> {
+    /// Output size along one axis: `(n + 2p - k) / s + 1`, or `None` when the kernel
+    /// does not fit.
+    pub fn out_len(n: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
+        let span = (n + 2 * padding).checked_sub(kernel)?;
+        Some(span / stride.max(1) + 1)
+    }
+
+    /// Scatters the spikes of `bits` (input neurons, `HWC`) into `mem` (output, `HWC`).
+    ///
+    /// ```text
+    /// for each input spike (iy, ix, ic) with sign s, each (ky, kx) with
+    ///     oy = (iy + p - ky) / stride,  ox = (ix + p - kx) / stride   (exact, in range):
+    ///   mem[oy, ox, :] += s * W[ic, ky, kx, :]
+    /// ```
+    /// which equals the cross-correlation `U[o] += sum W[ic,ky,kx,o] x[oy*s-p+ky, ...]`.
+    ///
+    /// # Shapes
+    /// `bits`: `ceil(input.len() / 32)` words; `mem`: `output.len()`.
+    ///
+    /// Returns the number of synaptic events (weight adds).
+    pub fn scatter(&self, bits: &[u32], negative: bool, mem: &mut [i32]) -> u64 {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let oc = usize::from(self.output.channels);
+        let (oh, ow) = (
+            usize::from(self.output.height),
+            usize::from(self.output.width),
+        );
+        let n_in = self.input.len();
+        let mut events = 0u64;
+        for_each_spike(bits, |i| {
+            if i >= n_in {
+                return;
+            }
+            let (iy, ix, ic) = self.input.coords(i);
+            for ky in 0..k {
+                let Some(ny) = (iy + p).checked_sub(ky) else { break };
+                if ny % s != 0 || ny / s >= oh {
+                    continue;
+                }
+                let oy = ny / s;
+                for kx in 0..k {
+                    let Some(nx) = (ix + p).checked_sub(kx) else { break };
+                    if nx % s != 0 || nx / s >= ow {
+                        continue;
+                    }
+                    let ox = nx / s;
+                    let w0 = ((ic * k + ky) * k + kx) * oc;
+                    let m0 = (oy * ow + ox) * oc;
+                    if let (Some(w), Some(m)) =
+                        (self.weights.get(w0..w0 + oc), mem.get_mut(m0..m0 + oc))
+                    {
+                        accumulate(m, w, negative);
+                        events += oc as u64;
+                    }
+                }
+            }
+        });
+        events
+    }
+}
+
+/// Scatters spikes through 2x2 average pooling (stride 2, floor): each input spike adds
+/// `±1` to the membrane of its pool, in units of a quarter of the float current.
+///
+/// ```text
+/// mem[iy / 2, ix / 2, c] += s      when iy / 2 < out.height and ix / 2 < out.width
+/// ```
+///
+/// # Shapes
+/// `bits`: `ceil(input.len() / 32)`; `mem`: `output.len()` with
+/// `output = (input.height / 2, input.width / 2, input.channels)`.
+pub fn pool_scatter(input: Shape, output: Shape, bits: &[u32], negative: bool, mem: &mut [i32]) -> u64 {
+    let n_in = input.len();
+    let c_n = usize::from(output.channels);
+    let ow = usize::from(output.width);
+    let mut events = 0;
+    let delta = if negative { -1 } else { 1 };
+    for_each_spike(bits, |i| {
+        if i >= n_in {
+            return;
+        }
+        let (iy, ix, c) = input.coords(i);
+        let (oy, ox) = (iy / 2, ix / 2);
+        if oy < usize::from(output.height) && ox < ow {
+            if let Some(m) = mem.get_mut((oy * ow + ox) * c_n + c) {
+                *m = m.wrapping_add(delta);
+                events += 1;
+            }
+        }
+    });
+    events
+}
+
+/// Scatters spikes through a fully connected layer.
+///
+/// ```text
+/// for each input spike j with sign s:  mem[:] += s * W[j, :]
+/// ```
+///
+/// # Shapes
+/// `weights`: `inputs * mem.len()` bytes (`i8`, `[input][output]`).
+pub fn dense_scatter(weights: &[u8], bits: &[u32], negative: bool, mem: &mut [i32]) -> u64 {
+    let n = mem.len();
+    let mut events = 0;
+    for_each_spike(bits, |j| {
+        if let Some(w) = weights.get(j * n..j * n + n) {
+            accumulate(mem, w, negative);
+            events += n as u64;
+        }
+    });
+    events
+}
+
+/// Scatters spikes through an identity shortcut subsampled by `stride`.
+///
+/// ```text
+/// mem[iy / s, ix / s, c] += sign * gain[c]     when iy % s == 0 and ix % s == 0
+/// ```
+///
+/// # Shapes
+/// `gains`: `4 * channels` bytes (`i32` little-endian); input and output have the
+/// same channels.
+pub fn identity_scatter(
+    input: Shape,
+    output: Shape,
+    stride: usize,
+    gains: &[u8],
+    bits: &[u32],
+    negative: bool,
+    mem: &mut [i32],
+) -> u64 {
+    let n_in = input.len();
+    let c_n = usize::from(output.channels);
+    let (oh, ow) = (usize::from(output.height), usize::from(output.width));
+    let s = stride.max(1);
+    let mut events = 0;
+    for_each_spike(bits, |i| {
+        if i >= n_in {
+            return;
+        }
+        let (iy, ix, c) = input.coords(i);
+        if iy % s != 0 || ix % s != 0 || iy / s >= oh || ix / s >= ow {
+            return;
+        }
+        let (Some(g), Some(m)) = (
+            gains.get(4 * c..4 * c + 4),
+            mem.get_mut((iy / s * ow + ix / s) * c_n + c),
+        ) else {
+            return;
+        };
+        let g = i32::from_le_bytes([g[0], g[1], g[2], g[3]]);
+        *m = if negative {
+            m.wrapping_sub(g)
+        } else {
+            m.wrapping_add(g)
+        };
+        events += 1;
+    });
+    events
+}

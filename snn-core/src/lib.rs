@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod encode;
+pub mod engine;
+mod error;
+pub mod format;
+pub mod layer;
+pub mod model;
+pub mod neuron;
+
+pub use engine::{Classification, Session};
+pub use error::{FormatError, InputProblem, LayerProblem, RunError};
+pub use format::{write_model, ModelDesc, MAX_LAYERS};
+pub use model::{
+    LayerInfo, LayerKind, Model, MAX_CLASSES, MAX_NEURONS, MAX_POPULATIONS, MAX_STATE_BYTES,
+};

@@ -1,0 +1,168 @@
+//! Integer LIF / IF neuron parameters and the membrane update kernel.
+//!
+//! This module holds the per-population parameters (thresholds, leak, reset) in their
+//! validated form and the one function that advances a population by one step after
+//! its input current has been added. The synaptic currents themselves are computed in
+//! [`crate::layer`].
+
+use fixed::types::U1F15;
+
+use crate::format::Reset;
+
+/// Membrane values are clamped to `±STATE_LIMIT` after every update.
+///
+/// Validation bounds the current one step can add to `2^30`, so `U = V + I` always
+/// fits an `i32` and no addition can wrap: state *saturates*, it never overflows.
+pub const STATE_LIMIT: i32 = (1 << 30) - 1;
+
+/// Largest threshold a model may use (`2^30`).
+pub const MAX_THRESHOLD: i32 = 1 << 30;
+
+/// The leak multiplier `lambda` as an unsigned Q1.15 number in `[0, 1]`.
+///
+/// ```
+/// use snn_core::neuron::Leak;
+/// let leak = Leak::from_bits(32440).unwrap(); // 0.99
+/// assert_eq!(leak.apply(1000), 990);
+/// assert_eq!(Leak::ONE.apply(-7), -7);
+/// assert!(Leak::from_bits(40000).is_none()); // above 1.0
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leak(U1F15);
+
+impl Leak {
+    /// `lambda = 1`: a non-leaky integrate-and-fire neuron.
+    pub const ONE: Self = Self(U1F15::ONE);
+
+    /// The leak from its raw U1F15 bits, or `None` above 1.0 (`32768`).
+    #[inline]
+    pub fn from_bits(bits: u16) -> Option<Self> {
+        (bits <= 1 << 15).then_some(Self(U1F15::from_bits(bits)))
+    }
+
+    /// The raw U1F15 bits.
+    #[inline]
+    pub fn to_bits(self) -> u16 {
+        self.0.to_bits()
+    }
+
+    /// The leak as a fixed-point number.
+    #[inline]
+    pub fn value(self) -> U1F15 {
+        self.0
+    }
+
+    /// `lambda * u`, rounded to nearest with ties towards +infinity:
+    ///
+    /// ```text
+    /// leak(u) = (u * bits + 2^14) >> 15          (64-bit product, arithmetic shift)
+    /// ```
+    ///
+    /// # Units
+    /// `u` is a membrane value in the population's integer units; the result is in the
+    /// same units and `|leak(u)| <= |u|`, so it never leaves `i32`.
+    #[inline]
+    pub fn apply(self, u: i32) -> i32 {
+        ((i64::from(u) * i64::from(self.0.to_bits()) + (1 << 14)) >> 15) as i32
+    }
+}
+
+/// One integer LIF update (paper eq. of section 1):
+///
+/// ```text
+/// o = U > th                       strict comparison
+/// V = 0                            if o and reset = Hard
+/// V = leak(U - th)                 if o and reset = Subtract
+/// V = leak(U)                      otherwise
+/// V = clamp(V, -STATE_LIMIT, STATE_LIMIT)
+/// ```
+///
+/// `u` is the membrane after this step's current was added. Returns `(V, o)`.
+///
+/// ```
+/// use snn_core::{format::Reset, neuron::{update, Leak}};
+/// assert_eq!(update(5, 4, Leak::ONE, Reset::Hard), (0, true));
+/// assert_eq!(update(5, 4, Leak::ONE, Reset::Subtract), (1, true));
+/// assert_eq!(update(4, 4, Leak::ONE, Reset::Hard), (4, false)); // not strictly above
+/// ```
+#[inline]
+pub fn update(u: i32, th: i32, leak: Leak, reset: Reset) -> (i32, bool) {
+    if u > th {
+        let v = match reset {
+            Reset::Hard => 0,
+            Reset::Subtract => leak.apply(u - th),
+        };
+        (v.clamp(-STATE_LIMIT, STATE_LIMIT), true)
+    } else {
+        (leak.apply(u).clamp(-STATE_LIMIT, STATE_LIMIT), false)
+    }
+}
+
+/// A validated spiking population's parameters, borrowing the thresholds from the blob.
+#[derive(Debug, Clone, Copy)]
+pub struct Neurons<'a> {
+    /// Thresholds, `i32` little-endian, one per channel (validated in `1..=2^30`).
+    pub(crate) thresholds: &'a [u8],
+    /// Leak multiplier.
+    pub(crate) leak: Leak,
+    /// Reset rule.
+    pub(crate) reset: Reset,
+}
+
+impl<'a> Neurons<'a> {
+    /// Number of channels (one threshold each).
+    #[inline]
+    pub fn channels(&self) -> usize {
+        self.thresholds.len() / 4
+    }
+
+    /// Threshold of channel `c`, or `i32::MAX` (never fires) past the end.
+    #[inline]
+    pub fn threshold(&self, c: usize) -> i32 {
+        match self.thresholds.get(4 * c..4 * c + 4) {
+            Some(b) => i32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            None => i32::MAX,
+        }
+    }
+
+    /// Leak multiplier.
+    #[inline]
+    pub fn leak(&self) -> Leak {
+        self.leak
+    }
+
+    /// Reset rule.
+    #[inline]
+    pub fn reset(&self) -> Reset {
+        self.reset
+    }
+
+    /// Advances a population stored channel-last (`HWC`) by one step.
+    ///
+    /// Applies [`update`] to every membrane in `mem`, writes the spikes to `bits`
+    /// (bit `i` of word `i / 32` for neuron `i`) and returns how many fired.
+    ///
+    /// # Shapes
+    /// `mem.len()` is a multiple of [`channels`](Self::channels); `bits` has
+    /// `ceil(mem.len() / 32)` words. Extra words are cleared.
+    pub fn step(&self, mem: &mut [i32], bits: &mut [u32]) -> u32 {
+        bits.fill(0);
+        let channels = self.channels().max(1);
+        let mut fired = 0;
+        for (pix, row) in mem.chunks_mut(channels).enumerate() {
+            for ((c, m), th) in row.iter_mut().enumerate().zip(self.thresholds.chunks_exact(4)) {
+                let th = i32::from_le_bytes([th[0], th[1], th[2], th[3]]);
+                let (v, spike) = update(*m, th, self.leak, self.reset);
+                *m = v;
+                if spike {
+                    let i = pix * channels + c;
+                    if let Some(w) = bits.get_mut(i / 32) {
+                        *w |= 1 << (i % 32);
+                    }
+                    fired += 1;
+                }
+            }
+        }
+        fired
+    }
+}

@@ -1,0 +1,309 @@
+//! The engine against a plain, obviously-correct reference written here.
+//!
+//! The reference keeps every tensor as `[c][y][x]` arrays of `i64`, computes
+//! convolutions in gather form (`U[o,y,x] += sum W * x[y*s-p+ky, x*s-p+kx]`), uses
+//! `rand_xoshiro`'s generator for the encoder, and applies the neuron rules of
+//! `method.md` §1 literally. Property tests compare scores, classes, spike counts and
+//! synaptic-event counts bit for bit on random networks that use every layer kind.
+
+mod common;
+
+use common::{random_image, random_model, ConvSpec, LayerSpec, ModelSpec, NeuronSpec, ShortcutSpec};
+use proptest::prelude::*;
+use rand::{RngCore, SeedableRng};
+use snn_core::format::Reset;
+use snn_core::Model;
+
+type T3 = Vec<Vec<Vec<i64>>>;
+
+fn zeros(c: usize, h: usize, w: usize) -> T3 {
+    vec![vec![vec![0; w]; h]; c]
+}
+
+const LIMIT: i64 = (1 << 30) - 1;
+
+fn leak(u: i64, bits: u16) -> i64 {
+    (u * bits as i64 + 16384).div_euclid(32768)
+}
+
+/// Updates membranes in place, returns spikes (0/1) and their count.
+fn fire(mem: &mut T3, n: &NeuronSpec) -> (T3, u32) {
+    let mut out = zeros(mem.len(), mem[0].len(), mem[0][0].len());
+    let mut count = 0;
+    for (c, plane) in mem.iter_mut().enumerate() {
+        let th = n.thresholds[c] as i64;
+        for (y, row) in plane.iter_mut().enumerate() {
+            for (x, u) in row.iter_mut().enumerate() {
+                let v = if *u > th {
+                    out[c][y][x] = 1;
+                    count += 1;
+                    match n.reset {
+                        Reset::Hard => 0,
+                        Reset::Subtract => leak(*u - th, n.leak),
+                    }
+                } else {
+                    leak(*u, n.leak)
+                };
+                *u = v.clamp(-LIMIT, LIMIT);
+            }
+        }
+    }
+    (out, count)
+}
+
+/// `mem += conv(x)`; returns synaptic events (nonzero input times valid weight rows).
+fn conv_into(mem: &mut T3, x: &T3, c: &ConvSpec) -> u64 {
+    let (ic, ih, iw) = (x.len(), x[0].len() as i64, x[0][0].len() as i64);
+    let (k, s, p) = (c.kernel as i64, c.stride as i64, c.padding as i64);
+    let oc = c.out_channels as usize;
+    let mut events = 0;
+    for o in 0..oc {
+        for oy in 0..mem[o].len() {
+            for ox in 0..mem[o][0].len() {
+                for i in 0..ic {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let (y, xx) = (oy as i64 * s - p + ky, ox as i64 * s - p + kx);
+                            if y < 0 || xx < 0 || y >= ih || xx >= iw {
+                                continue;
+                            }
+                            let v = x[i][y as usize][xx as usize];
+                            if v != 0 {
+                                let wi = ((i * k as usize + ky as usize) * k as usize + kx as usize) * oc + o;
+                                mem[o][oy][ox] += v * c.weights[wi] as i64;
+                                events += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    events
+}
+
+fn out_dim(n: usize, k: u8, s: u8, p: u8) -> usize {
+    (n + 2 * p as usize - k as usize) / s as usize + 1
+}
+
+/// HWC flatten, as the engine's dense layers expect.
+fn flatten(x: &T3) -> Vec<i64> {
+    let (c, h, w) = (x.len(), x[0].len(), x[0][0].len());
+    let mut v = Vec::with_capacity(c * h * w);
+    for y in 0..h {
+        for xx in 0..w {
+            for plane in x {
+                v.push(plane[y][xx]);
+            }
+        }
+    }
+    let _ = c;
+    v
+}
+
+struct Reference<'a> {
+    spec: &'a ModelSpec,
+    mems: Vec<Vec<T3>>,
+    scores: Vec<i64>,
+    spikes: Vec<u32>,
+    events: Vec<u64>,
+}
+
+impl<'a> Reference<'a> {
+    fn new(spec: &'a ModelSpec) -> Self {
+        let (mut c, mut h, mut w) = (spec.channels as usize, spec.height as usize, spec.width as usize);
+        let mut mems = Vec::new();
+        let mut pops = 0;
+        for l in &spec.layers {
+            match l {
+                LayerSpec::Conv(cv, _) => {
+                    (c, h, w) = (cv.out_channels as usize, out_dim(h, cv.kernel, cv.stride, cv.padding), out_dim(w, cv.kernel, cv.stride, cv.padding));
+                    mems.push(vec![zeros(c, h, w)]);
+                    pops += 1;
+                }
+                LayerSpec::Pool(_) => {
+                    (h, w) = (h / 2, w / 2);
+                    mems.push(vec![zeros(c, h, w)]);
+                    pops += 1;
+                }
+                LayerSpec::Dense { outputs, .. } => {
+                    (c, h, w) = (*outputs as usize, 1, 1);
+                    mems.push(vec![zeros(c, 1, 1)]);
+                    pops += 1;
+                }
+                LayerSpec::Residual { conv1, conv2, .. } => {
+                    let (h1, w1) = (out_dim(h, conv1.kernel, conv1.stride, conv1.padding), out_dim(w, conv1.kernel, conv1.stride, conv1.padding));
+                    let m1 = zeros(conv1.out_channels as usize, h1, w1);
+                    (c, h, w) = (conv2.out_channels as usize, out_dim(h1, conv2.kernel, conv2.stride, conv2.padding), out_dim(w1, conv2.kernel, conv2.stride, conv2.padding));
+                    mems.push(vec![m1, zeros(c, h, w)]);
+                    pops += 2;
+                }
+                LayerSpec::Output { classes, .. } => {
+                    mems.push(vec![]);
+                    c = *classes as usize;
+                }
+            }
+        }
+        Reference { spec, mems, scores: vec![0; c], spikes: vec![0; pops], events: vec![0; spec.layers.len()] }
+    }
+
+    fn step(&mut self, input: &T3) {
+        let mut x = input.clone();
+        let mut p = 0;
+        for (l, layer) in self.spec.layers.iter().enumerate() {
+            let mems = &mut self.mems[l];
+            match layer {
+                LayerSpec::Conv(cv, n) => {
+                    self.events[l] += conv_into(&mut mems[0], &x, cv);
+                    let (o, k) = fire(&mut mems[0], n);
+                    self.spikes[p] += k;
+                    x = o;
+                }
+                LayerSpec::Pool(n) => {
+                    let m = &mut mems[0];
+                    for c in 0..m.len() {
+                        for y in 0..m[0].len() {
+                            for xx in 0..m[0][0].len() {
+                                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                                    let v = x[c][2 * y + dy][2 * xx + dx];
+                                    if v != 0 {
+                                        m[c][y][xx] += v;
+                                        self.events[l] += 1;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let (o, k) = fire(m, n);
+                    self.spikes[p] += k;
+                    x = o;
+                }
+                LayerSpec::Dense { outputs, weights, neuron } => {
+                    let flat = flatten(&x);
+                    let n = *outputs as usize;
+                    for (j, &v) in flat.iter().enumerate() {
+                        if v != 0 {
+                            for o in 0..n {
+                                mems[0][o][0][0] += v * weights[j * n + o] as i64;
+                            }
+                            self.events[l] += n as u64;
+                        }
+                    }
+                    let (o, k) = fire(&mut mems[0], neuron);
+                    self.spikes[p] += k;
+                    x = o;
+                }
+                LayerSpec::Residual { conv1, n1, conv2, shortcut, n2 } => {
+                    self.events[l] += conv_into(&mut mems[0], &x, conv1);
+                    let (o1, k1) = fire(&mut mems[0], n1);
+                    self.events[l] += conv_into(&mut mems[1], &o1, conv2);
+                    let s = (conv1.stride * conv2.stride) as usize;
+                    match shortcut {
+                        ShortcutSpec::Conv(w) => {
+                            let sc = ConvSpec { out_channels: conv2.out_channels, kernel: 1, stride: s as u8, padding: 0, weights: w.clone() };
+                            self.events[l] += conv_into(&mut mems[1], &x, &sc);
+                        }
+                        ShortcutSpec::Identity(g) => {
+                            let m = &mut mems[1];
+                            for c in 0..m.len() {
+                                for y in 0..m[0].len() {
+                                    for xx in 0..m[0][0].len() {
+                                        let v = x[c][y * s][xx * s];
+                                        if v != 0 {
+                                            m[c][y][xx] += v * g[c] as i64;
+                                            self.events[l] += 1;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let (o2, k2) = fire(&mut mems[1], n2);
+                    self.spikes[p] += k1;
+                    self.spikes[p + 1] += k2;
+                    p += 1;
+                    x = o2;
+                }
+                LayerSpec::Output { classes, weights, leak: lk, .. } => {
+                    let flat = flatten(&x);
+                    let n = *classes as usize;
+                    for (j, &v) in flat.iter().enumerate() {
+                        if v != 0 {
+                            for o in 0..n {
+                                self.scores[o] += v * weights[j * n + o] as i64;
+                            }
+                            self.events[l] += n as u64;
+                        }
+                    }
+                    for s in &mut self.scores {
+                        *s = leak(*s, *lk).clamp(-LIMIT, LIMIT);
+                    }
+                    p = p.wrapping_sub(1); // the output layer is no population
+                }
+            }
+            p = p.wrapping_add(1);
+        }
+    }
+}
+
+/// The reference encoder: rand_xoshiro's generator, 128-bit threshold arithmetic.
+fn encode(spec: &ModelSpec, image: &[u8], rng: &mut rand_xoshiro::Xoshiro128PlusPlus) -> T3 {
+    let (c, h, w) = (spec.channels as usize, spec.height as usize, spec.width as usize);
+    let mut x = zeros(c, h, w);
+    for (i, &p) in image.iter().enumerate() {
+        let ch = i % c;
+        let v = p as i128 * 256 - spec.center[ch] as i128;
+        let thr = (v.abs() * spec.gain[ch] as i128).min(u32::MAX as i128);
+        if thr > 0 && (rng.next_u32() as i128) < thr {
+            x[ch][i / c / w][i / c % w] = if v < 0 { -1 } else { 1 };
+        }
+    }
+    x
+}
+
+fn check(spec: &ModelSpec, image: &[u8], seed: u64, steps: u32) {
+    let blob = spec.to_bytes();
+    let model = Model::from_bytes(&blob).expect("random model is valid");
+    let mut state = vec![0u32; model.state_words()];
+    let got = model.classify(&mut state, image, seed, steps).unwrap();
+
+    let mut reference = Reference::new(spec);
+    let mut rng = rand_xoshiro::Xoshiro128PlusPlus::seed_from_u64(seed);
+    for _ in 0..steps {
+        let x = encode(spec, image, &mut rng);
+        reference.step(&x);
+    }
+    let scores: Vec<i64> = got.scores.iter().map(|&s| s as i64).collect();
+    assert_eq!(scores, reference.scores, "scores");
+    assert_eq!(got.spikes.as_slice(), reference.spikes.as_slice(), "spike counts");
+    assert_eq!(got.synaptic_events.as_slice(), reference.events.as_slice(), "synaptic events");
+    let best = reference.scores.iter().enumerate().fold(0, |b, (i, &s)| if s > reference.scores[b] { i } else { b });
+    assert_eq!(got.class as usize, best);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_matches_reference(model_seed in any::<u64>(), image_seed in any::<u64>(), seed in any::<u64>(), steps in 1u32..12) {
+        let spec = random_model(model_seed);
+        let image = random_image(&spec, image_seed);
+        check(&spec, &image, seed, steps);
+    }
+}
+
+#[test]
+fn lenet_matches_reference() {
+    let spec = common::lenet(3);
+    let image = common::blob_image(5);
+    check(&spec, &image, 11, 4);
+}
+
+#[test]
+fn encoder_stream_is_rand_xoshiro() {
+    let mut ours = snn_core::encode::Xoshiro128PlusPlus::seed_from_u64(0xDEAD_BEEF);
+    let mut theirs = rand_xoshiro::Xoshiro128PlusPlus::seed_from_u64(0xDEAD_BEEF);
+    for _ in 0..1000 {
+        assert_eq!(ours.next_u32(), theirs.next_u32());
+    }
+}
