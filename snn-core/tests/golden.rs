@@ -1,0 +1,143 @@
+//! The golden file: a small model using every layer kind, input images, and the
+//! scores, spike counts and synaptic events `snn-core` computes for them.
+//!
+//! The firmware is checked against the same files (`tests/golden/`). This test pins
+//! both the encoding (the committed blob must equal what the builder writes today)
+//! and the engine's results. After a deliberate change, regenerate with
+//! `SNN_BLESS=1 cargo test -p snn-core --test golden` and review the diff.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use common::{rand_i8s, ConvSpec, LayerSpec, ModelSpec, NeuronSpec, ShortcutSpec};
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use snn_core::format::Reset;
+use snn_core::Model;
+
+const CASES: u64 = 24;
+const STEPS: u32 = 16;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn golden_spec() -> ModelSpec {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2020);
+    let n = |c: usize, th: i32, leak: u16, reset| NeuronSpec { thresholds: vec![th; c], leak, reset };
+    let conv = |rng: &mut Xoshiro256PlusPlus, ic: usize, oc: usize, k: u8, s: u8, p: u8| ConvSpec {
+        out_channels: oc as u16,
+        kernel: k,
+        stride: s,
+        padding: p,
+        weights: (0..ic * (k as usize).pow(2) * oc).map(|_| rng.random_range(-50..=127)).collect(),
+    };
+    let c0 = conv(&mut rng, 2, 4, 3, 1, 1);
+    let r1a = conv(&mut rng, 4, 6, 3, 1, 1);
+    let r1b = conv(&mut rng, 6, 6, 3, 2, 1);
+    let r1s = rand_i8s(&mut rng, 4 * 6, 127);
+    let r2a = conv(&mut rng, 6, 6, 3, 1, 1);
+    let r2b = conv(&mut rng, 6, 6, 3, 1, 1);
+    let dense: Vec<i8> = (0..24 * 16).map(|_| rng.random_range(-40..=127)).collect();
+    // Zero-mean class columns, so the class depends on which hidden neurons fire.
+    let mut out = rand_i8s(&mut rng, 16 * 5, 100);
+    for k in 0..5 {
+        let mean = (0..16).map(|j| i32::from(out[j * 5 + k])).sum::<i32>() / 16;
+        for j in 0..16 {
+            out[j * 5 + k] = (i32::from(out[j * 5 + k]) - mean).clamp(-127, 127) as i8;
+        }
+    }
+    ModelSpec {
+        channels: 2,
+        height: 8,
+        width: 8,
+        // channel 0 signed around mid-grey (CIFAR-style), channel 1 unsigned (MNIST-style)
+        center: vec![128 * 256, 0],
+        gain: vec![65793, common::MNIST_GAIN],
+        layers: vec![
+            LayerSpec::Conv(c0, n(4, 90, 32440, Reset::Hard)),
+            LayerSpec::Pool(n(4, 3, 32768, Reset::Hard)),
+            LayerSpec::Residual { conv1: r1a, n1: n(6, 150, 32440, Reset::Hard), conv2: r1b, shortcut: ShortcutSpec::Conv(r1s), n2: n(6, 200, 32440, Reset::Subtract) },
+            LayerSpec::Residual { conv1: r2a, n1: n(6, 150, 32440, Reset::Subtract), conv2: r2b, shortcut: ShortcutSpec::Identity(vec![300; 6]), n2: n(6, 600, 32440, Reset::Hard) },
+            LayerSpec::Dense { outputs: 16, weights: dense, neuron: n(16, 900, 32440, Reset::Hard) },
+            LayerSpec::Output { classes: 5, weights: out, leak: 32440, scale: 0.004 },
+        ],
+    }
+}
+
+fn golden_images() -> Vec<Vec<u8>> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(77);
+    (0..CASES)
+        .map(|i| {
+            let lit = (i as f64 + 1.0) / (CASES as f64 + 1.0);
+            (0..128).map(|_| if rng.random_bool(lit) { rng.random() } else { 0 }).collect()
+        })
+        .collect()
+}
+
+/// One line per case: `seed steps class input_spikes | scores | spikes | events`.
+fn expected_text(model: &Model, images: &[Vec<u8>]) -> String {
+    let mut out = String::from(
+        "# snn-core golden results: one line per image of inputs.bin (128 bytes each, HWC)\n\
+         # case seed steps class input_spikes | scores | spikes per population | synaptic events per layer\n",
+    );
+    let mut state = vec![0; model.state_words()];
+    let join = |v: &mut dyn Iterator<Item = String>| v.collect::<Vec<_>>().join(" ");
+    for (i, img) in images.iter().enumerate() {
+        let seed = 1000 + i as u64;
+        let r = model.classify(&mut state, img, seed, STEPS).unwrap();
+        writeln!(
+            out,
+            "{i} {seed} {STEPS} {} {} | {} | {} | {}",
+            r.class,
+            r.input_spikes,
+            join(&mut r.scores.iter().map(|v| v.to_string())),
+            join(&mut r.spikes.iter().map(|v| v.to_string())),
+            join(&mut r.synaptic_events.iter().map(|v| v.to_string())),
+        )
+        .unwrap();
+    }
+    out
+}
+
+#[test]
+fn golden_files_match_the_engine() {
+    let blob = golden_spec().to_bytes();
+    let images = golden_images();
+    let model = Model::from_bytes(&blob).unwrap();
+    let expected = expected_text(&model, &images);
+    let d = dir();
+    if std::env::var_os("SNN_BLESS").is_some() {
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("model.snn"), &blob).unwrap();
+        std::fs::write(d.join("inputs.bin"), images.concat()).unwrap();
+        std::fs::write(d.join("expected.txt"), &expected).unwrap();
+    }
+    let committed = std::fs::read(d.join("model.snn")).expect("tests/golden/model.snn (bless with SNN_BLESS=1)");
+    assert_eq!(committed, blob, "the model encoding changed");
+    assert_eq!(std::fs::read(d.join("inputs.bin")).unwrap(), images.concat());
+    let text = std::fs::read_to_string(d.join("expected.txt")).unwrap();
+    assert_eq!(text, expected, "engine results changed");
+}
+
+#[test]
+fn golden_model_is_meaningful() {
+    // Every population fires and the classes are not all the same: a golden file of a
+    // dead network would pin nothing.
+    let blob = golden_spec().to_bytes();
+    let model = Model::from_bytes(&blob).unwrap();
+    let mut state = vec![0; model.state_words()];
+    let mut classes = std::collections::BTreeSet::new();
+    let mut spikes = vec![0u64; model.populations()];
+    for (i, img) in golden_images().iter().enumerate() {
+        let r = model.classify(&mut state, img, 1000 + i as u64, STEPS).unwrap();
+        classes.insert(r.class);
+        for (a, b) in spikes.iter_mut().zip(&r.spikes) {
+            *a += u64::from(*b);
+        }
+    }
+    assert!(spikes.iter().all(|&s| s > 0), "silent population: {spikes:?}");
+    assert!(classes.len() >= 2, "one class only: {classes:?}");
+}
