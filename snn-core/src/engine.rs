@@ -38,6 +38,38 @@ impl Classification {
     pub fn total_synaptic_events(&self) -> u64 {
         self.synaptic_events.iter().sum()
     }
+
+    /// Class probabilities: the softmax of the paper's outputs `y = score * scale / steps`
+    /// (pass [`Model::output_scale`]), written into `out`, one per class.
+    ///
+    /// ```text
+    /// p[k] = exp(y[k] - max y) / sum_j exp(y[j] - max y)
+    /// ```
+    /// `exp` is `micromath`'s approximation (relative error about 1e-3, no `libm`), the
+    /// same on every target. Extra entries of `out` are left untouched.
+    ///
+    /// ```
+    /// # use snn_core::Classification;
+    /// let mut c = Classification { class: 1, scores: Default::default(), spikes: Default::default(),
+    ///     input_spikes: 0, synaptic_events: Default::default(), steps: 10 };
+    /// c.scores.extend_from_slice(&[0, 100]).unwrap();
+    /// let mut p = [0.0f32; 2];
+    /// c.probabilities(0.1, &mut p); // y = [0, 1]
+    /// assert!((p[1] - 0.731).abs() < 0.01 && (p[0] + p[1] - 1.0).abs() < 1e-4);
+    /// ```
+    pub fn probabilities(&self, scale: f32, out: &mut [f32]) {
+        let steps = self.steps.max(1) as f32;
+        let y = |s: i32| s as f32 * scale / steps;
+        let max = self.scores.iter().map(|&s| y(s)).fold(f32::MIN, f32::max);
+        let mut sum = 0.0;
+        for (p, &s) in out.iter_mut().zip(&self.scores) {
+            *p = micromath::F32(y(s) - max).exp().0;
+            sum += *p;
+        }
+        for p in out.iter_mut().take(self.scores.len()) {
+            *p /= sum;
+        }
+    }
 }
 
 /// A running inference: the model, its state and the encoder's generator.
@@ -77,7 +109,11 @@ fn shift(r: &Range<usize>, base: usize) -> Range<usize> {
 
 /// Splits a population's contiguous `[mem | bits]` regions out of `cur` (which starts
 /// at arena word `base`).
-fn pop_slices<'c>(cur: &'c mut [u32], base: usize, pop: &Pop<'_>) -> (&'c mut [i32], &'c mut [u32]) {
+fn pop_slices<'c>(
+    cur: &'c mut [u32],
+    base: usize,
+    pop: &Pop<'_>,
+) -> (&'c mut [i32], &'c mut [u32]) {
     let (mem, bits) = cur[pop.mem.start - base..pop.bits.end - base].split_at_mut(pop.mem.len());
     (as_i32(mem), bits)
 }
@@ -113,7 +149,8 @@ impl<'m> Model<'m> {
         };
         for (i, (&p, t)) in image.iter().zip(thr.iter_mut()).enumerate() {
             let c = i % channels;
-            let (th, negative) = pixel_threshold(p, table(inp.center, c) as i32, table(inp.gain, c));
+            let (th, negative) =
+                pixel_threshold(p, table(inp.center, c) as i32, table(inp.gain, c));
             *t = th;
             if negative {
                 rest[i / 32] |= 1 << (i % 32);
@@ -136,10 +173,12 @@ impl<'m> Model<'m> {
 
     fn blank_session<'s>(&'m self, state: &'s mut [u32]) -> Result<Session<'m, 's>, RunError> {
         let found = state.len();
-        let state = state.get_mut(..self.state_words).ok_or(RunError::StateTooSmall {
-            needed: self.state_words,
-            found,
-        })?;
+        let state = state
+            .get_mut(..self.state_words)
+            .ok_or(RunError::StateTooSmall {
+                needed: self.state_words,
+                found,
+            })?;
         state.fill(0);
         let mut spikes = heapless::Vec::new();
         let _ = spikes.resize(self.populations, 0);
@@ -186,7 +225,13 @@ impl<'m> Session<'m, '_> {
         let inp = &self.model.input;
         let (head, tail) = self.state.split_at_mut(inp.pos.start);
         let (pos, neg) = tail[..inp.neg.end - inp.pos.start].split_at_mut(inp.pos.len());
-        encode_step(&head[inp.thr.clone()], &head[inp.sign.clone()], &mut self.rng, pos, neg);
+        encode_step(
+            &head[inp.thr.clone()],
+            &head[inp.sign.clone()],
+            &mut self.rng,
+            pos,
+            neg,
+        );
         self.propagate();
     }
 

@@ -216,7 +216,10 @@ impl fmt::Display for FormatError {
                 write!(f, "not an SNN model: magic {found:02x?}, expected \"SNNM\"")
             }
             Self::UnsupportedVersion { found } => {
-                write!(f, "model format version {found} is not supported (this engine reads 1)")
+                write!(
+                    f,
+                    "model format version {found} is not supported (this engine reads 1)"
+                )
             }
             Self::UnknownFlags { found } => write!(f, "unknown header flags {found:#06x}"),
             Self::TrailingBytes { extra } => write!(f, "{extra} bytes follow the payload"),
@@ -254,7 +257,10 @@ impl fmt::Display for InputProblem {
                 write!(f, "encoder table has {found} bytes, expected {expected}")
             }
             Self::CenterRange { channel, found } => {
-                write!(f, "encoder centre {found} of channel {channel} outside 0..=65280")
+                write!(
+                    f,
+                    "encoder centre {found} of channel {channel} outside 0..=65280"
+                )
             }
         }
     }
@@ -271,14 +277,20 @@ impl fmt::Display for LayerProblem {
                 write!(f, "weights have {found} bytes, expected {expected}")
             }
             Self::TableLength { expected, found } => {
-                write!(f, "per-channel table has {found} bytes, expected {expected}")
+                write!(
+                    f,
+                    "per-channel table has {found} bytes, expected {expected}"
+                )
             }
             Self::ThresholdRange { channel, found } => {
                 write!(f, "threshold {found} of channel {channel} outside 1..=2^30")
             }
             Self::LeakRange { found } => write!(f, "leak {found}/32768 is above 1.0"),
             Self::GainRange { channel, found } => {
-                write!(f, "shortcut gain {found} of channel {channel} outside ±2^29")
+                write!(
+                    f,
+                    "shortcut gain {found} of channel {channel} outside ±2^29"
+                )
             }
             Self::ChannelMismatch { input, output } => write!(
                 f,
@@ -300,7 +312,10 @@ impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::StateTooSmall { needed, found } => {
-                write!(f, "state memory has {found} words, the model needs {needed}")
+                write!(
+                    f,
+                    "state memory has {found} words, the model needs {needed}"
+                )
             }
             Self::InputLength { expected, found } => {
                 write!(f, "input has {found} pixels, the model expects {expected}")

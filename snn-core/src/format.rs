@@ -214,10 +214,12 @@ pub struct Header {
 /// [`FormatError::UnsupportedVersion`], [`FormatError::UnknownFlags`],
 /// [`FormatError::TrailingBytes`] or [`FormatError::ChecksumMismatch`].
 pub fn split_payload(blob: &[u8]) -> Result<(Header, &[u8]), FormatError> {
-    let (head, rest) = blob.split_at_checked(HEADER_LEN).ok_or(FormatError::Truncated {
-        needed: HEADER_LEN,
-        found: blob.len(),
-    })?;
+    let (head, rest) = blob
+        .split_at_checked(HEADER_LEN)
+        .ok_or(FormatError::Truncated {
+            needed: HEADER_LEN,
+            found: blob.len(),
+        })?;
     let mut magic = [0u8; 4];
     magic.copy_from_slice(&head[0..4]);
     if magic != MAGIC {

@@ -40,7 +40,11 @@ impl Shape {
     fn coords(&self, i: usize) -> (usize, usize, usize) {
         let c = i % usize::from(self.channels);
         let pix = i / usize::from(self.channels);
-        (pix / usize::from(self.width), pix % usize::from(self.width), c)
+        (
+            pix / usize::from(self.width),
+            pix % usize::from(self.width),
+            c,
+        )
     }
 }
 
@@ -83,6 +87,7 @@ fn accumulate(mem: &mut [i32], w: &[u8], negative: bool) {
 
 /// A validated convolution: geometry plus borrowed weights.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Conv<'a> {
     pub(crate) input: Shape,
     pub(crate) output: Shape,
@@ -129,13 +134,17 @@ impl Conv<'_> {
             }
             let (iy, ix, ic) = self.input.coords(i);
             for ky in 0..k {
-                let Some(ny) = (iy + p).checked_sub(ky) else { break };
+                let Some(ny) = (iy + p).checked_sub(ky) else {
+                    break;
+                };
                 if ny % s != 0 || ny / s >= oh {
                     continue;
                 }
                 let oy = ny / s;
                 for kx in 0..k {
-                    let Some(nx) = (ix + p).checked_sub(kx) else { break };
+                    let Some(nx) = (ix + p).checked_sub(kx) else {
+                        break;
+                    };
                     if nx % s != 0 || nx / s >= ow {
                         continue;
                     }
@@ -165,7 +174,13 @@ impl Conv<'_> {
 /// # Shapes
 /// `bits`: `ceil(input.len() / 32)`; `mem`: `output.len()` with
 /// `output = (input.height / 2, input.width / 2, input.channels)`.
-pub fn pool_scatter(input: Shape, output: Shape, bits: &[u32], negative: bool, mem: &mut [i32]) -> u64 {
+pub fn pool_scatter(
+    input: Shape,
+    output: Shape,
+    bits: &[u32],
+    negative: bool,
+    mem: &mut [i32],
+) -> u64 {
     let n_in = input.len();
     let c_n = usize::from(output.channels);
     let ow = usize::from(output.width);

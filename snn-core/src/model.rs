@@ -141,7 +141,10 @@ struct Arena {
 
 impl Arena {
     fn take(&mut self, words: usize) -> Result<Range<usize>, FormatError> {
-        let end = self.next.checked_add(words).filter(|&e| e <= MAX_STATE_BYTES / 4);
+        let end = self
+            .next
+            .checked_add(words)
+            .filter(|&e| e <= MAX_STATE_BYTES / 4);
         let end = end.ok_or(FormatError::StateTooLarge {
             bytes: u32::try_from(self.next.saturating_add(words).saturating_mul(4))
                 .unwrap_or(u32::MAX),
@@ -166,7 +169,11 @@ fn le_i32s(bytes: &[u8]) -> impl Iterator<Item = i32> + '_ {
         .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-fn expect_len(found: usize, expected: usize, err: fn(u32, u32) -> LayerProblem) -> Result<(), LayerProblem> {
+fn expect_len(
+    found: usize,
+    expected: usize,
+    err: fn(u32, u32) -> LayerProblem,
+) -> Result<(), LayerProblem> {
     if found == expected {
         Ok(())
     } else {
@@ -239,7 +246,11 @@ fn check_conv<'a>(input: Shape, d: &ConvDesc<'a>) -> Result<Conv<'a>, LayerProbl
     };
     check_size(output)?;
     let fan_in = usize::from(input.channels) * k * k;
-    expect_len(d.weights.len(), fan_in * usize::from(d.out_channels), weight_len)?;
+    expect_len(
+        d.weights.len(),
+        fan_in * usize::from(d.out_channels),
+        weight_len,
+    )?;
     Ok(Conv {
         input,
         output,
@@ -418,7 +429,12 @@ impl<'a> Model<'a> {
                 check_current(fan_in_current(n_in))?;
                 let neurons = check_neurons(neuron, n)?;
                 let pop = arena.population(neurons, n)?;
-                (Plan::Dense { weights, pop }, output, weights.len() as u64, 1)
+                (
+                    Plan::Dense { weights, pop },
+                    output,
+                    weights.len() as u64,
+                    1,
+                )
             }
             LayerDesc::Residual {
                 conv1,
@@ -451,8 +467,7 @@ impl<'a> Model<'a> {
                             &ConvDesc {
                                 out_channels: output.channels,
                                 kernel: 1,
-                                stride: u8::try_from(stride)
-                                    .map_err(|_| LayerProblem::Geometry)?,
+                                stride: u8::try_from(stride).map_err(|_| LayerProblem::Geometry)?,
                                 padding: 0,
                                 weights,
                             },
@@ -517,7 +532,8 @@ impl<'a> Model<'a> {
                 }
                 expect_len(weights.len(), n_in * n, weight_len)?;
                 check_current(fan_in_current(n_in))?;
-                let leak = Leak::from_bits(*leak).ok_or(LayerProblem::LeakRange { found: *leak })?;
+                let leak =
+                    Leak::from_bits(*leak).ok_or(LayerProblem::LeakRange { found: *leak })?;
                 if !(scale.is_finite() && *scale > 0.0) {
                     return Err(LayerProblem::ScaleRange.into());
                 }
@@ -527,7 +543,12 @@ impl<'a> Model<'a> {
                     width: 1,
                 };
                 let mem = arena.take(n)?;
-                (Plan::Output { weights, leak, mem }, output, weights.len() as u64, 0)
+                (
+                    Plan::Output { weights, leak, mem },
+                    output,
+                    weights.len() as u64,
+                    0,
+                )
             }
         };
         Ok(PlannedLayer {

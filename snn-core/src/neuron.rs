@@ -30,6 +30,13 @@ pub const MAX_THRESHOLD: i32 = 1 << 30;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Leak(U1F15);
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for Leak {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Leak({=u16}/32768)", self.to_bits())
+    }
+}
+
 impl Leak {
     /// `lambda = 1`: a non-leaky integrate-and-fire neuron.
     pub const ONE: Self = Self(U1F15::ONE);
@@ -100,6 +107,7 @@ pub fn update(u: i32, th: i32, leak: Leak, reset: Reset) -> (i32, bool) {
 
 /// A validated spiking population's parameters, borrowing the thresholds from the blob.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Neurons<'a> {
     /// Thresholds, `i32` little-endian, one per channel (validated in `1..=2^30`).
     pub(crate) thresholds: &'a [u8],
@@ -150,7 +158,11 @@ impl<'a> Neurons<'a> {
         let channels = self.channels().max(1);
         let mut fired = 0;
         for (pix, row) in mem.chunks_mut(channels).enumerate() {
-            for ((c, m), th) in row.iter_mut().enumerate().zip(self.thresholds.chunks_exact(4)) {
+            for ((c, m), th) in row
+                .iter_mut()
+                .enumerate()
+                .zip(self.thresholds.chunks_exact(4))
+            {
                 let th = i32::from_le_bytes([th[0], th[1], th[2], th[3]]);
                 let (v, spike) = update(*m, th, self.leak, self.reset);
                 *m = v;

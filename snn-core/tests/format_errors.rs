@@ -19,14 +19,23 @@ fn small() -> ModelSpec {
         center: vec![0],
         gain: vec![common::MNIST_GAIN],
         layers: vec![
-            LayerSpec::Pool(NeuronSpec { thresholds: vec![3], leak: 32768, reset: Reset::Hard }),
-            LayerSpec::Output { classes: 2, weights: vec![1; 8], leak: 32440, scale: 0.5 },
+            LayerSpec::Pool(NeuronSpec {
+                thresholds: vec![3],
+                leak: 32768,
+                reset: Reset::Hard,
+            }),
+            LayerSpec::Output {
+                classes: 2,
+                weights: vec![1; 8],
+                leak: 32440,
+                scale: 0.5,
+            },
         ],
     }
 }
 
 /// Rewrites length and checksum so the blob passes the header checks.
-fn reseal(blob: &mut Vec<u8>) {
+fn reseal(blob: &mut [u8]) {
     let len = (blob.len() - HEADER_LEN) as u32;
     blob[8..12].copy_from_slice(&len.to_le_bytes());
     let crc = crc32(&blob[HEADER_LEN..]);
@@ -50,32 +59,59 @@ fn valid_blob_loads() {
 #[test]
 fn header_errors_are_distinct() {
     let blob = small().to_bytes();
-    assert_eq!(Model::from_bytes(&blob[..10]).unwrap_err(), FormatError::Truncated { needed: 16, found: 10 });
+    assert_eq!(
+        Model::from_bytes(&blob[..10]).unwrap_err(),
+        FormatError::Truncated {
+            needed: 16,
+            found: 10
+        }
+    );
     let mut b = blob.clone();
     b[0] = b'X';
-    assert_eq!(Model::from_bytes(&b).unwrap_err(), FormatError::BadMagic { found: *b"XNNM" });
+    assert_eq!(
+        Model::from_bytes(&b).unwrap_err(),
+        FormatError::BadMagic { found: *b"XNNM" }
+    );
     let mut b = blob.clone();
     b[4] = 2;
-    assert_eq!(Model::from_bytes(&b).unwrap_err(), FormatError::UnsupportedVersion { found: 2 });
+    assert_eq!(
+        Model::from_bytes(&b).unwrap_err(),
+        FormatError::UnsupportedVersion { found: 2 }
+    );
     let mut b = blob.clone();
     b[6] = 1;
-    assert_eq!(Model::from_bytes(&b).unwrap_err(), FormatError::UnknownFlags { found: 1 });
+    assert_eq!(
+        Model::from_bytes(&b).unwrap_err(),
+        FormatError::UnknownFlags { found: 1 }
+    );
     let cut = blob.len() - 3;
     assert_eq!(
         Model::from_bytes(&blob[..cut]).unwrap_err(),
-        FormatError::Truncated { needed: blob.len(), found: cut }
+        FormatError::Truncated {
+            needed: blob.len(),
+            found: cut
+        }
     );
     let mut b = blob.clone();
     b.push(0);
-    assert_eq!(Model::from_bytes(&b).unwrap_err(), FormatError::TrailingBytes { extra: 1 });
+    assert_eq!(
+        Model::from_bytes(&b).unwrap_err(),
+        FormatError::TrailingBytes { extra: 1 }
+    );
     let mut b = blob.clone();
     let last = b.len() - 1;
     b[last] ^= 0x40;
-    assert!(matches!(Model::from_bytes(&b).unwrap_err(), FormatError::ChecksumMismatch { .. }));
+    assert!(matches!(
+        Model::from_bytes(&b).unwrap_err(),
+        FormatError::ChecksumMismatch { .. }
+    ));
     let mut b = blob.clone();
     b.push(0);
     reseal(&mut b);
-    assert_eq!(Model::from_bytes(&b).unwrap_err(), FormatError::BodyTrailingBytes { extra: 1 });
+    assert_eq!(
+        Model::from_bytes(&b).unwrap_err(),
+        FormatError::BodyTrailingBytes { extra: 1 }
+    );
     let mut b = blob[..HEADER_LEN + 3].to_vec();
     reseal(&mut b);
     assert_eq!(Model::from_bytes(&b).unwrap_err(), FormatError::Body);
@@ -89,11 +125,23 @@ fn validation_names_the_problem() {
 
     let mut s = small();
     s.gain = vec![1, 2];
-    assert_eq!(err(&s), FormatError::Input(InputProblem::EncoderLength { expected: 4, found: 8 }));
+    assert_eq!(
+        err(&s),
+        FormatError::Input(InputProblem::EncoderLength {
+            expected: 4,
+            found: 8
+        })
+    );
 
     let mut s = small();
     s.center = vec![70000];
-    assert_eq!(err(&s), FormatError::Input(InputProblem::CenterRange { channel: 0, found: 70000 }));
+    assert_eq!(
+        err(&s),
+        FormatError::Input(InputProblem::CenterRange {
+            channel: 0,
+            found: 70000
+        })
+    );
 
     let mut s = small();
     s.layers.remove(0);
@@ -114,31 +162,86 @@ fn validation_names_the_problem() {
     };
 
     let mut s = small();
-    s.layers[0] = LayerSpec::Pool(NeuronSpec { thresholds: vec![0], leak: 32768, reset: Reset::Hard });
-    assert_eq!(layer(&s, 0), LayerProblem::ThresholdRange { channel: 0, found: 0 });
+    s.layers[0] = LayerSpec::Pool(NeuronSpec {
+        thresholds: vec![0],
+        leak: 32768,
+        reset: Reset::Hard,
+    });
+    assert_eq!(
+        layer(&s, 0),
+        LayerProblem::ThresholdRange {
+            channel: 0,
+            found: 0
+        }
+    );
 
     let mut s = small();
-    s.layers[0] = LayerSpec::Pool(NeuronSpec { thresholds: vec![3], leak: 40000, reset: Reset::Hard });
+    s.layers[0] = LayerSpec::Pool(NeuronSpec {
+        thresholds: vec![3],
+        leak: 40000,
+        reset: Reset::Hard,
+    });
     assert_eq!(layer(&s, 0), LayerProblem::LeakRange { found: 40000 });
 
     let mut s = small();
-    s.layers[0] = LayerSpec::Pool(NeuronSpec { thresholds: vec![3, 3], leak: 1, reset: Reset::Hard });
-    assert_eq!(layer(&s, 0), LayerProblem::TableLength { expected: 4, found: 8 });
+    s.layers[0] = LayerSpec::Pool(NeuronSpec {
+        thresholds: vec![3, 3],
+        leak: 1,
+        reset: Reset::Hard,
+    });
+    assert_eq!(
+        layer(&s, 0),
+        LayerProblem::TableLength {
+            expected: 4,
+            found: 8
+        }
+    );
 
     let mut s = small();
-    s.layers[1] = LayerSpec::Output { classes: 2, weights: vec![1; 7], leak: 1, scale: 1.0 };
-    assert_eq!(layer(&s, 1), LayerProblem::WeightLength { expected: 8, found: 7 });
+    s.layers[1] = LayerSpec::Output {
+        classes: 2,
+        weights: vec![1; 7],
+        leak: 1,
+        scale: 1.0,
+    };
+    assert_eq!(
+        layer(&s, 1),
+        LayerProblem::WeightLength {
+            expected: 8,
+            found: 7
+        }
+    );
 
     let mut s = small();
-    s.layers[1] = LayerSpec::Output { classes: 2, weights: vec![1; 8], leak: 1, scale: f32::NAN };
+    s.layers[1] = LayerSpec::Output {
+        classes: 2,
+        weights: vec![1; 8],
+        leak: 1,
+        scale: f32::NAN,
+    };
     assert_eq!(layer(&s, 1), LayerProblem::ScaleRange);
 
     let mut s = small();
-    s.layers[1] = LayerSpec::Output { classes: 200, weights: vec![1; 800], leak: 1, scale: 1.0 };
+    s.layers[1] = LayerSpec::Output {
+        classes: 200,
+        weights: vec![1; 800],
+        leak: 1,
+        scale: 1.0,
+    };
     assert_eq!(layer(&s, 1), LayerProblem::TooManyClasses { found: 200 });
 
-    let conv = |k, s, p, oc: u16, n| common::ConvSpec { out_channels: oc, kernel: k, stride: s, padding: p, weights: vec![1; n] };
-    let n = |c| NeuronSpec { thresholds: vec![5; c], leak: 32768, reset: Reset::Hard };
+    let conv = |k, s, p, oc: u16, n| common::ConvSpec {
+        out_channels: oc,
+        kernel: k,
+        stride: s,
+        padding: p,
+        weights: vec![1; n],
+    };
+    let n = |c| NeuronSpec {
+        thresholds: vec![5; c],
+        leak: 32768,
+        reset: Reset::Hard,
+    };
     let mut s = small();
     s.layers[0] = LayerSpec::Conv(conv(5, 1, 0, 1, 25), n(1));
     assert_eq!(layer(&s, 0), LayerProblem::Geometry); // 5x5 kernel on 4x4, no padding
@@ -155,14 +258,30 @@ fn validation_names_the_problem() {
         shortcut: common::ShortcutSpec::Identity(vec![1, 1]),
         n2: n(2),
     };
-    s.layers[1] = LayerSpec::Output { classes: 2, weights: vec![1; 64], leak: 1, scale: 1.0 };
-    assert_eq!(layer(&s, 0), LayerProblem::ChannelMismatch { input: 1, output: 2 });
+    s.layers[1] = LayerSpec::Output {
+        classes: 2,
+        weights: vec![1; 64],
+        leak: 1,
+        scale: 1.0,
+    };
+    assert_eq!(
+        layer(&s, 0),
+        LayerProblem::ChannelMismatch {
+            input: 1,
+            output: 2
+        }
+    );
 
     // Fan-in too large: a dense layer of 2^23 + 1 inputs could bring more than 2^30.
     let mut s = small();
     s.height = 4097;
     s.width = 2049;
-    s.layers = vec![LayerSpec::Output { classes: 1, weights: vec![0; 4097 * 2049], leak: 1, scale: 1.0 }];
+    s.layers = vec![LayerSpec::Output {
+        classes: 1,
+        weights: vec![0; 4097 * 2049],
+        leak: 1,
+        scale: 1.0,
+    }];
     assert_eq!(layer(&s, 0), LayerProblem::FanInTooLarge);
 }
 
@@ -173,13 +292,31 @@ fn run_errors() {
     let mut state = vec![0; m.state_words() - 1];
     assert_eq!(
         m.classify(&mut state, &[0; 16], 1, 1).unwrap_err(),
-        RunError::StateTooSmall { needed: m.state_words(), found: m.state_words() - 1 }
+        RunError::StateTooSmall {
+            needed: m.state_words(),
+            found: m.state_words() - 1
+        }
     );
     let mut state = vec![0; m.state_words()];
-    assert_eq!(m.classify(&mut state, &[0; 15], 1, 1).unwrap_err(), RunError::InputLength { expected: 16, found: 15 });
-    assert_eq!(m.classify(&mut state, &[0; 16], 1, 0).unwrap_err(), RunError::ZeroSteps);
+    assert_eq!(
+        m.classify(&mut state, &[0; 15], 1, 1).unwrap_err(),
+        RunError::InputLength {
+            expected: 16,
+            found: 15
+        }
+    );
+    assert_eq!(
+        m.classify(&mut state, &[0; 16], 1, 0).unwrap_err(),
+        RunError::ZeroSteps
+    );
     let mut s = m.session_without_encoder(&mut state).unwrap();
-    assert_eq!(s.step_with_spikes(&[0, 0], &[0]).unwrap_err(), RunError::SpikeWords { expected: 1, found: 2 });
+    assert_eq!(
+        s.step_with_spikes(&[0, 0], &[0]).unwrap_err(),
+        RunError::SpikeWords {
+            expected: 1,
+            found: 2
+        }
+    );
 }
 
 /// One corruption of a valid blob. Most repair the header so that the body decoder
@@ -276,7 +413,12 @@ fn hundred_thousand_corrupted_blobs_never_panic() {
                     // have another size: feed an image of the model's own size.
                     assert!(model.state_bytes() <= snn_core::MAX_STATE_BYTES);
                     state.resize(model.state_words(), 0);
-                    let img: Vec<u8> = image.iter().copied().cycle().take(model.input_len()).collect();
+                    let img: Vec<u8> = image
+                        .iter()
+                        .copied()
+                        .cycle()
+                        .take(model.input_len())
+                        .collect();
                     let r = model.classify(&mut state, &img, 7, 3).unwrap();
                     assert!(usize::from(r.class) < model.classes());
                     assert_eq!(r.scores.len(), model.classes());
@@ -287,6 +429,9 @@ fn hundred_thousand_corrupted_blobs_never_panic() {
     let total = loaded + rejected;
     assert!(total >= 100_000, "{total}");
     // Both paths must be exercised: some corruptions (weight bytes) stay valid models.
-    assert!(loaded > 1_000 && rejected > 50_000, "loaded {loaded}, rejected {rejected}");
+    assert!(
+        loaded > 1_000 && rejected > 50_000,
+        "loaded {loaded}, rejected {rejected}"
+    );
     println!("{total} corrupted blobs: {rejected} rejected, {loaded} loaded and ran");
 }

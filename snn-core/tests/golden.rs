@@ -26,13 +26,19 @@ fn dir() -> PathBuf {
 
 fn golden_spec() -> ModelSpec {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2020);
-    let n = |c: usize, th: i32, leak: u16, reset| NeuronSpec { thresholds: vec![th; c], leak, reset };
+    let n = |c: usize, th: i32, leak: u16, reset| NeuronSpec {
+        thresholds: vec![th; c],
+        leak,
+        reset,
+    };
     let conv = |rng: &mut Xoshiro256PlusPlus, ic: usize, oc: usize, k: u8, s: u8, p: u8| ConvSpec {
         out_channels: oc as u16,
         kernel: k,
         stride: s,
         padding: p,
-        weights: (0..ic * (k as usize).pow(2) * oc).map(|_| rng.random_range(-50..=127)).collect(),
+        weights: (0..ic * (k as usize).pow(2) * oc)
+            .map(|_| rng.random_range(-50..=127))
+            .collect(),
     };
     let c0 = conv(&mut rng, 2, 4, 3, 1, 1);
     let r1a = conv(&mut rng, 4, 6, 3, 1, 1);
@@ -59,10 +65,31 @@ fn golden_spec() -> ModelSpec {
         layers: vec![
             LayerSpec::Conv(c0, n(4, 90, 32440, Reset::Hard)),
             LayerSpec::Pool(n(4, 3, 32768, Reset::Hard)),
-            LayerSpec::Residual { conv1: r1a, n1: n(6, 150, 32440, Reset::Hard), conv2: r1b, shortcut: ShortcutSpec::Conv(r1s), n2: n(6, 200, 32440, Reset::Subtract) },
-            LayerSpec::Residual { conv1: r2a, n1: n(6, 150, 32440, Reset::Subtract), conv2: r2b, shortcut: ShortcutSpec::Identity(vec![300; 6]), n2: n(6, 600, 32440, Reset::Hard) },
-            LayerSpec::Dense { outputs: 16, weights: dense, neuron: n(16, 900, 32440, Reset::Hard) },
-            LayerSpec::Output { classes: 5, weights: out, leak: 32440, scale: 0.004 },
+            LayerSpec::Residual {
+                conv1: r1a,
+                n1: n(6, 150, 32440, Reset::Hard),
+                conv2: r1b,
+                shortcut: ShortcutSpec::Conv(r1s),
+                n2: n(6, 200, 32440, Reset::Subtract),
+            },
+            LayerSpec::Residual {
+                conv1: r2a,
+                n1: n(6, 150, 32440, Reset::Subtract),
+                conv2: r2b,
+                shortcut: ShortcutSpec::Identity(vec![300; 6]),
+                n2: n(6, 600, 32440, Reset::Hard),
+            },
+            LayerSpec::Dense {
+                outputs: 16,
+                weights: dense,
+                neuron: n(16, 900, 32440, Reset::Hard),
+            },
+            LayerSpec::Output {
+                classes: 5,
+                weights: out,
+                leak: 32440,
+                scale: 0.004,
+            },
         ],
     }
 }
@@ -72,7 +99,15 @@ fn golden_images() -> Vec<Vec<u8>> {
     (0..CASES)
         .map(|i| {
             let lit = (i as f64 + 1.0) / (CASES as f64 + 1.0);
-            (0..128).map(|_| if rng.random_bool(lit) { rng.random() } else { 0 }).collect()
+            (0..128)
+                .map(|_| {
+                    if rng.random_bool(lit) {
+                        rng.random()
+                    } else {
+                        0
+                    }
+                })
+                .collect()
         })
         .collect()
 }
@@ -115,9 +150,13 @@ fn golden_files_match_the_engine() {
         std::fs::write(d.join("inputs.bin"), images.concat()).unwrap();
         std::fs::write(d.join("expected.txt"), &expected).unwrap();
     }
-    let committed = std::fs::read(d.join("model.snn")).expect("tests/golden/model.snn (bless with SNN_BLESS=1)");
+    let committed = std::fs::read(d.join("model.snn"))
+        .expect("tests/golden/model.snn (bless with SNN_BLESS=1)");
     assert_eq!(committed, blob, "the model encoding changed");
-    assert_eq!(std::fs::read(d.join("inputs.bin")).unwrap(), images.concat());
+    assert_eq!(
+        std::fs::read(d.join("inputs.bin")).unwrap(),
+        images.concat()
+    );
     let text = std::fs::read_to_string(d.join("expected.txt")).unwrap();
     assert_eq!(text, expected, "engine results changed");
 }
@@ -132,12 +171,17 @@ fn golden_model_is_meaningful() {
     let mut classes = std::collections::BTreeSet::new();
     let mut spikes = vec![0u64; model.populations()];
     for (i, img) in golden_images().iter().enumerate() {
-        let r = model.classify(&mut state, img, 1000 + i as u64, STEPS).unwrap();
+        let r = model
+            .classify(&mut state, img, 1000 + i as u64, STEPS)
+            .unwrap();
         classes.insert(r.class);
         for (a, b) in spikes.iter_mut().zip(&r.spikes) {
             *a += u64::from(*b);
         }
     }
-    assert!(spikes.iter().all(|&s| s > 0), "silent population: {spikes:?}");
+    assert!(
+        spikes.iter().all(|&s| s > 0),
+        "silent population: {spikes:?}"
+    );
     assert!(classes.len() >= 2, "one class only: {classes:?}");
 }

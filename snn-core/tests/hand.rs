@@ -10,15 +10,31 @@ use snn_core::format::Reset;
 use snn_core::Model;
 
 fn neuron(th: i32, leak: u16, reset: Reset) -> NeuronSpec {
-    NeuronSpec { thresholds: vec![th], leak, reset }
+    NeuronSpec {
+        thresholds: vec![th],
+        leak,
+        reset,
+    }
 }
 
 fn output(inputs: usize, weight: i8, leak: u16) -> LayerSpec {
-    LayerSpec::Output { classes: 1, weights: vec![weight; inputs], leak, scale: 1.0 }
+    LayerSpec::Output {
+        classes: 1,
+        weights: vec![weight; inputs],
+        leak,
+        scale: 1.0,
+    }
 }
 
 fn spec(c: u16, h: u16, w: u16, layers: Vec<LayerSpec>) -> ModelSpec {
-    ModelSpec { channels: c, height: h, width: w, center: vec![0; c as usize], gain: vec![0; c as usize], layers }
+    ModelSpec {
+        channels: c,
+        height: h,
+        width: w,
+        center: vec![0; c as usize],
+        gain: vec![0; c as usize],
+        layers,
+    }
 }
 
 /// Runs `inputs` (one positive and one negative bitset word per step) and returns the
@@ -41,10 +57,19 @@ fn leaky_neuron_hard_reset() {
     // U(t) = V(t-1) + 60, threshold 100, leak 0.5:
     // t1: U=60  -> V=30     t2: U=90 -> V=45     t3: U=105 > 100 -> spike, V=0
     // t4..t6 repeat.  Output weight 7, no leak: score = 7 * 2 spikes.
-    let s = spec(1, 1, 1, vec![
-        LayerSpec::Dense { outputs: 1, weights: vec![60], neuron: neuron(100, 16384, Reset::Hard) },
-        output(1, 7, 32768),
-    ]);
+    let s = spec(
+        1,
+        1,
+        1,
+        vec![
+            LayerSpec::Dense {
+                outputs: 1,
+                weights: vec![60],
+                neuron: neuron(100, 16384, Reset::Hard),
+            },
+            output(1, 7, 32768),
+        ],
+    );
     let (trace, r) = run(&s, &[(1, 0); 6]);
     assert_eq!(trace, [0, 0, 1, 0, 0, 1]);
     assert_eq!(r.scores.as_slice(), [14]);
@@ -58,10 +83,21 @@ fn hard_and_subtract_reset_differ() {
     // Non-leaky, weight 60, threshold 100.
     // hard:     60, 120 spike->0, 60, 120 spike->0, 60, 120 spike->0, 60
     // subtract: 60, 120 spike->20, 80, 140 spike->40, 100 (not > 100), 160 spike->60, 120 spike->20
-    let make = |reset| spec(1, 1, 1, vec![
-        LayerSpec::Dense { outputs: 1, weights: vec![60], neuron: neuron(100, 32768, reset) },
-        output(1, 1, 32768),
-    ]);
+    let make = |reset| {
+        spec(
+            1,
+            1,
+            1,
+            vec![
+                LayerSpec::Dense {
+                    outputs: 1,
+                    weights: vec![60],
+                    neuron: neuron(100, 32768, reset),
+                },
+                output(1, 1, 32768),
+            ],
+        )
+    };
     let (hard, _) = run(&make(Reset::Hard), &[(1, 0); 7]);
     let (sub, r) = run(&make(Reset::Subtract), &[(1, 0); 7]);
     assert_eq!(hard, [0, 1, 0, 1, 0, 1, 0]);
@@ -76,11 +112,27 @@ fn strided_padded_conv_scatters_the_flipped_kernel() {
     // out(0,0) += w[2][2] = 9, out(0,1) += w[2][0] = 7, out(1,0) += w[0][2] = 3,
     // out(1,1) += w[0][0] = 1.  Threshold 5, no leak:
     // step 1 fires (0,0), (0,1); step 2: (1,0) reaches 6 and fires too.
-    let conv = ConvSpec { out_channels: 1, kernel: 3, stride: 2, padding: 1, weights: (1..=9).collect() };
-    let s = spec(1, 3, 3, vec![
-        LayerSpec::Conv(conv, neuron(5, 32768, Reset::Hard)),
-        LayerSpec::Output { classes: 4, weights: vec![1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], leak: 32768, scale: 1.0 },
-    ]);
+    let conv = ConvSpec {
+        out_channels: 1,
+        kernel: 3,
+        stride: 2,
+        padding: 1,
+        weights: (1..=9).collect(),
+    };
+    let s = spec(
+        1,
+        3,
+        3,
+        vec![
+            LayerSpec::Conv(conv, neuron(5, 32768, Reset::Hard)),
+            LayerSpec::Output {
+                classes: 4,
+                weights: vec![1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1],
+                leak: 32768,
+                scale: 1.0,
+            },
+        ],
+    );
     let centre = 1 << 4;
     let (trace, r) = run(&s, &[(centre, 0), (centre, 0)]);
     assert_eq!(trace, [0b0011, 0b0111]);
@@ -93,11 +145,34 @@ fn strided_padded_conv_scatters_the_flipped_kernel() {
 fn conv_channels_are_channel_last() {
     // 2 input channels, 1x1 kernel, 2 output channels: W[ic][oc] = [[1, 2], [3, 4]].
     // Input neuron index = pixel * 2 + channel; spiking channel 1 only adds [3, 4].
-    let conv = ConvSpec { out_channels: 2, kernel: 1, stride: 1, padding: 0, weights: vec![1, 2, 3, 4] };
-    let s = spec(2, 1, 1, vec![
-        LayerSpec::Conv(conv, NeuronSpec { thresholds: vec![2, 3], leak: 32768, reset: Reset::Hard }),
-        LayerSpec::Output { classes: 2, weights: vec![1, 0, 0, 1], leak: 32768, scale: 1.0 },
-    ]);
+    let conv = ConvSpec {
+        out_channels: 2,
+        kernel: 1,
+        stride: 1,
+        padding: 0,
+        weights: vec![1, 2, 3, 4],
+    };
+    let s = spec(
+        2,
+        1,
+        1,
+        vec![
+            LayerSpec::Conv(
+                conv,
+                NeuronSpec {
+                    thresholds: vec![2, 3],
+                    leak: 32768,
+                    reset: Reset::Hard,
+                },
+            ),
+            LayerSpec::Output {
+                classes: 2,
+                weights: vec![1, 0, 0, 1],
+                leak: 32768,
+                scale: 1.0,
+            },
+        ],
+    );
     let (trace, _) = run(&s, &[(0b10, 0)]);
     assert_eq!(trace, [0b11]); // 3 > 2 and 4 > 3
     let (trace, _) = run(&s, &[(0b01, 0)]);
@@ -110,7 +185,15 @@ fn pooling_if_neurons_count_quarters() {
     // step 1: four spikes, U = 4 > 3 -> fire, V = 0
     // step 2: three positive, one negative, U = 2 -> V = 2 (non-leaky)
     // step 3: two positive, U = 4 -> fire
-    let s = spec(1, 2, 2, vec![LayerSpec::Pool(neuron(3, 32768, Reset::Hard)), output(1, 1, 32768)]);
+    let s = spec(
+        1,
+        2,
+        2,
+        vec![
+            LayerSpec::Pool(neuron(3, 32768, Reset::Hard)),
+            output(1, 1, 32768),
+        ],
+    );
     let (trace, r) = run(&s, &[(0b1111, 0), (0b0111, 0b1000), (0b0011, 0)]);
     assert_eq!(trace, [1, 0, 1]);
     assert_eq!(r.scores.as_slice(), [2]);
@@ -124,16 +207,33 @@ fn residual_identity_shortcut_adds_into_second_membrane() {
     // conv2 1x1 stride 2, w=5: only mid (0,0) reaches out (0,0).
     // shortcut identity, gain 10, subsampled by 2: only input (0,0) reaches out (0,0).
     // out: t1 10; t2 10+5+10 = 25 > 15 fire; t3 10; t4 fire.
-    let s = spec(1, 2, 2, vec![
-        LayerSpec::Residual {
-            conv1: ConvSpec { out_channels: 1, kernel: 1, stride: 1, padding: 0, weights: vec![1] },
-            n1: neuron(1, 32768, Reset::Hard),
-            conv2: ConvSpec { out_channels: 1, kernel: 1, stride: 2, padding: 0, weights: vec![5] },
-            shortcut: ShortcutSpec::Identity(vec![10]),
-            n2: neuron(15, 32768, Reset::Hard),
-        },
-        output(1, 1, 32768),
-    ]);
+    let s = spec(
+        1,
+        2,
+        2,
+        vec![
+            LayerSpec::Residual {
+                conv1: ConvSpec {
+                    out_channels: 1,
+                    kernel: 1,
+                    stride: 1,
+                    padding: 0,
+                    weights: vec![1],
+                },
+                n1: neuron(1, 32768, Reset::Hard),
+                conv2: ConvSpec {
+                    out_channels: 1,
+                    kernel: 1,
+                    stride: 2,
+                    padding: 0,
+                    weights: vec![5],
+                },
+                shortcut: ShortcutSpec::Identity(vec![10]),
+                n2: neuron(15, 32768, Reset::Hard),
+            },
+            output(1, 1, 32768),
+        ],
+    );
     let (trace, r) = run(&s, &[(0b1001, 0); 4]);
     assert_eq!(trace, [0, 0b1001, 0, 0b1001]); // first population: the block's conv1
     assert_eq!(r.spikes.as_slice(), [4, 2]);
@@ -162,7 +262,17 @@ fn output_integrator_leaks_after_adding() {
 fn signed_encoder_gives_negative_spikes_below_the_centre() {
     // centre 65280 (pixel 255), gain 65793: pixel 0 is d = 65280 below the centre,
     // threshold 65280 * 65793 = 2^32 - 256: a -1 spike at (almost) every step.
-    let mut s = spec(1, 1, 2, vec![LayerSpec::Output { classes: 1, weights: vec![3, 3], leak: 32768, scale: 1.0 }]);
+    let mut s = spec(
+        1,
+        1,
+        2,
+        vec![LayerSpec::Output {
+            classes: 1,
+            weights: vec![3, 3],
+            leak: 32768,
+            scale: 1.0,
+        }],
+    );
     s.center = vec![65280];
     s.gain = vec![65793];
     let blob = s.to_bytes();
@@ -184,9 +294,15 @@ fn silent_input_costs_no_synaptic_work() {
     assert_eq!(r.total_synaptic_events(), 0);
     assert_eq!(r.input_spikes, 0);
     assert!(r.spikes.iter().all(|&s| s == 0));
-    let busy = model.classify(&mut state, &common::blob_image(2), 1, 20).unwrap();
+    let busy = model
+        .classify(&mut state, &common::blob_image(2), 1, 20)
+        .unwrap();
     assert!(busy.total_synaptic_events() > 100_000);
-    assert!(busy.spikes.iter().all(|&s| s > 0), "every LeNet layer is active: {:?}", busy.spikes);
+    assert!(
+        busy.spikes.iter().all(|&s| s > 0),
+        "every LeNet layer is active: {:?}",
+        busy.spikes
+    );
 }
 
 #[test]
@@ -201,4 +317,33 @@ fn same_seed_same_result_other_seed_other_spikes() {
     let c = model.classify(&mut state, &img, 6, 10).unwrap();
     assert_eq!(a, b);
     assert_ne!(a.input_spikes, c.input_spikes);
+}
+
+#[test]
+fn lenet_state_size_matches_the_format_doc() {
+    // docs/model-format.md quotes this figure; the arena layout is part of the format.
+    let blob = common::lenet(1).to_bytes();
+    let model = Model::from_bytes(&blob).unwrap();
+    let bitset = |n: usize| n.div_ceil(32);
+    let expected = (784 + 3 * bitset(784))
+        + (15680 + bitset(15680))
+        + (3920 + bitset(3920))
+        + (9800 + bitset(9800))
+        + (2450 + bitset(2450))
+        + (200 + bitset(200))
+        + 10;
+    assert_eq!(model.state_words(), expected);
+    assert_eq!(model.state_words(), 33_923);
+    let macs: Vec<u64> = model.layers().map(|l| l.macs).collect();
+    assert_eq!(
+        macs,
+        [
+            20 * 25 * 784,
+            4 * 3920,
+            50 * 20 * 25 * 196,
+            4 * 2450,
+            2450 * 200,
+            2000
+        ]
+    );
 }

@@ -6,9 +6,14 @@
 //! `method.md` §1 literally. Property tests compare scores, classes, spike counts and
 //! synaptic-event counts bit for bit on random networks that use every layer kind.
 
+// Index loops are the point of a reference: they mirror the formulas one to one.
+#![allow(clippy::needless_range_loop)]
+
 mod common;
 
-use common::{random_image, random_model, ConvSpec, LayerSpec, ModelSpec, NeuronSpec, ShortcutSpec};
+use common::{
+    random_image, random_model, ConvSpec, LayerSpec, ModelSpec, NeuronSpec, ShortcutSpec,
+};
 use proptest::prelude::*;
 use rand::{RngCore, SeedableRng};
 use snn_core::format::Reset;
@@ -69,7 +74,10 @@ fn conv_into(mem: &mut T3, x: &T3, c: &ConvSpec) -> u64 {
                             }
                             let v = x[i][y as usize][xx as usize];
                             if v != 0 {
-                                let wi = ((i * k as usize + ky as usize) * k as usize + kx as usize) * oc + o;
+                                let wi = ((i * k as usize + ky as usize) * k as usize
+                                    + kx as usize)
+                                    * oc
+                                    + o;
                                 mem[o][oy][ox] += v * c.weights[wi] as i64;
                                 events += 1;
                             }
@@ -111,13 +119,21 @@ struct Reference<'a> {
 
 impl<'a> Reference<'a> {
     fn new(spec: &'a ModelSpec) -> Self {
-        let (mut c, mut h, mut w) = (spec.channels as usize, spec.height as usize, spec.width as usize);
+        let (mut c, mut h, mut w) = (
+            spec.channels as usize,
+            spec.height as usize,
+            spec.width as usize,
+        );
         let mut mems = Vec::new();
         let mut pops = 0;
         for l in &spec.layers {
             match l {
                 LayerSpec::Conv(cv, _) => {
-                    (c, h, w) = (cv.out_channels as usize, out_dim(h, cv.kernel, cv.stride, cv.padding), out_dim(w, cv.kernel, cv.stride, cv.padding));
+                    (c, h, w) = (
+                        cv.out_channels as usize,
+                        out_dim(h, cv.kernel, cv.stride, cv.padding),
+                        out_dim(w, cv.kernel, cv.stride, cv.padding),
+                    );
                     mems.push(vec![zeros(c, h, w)]);
                     pops += 1;
                 }
@@ -132,9 +148,16 @@ impl<'a> Reference<'a> {
                     pops += 1;
                 }
                 LayerSpec::Residual { conv1, conv2, .. } => {
-                    let (h1, w1) = (out_dim(h, conv1.kernel, conv1.stride, conv1.padding), out_dim(w, conv1.kernel, conv1.stride, conv1.padding));
+                    let (h1, w1) = (
+                        out_dim(h, conv1.kernel, conv1.stride, conv1.padding),
+                        out_dim(w, conv1.kernel, conv1.stride, conv1.padding),
+                    );
                     let m1 = zeros(conv1.out_channels as usize, h1, w1);
-                    (c, h, w) = (conv2.out_channels as usize, out_dim(h1, conv2.kernel, conv2.stride, conv2.padding), out_dim(w1, conv2.kernel, conv2.stride, conv2.padding));
+                    (c, h, w) = (
+                        conv2.out_channels as usize,
+                        out_dim(h1, conv2.kernel, conv2.stride, conv2.padding),
+                        out_dim(w1, conv2.kernel, conv2.stride, conv2.padding),
+                    );
                     mems.push(vec![m1, zeros(c, h, w)]);
                     pops += 2;
                 }
@@ -144,7 +167,13 @@ impl<'a> Reference<'a> {
                 }
             }
         }
-        Reference { spec, mems, scores: vec![0; c], spikes: vec![0; pops], events: vec![0; spec.layers.len()] }
+        Reference {
+            spec,
+            mems,
+            scores: vec![0; c],
+            spikes: vec![0; pops],
+            events: vec![0; spec.layers.len()],
+        }
     }
 
     fn step(&mut self, input: &T3) {
@@ -178,7 +207,11 @@ impl<'a> Reference<'a> {
                     self.spikes[p] += k;
                     x = o;
                 }
-                LayerSpec::Dense { outputs, weights, neuron } => {
+                LayerSpec::Dense {
+                    outputs,
+                    weights,
+                    neuron,
+                } => {
                     let flat = flatten(&x);
                     let n = *outputs as usize;
                     for (j, &v) in flat.iter().enumerate() {
@@ -193,14 +226,26 @@ impl<'a> Reference<'a> {
                     self.spikes[p] += k;
                     x = o;
                 }
-                LayerSpec::Residual { conv1, n1, conv2, shortcut, n2 } => {
+                LayerSpec::Residual {
+                    conv1,
+                    n1,
+                    conv2,
+                    shortcut,
+                    n2,
+                } => {
                     self.events[l] += conv_into(&mut mems[0], &x, conv1);
                     let (o1, k1) = fire(&mut mems[0], n1);
                     self.events[l] += conv_into(&mut mems[1], &o1, conv2);
                     let s = (conv1.stride * conv2.stride) as usize;
                     match shortcut {
                         ShortcutSpec::Conv(w) => {
-                            let sc = ConvSpec { out_channels: conv2.out_channels, kernel: 1, stride: s as u8, padding: 0, weights: w.clone() };
+                            let sc = ConvSpec {
+                                out_channels: conv2.out_channels,
+                                kernel: 1,
+                                stride: s as u8,
+                                padding: 0,
+                                weights: w.clone(),
+                            };
                             self.events[l] += conv_into(&mut mems[1], &x, &sc);
                         }
                         ShortcutSpec::Identity(g) => {
@@ -224,7 +269,12 @@ impl<'a> Reference<'a> {
                     p += 1;
                     x = o2;
                 }
-                LayerSpec::Output { classes, weights, leak: lk, .. } => {
+                LayerSpec::Output {
+                    classes,
+                    weights,
+                    leak: lk,
+                    ..
+                } => {
                     let flat = flatten(&x);
                     let n = *classes as usize;
                     for (j, &v) in flat.iter().enumerate() {
@@ -248,7 +298,11 @@ impl<'a> Reference<'a> {
 
 /// The reference encoder: rand_xoshiro's generator, 128-bit threshold arithmetic.
 fn encode(spec: &ModelSpec, image: &[u8], rng: &mut rand_xoshiro::Xoshiro128PlusPlus) -> T3 {
-    let (c, h, w) = (spec.channels as usize, spec.height as usize, spec.width as usize);
+    let (c, h, w) = (
+        spec.channels as usize,
+        spec.height as usize,
+        spec.width as usize,
+    );
     let mut x = zeros(c, h, w);
     for (i, &p) in image.iter().enumerate() {
         let ch = i % c;
@@ -275,9 +329,22 @@ fn check(spec: &ModelSpec, image: &[u8], seed: u64, steps: u32) {
     }
     let scores: Vec<i64> = got.scores.iter().map(|&s| s as i64).collect();
     assert_eq!(scores, reference.scores, "scores");
-    assert_eq!(got.spikes.as_slice(), reference.spikes.as_slice(), "spike counts");
-    assert_eq!(got.synaptic_events.as_slice(), reference.events.as_slice(), "synaptic events");
-    let best = reference.scores.iter().enumerate().fold(0, |b, (i, &s)| if s > reference.scores[b] { i } else { b });
+    assert_eq!(
+        got.spikes.as_slice(),
+        reference.spikes.as_slice(),
+        "spike counts"
+    );
+    assert_eq!(
+        got.synaptic_events.as_slice(),
+        reference.events.as_slice(),
+        "synaptic events"
+    );
+    let best =
+        reference
+            .scores
+            .iter()
+            .enumerate()
+            .fold(0, |b, (i, &s)| if s > reference.scores[b] { i } else { b });
     assert_eq!(got.class as usize, best);
 }
 

@@ -7,9 +7,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use snn_core::format::{
-    ConvDesc, InputDesc, LayerDesc, ModelDesc, NeuronDesc, Reset, Shortcut,
-};
+use snn_core::format::{ConvDesc, InputDesc, LayerDesc, ModelDesc, NeuronDesc, Reset, Shortcut};
 
 #[derive(Debug, Clone)]
 pub struct NeuronSpec {
@@ -38,9 +36,24 @@ pub enum ShortcutSpec {
 pub enum LayerSpec {
     Conv(ConvSpec, NeuronSpec),
     Pool(NeuronSpec),
-    Dense { outputs: u16, weights: Vec<i8>, neuron: NeuronSpec },
-    Residual { conv1: ConvSpec, n1: NeuronSpec, conv2: ConvSpec, shortcut: ShortcutSpec, n2: NeuronSpec },
-    Output { classes: u16, weights: Vec<i8>, leak: u16, scale: f32 },
+    Dense {
+        outputs: u16,
+        weights: Vec<i8>,
+        neuron: NeuronSpec,
+    },
+    Residual {
+        conv1: ConvSpec,
+        n1: NeuronSpec,
+        conv2: ConvSpec,
+        shortcut: ShortcutSpec,
+        n2: NeuronSpec,
+    },
+    Output {
+        classes: u16,
+        weights: Vec<i8>,
+        leak: u16,
+        scale: f32,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -68,8 +81,16 @@ fn layer_bytes(l: &LayerSpec) -> Vec<Vec<u8>> {
     match l {
         LayerSpec::Conv(c, n) => vec![i8s(&c.weights), i32s(&n.thresholds)],
         LayerSpec::Pool(n) => vec![i32s(&n.thresholds)],
-        LayerSpec::Dense { weights, neuron, .. } => vec![i8s(weights), i32s(&neuron.thresholds)],
-        LayerSpec::Residual { conv1, n1, conv2, shortcut, n2 } => vec![
+        LayerSpec::Dense {
+            weights, neuron, ..
+        } => vec![i8s(weights), i32s(&neuron.thresholds)],
+        LayerSpec::Residual {
+            conv1,
+            n1,
+            conv2,
+            shortcut,
+            n2,
+        } => vec![
             i8s(&conv1.weights),
             i32s(&n1.thresholds),
             i8s(&conv2.weights),
@@ -84,21 +105,46 @@ fn layer_bytes(l: &LayerSpec) -> Vec<Vec<u8>> {
 }
 
 fn neuron<'a>(n: &NeuronSpec, th: &'a [u8]) -> NeuronDesc<'a> {
-    NeuronDesc { thresholds: th, leak: n.leak, reset: n.reset }
+    NeuronDesc {
+        thresholds: th,
+        leak: n.leak,
+        reset: n.reset,
+    }
 }
 
 fn conv<'a>(c: &ConvSpec, w: &'a [u8]) -> ConvDesc<'a> {
-    ConvDesc { out_channels: c.out_channels, kernel: c.kernel, stride: c.stride, padding: c.padding, weights: w }
+    ConvDesc {
+        out_channels: c.out_channels,
+        kernel: c.kernel,
+        stride: c.stride,
+        padding: c.padding,
+        weights: w,
+    }
 }
 
 fn desc_layer<'a>(l: &LayerSpec, b: &'a [Vec<u8>]) -> LayerDesc<'a> {
     match l {
-        LayerSpec::Conv(c, n) => LayerDesc::Conv { conv: conv(c, &b[0]), neuron: neuron(n, &b[1]) },
-        LayerSpec::Pool(n) => LayerDesc::Pool { neuron: neuron(n, &b[0]) },
-        LayerSpec::Dense { outputs, neuron: n, .. } => {
-            LayerDesc::Dense { outputs: *outputs, weights: &b[0], neuron: neuron(n, &b[1]) }
-        }
-        LayerSpec::Residual { conv1, n1, conv2, shortcut, n2 } => LayerDesc::Residual {
+        LayerSpec::Conv(c, n) => LayerDesc::Conv {
+            conv: conv(c, &b[0]),
+            neuron: neuron(n, &b[1]),
+        },
+        LayerSpec::Pool(n) => LayerDesc::Pool {
+            neuron: neuron(n, &b[0]),
+        },
+        LayerSpec::Dense {
+            outputs, neuron: n, ..
+        } => LayerDesc::Dense {
+            outputs: *outputs,
+            weights: &b[0],
+            neuron: neuron(n, &b[1]),
+        },
+        LayerSpec::Residual {
+            conv1,
+            n1,
+            conv2,
+            shortcut,
+            n2,
+        } => LayerDesc::Residual {
             conv1: conv(conv1, &b[0]),
             neuron1: neuron(n1, &b[1]),
             conv2: conv(conv2, &b[2]),
@@ -108,9 +154,17 @@ fn desc_layer<'a>(l: &LayerSpec, b: &'a [Vec<u8>]) -> LayerDesc<'a> {
             },
             neuron2: neuron(n2, &b[4]),
         },
-        LayerSpec::Output { classes, leak, scale, .. } => {
-            LayerDesc::Output { classes: *classes, weights: &b[0], leak: *leak, scale: *scale }
-        }
+        LayerSpec::Output {
+            classes,
+            leak,
+            scale,
+            ..
+        } => LayerDesc::Output {
+            classes: *classes,
+            weights: &b[0],
+            leak: *leak,
+            scale: *scale,
+        },
     }
 }
 
@@ -149,16 +203,26 @@ pub fn rand_i8s(rng: &mut impl Rng, n: usize, max: i8) -> Vec<i8> {
     (0..n).map(|_| rng.random_range(-max..=max)).collect()
 }
 
-pub fn rand_neuron(rng: &mut impl Rng, channels: usize, th: std::ops::RangeInclusive<i32>) -> NeuronSpec {
+pub fn rand_neuron(
+    rng: &mut impl Rng,
+    channels: usize,
+    th: std::ops::RangeInclusive<i32>,
+) -> NeuronSpec {
     let leak = match rng.random_range(0..3) {
         0 => 32768,
         1 => 32440,
         _ => rng.random_range(0..=32768),
     };
     NeuronSpec {
-        thresholds: (0..channels).map(|_| rng.random_range(th.clone())).collect(),
+        thresholds: (0..channels)
+            .map(|_| rng.random_range(th.clone()))
+            .collect(),
         leak,
-        reset: if rng.random_bool(0.5) { Reset::Hard } else { Reset::Subtract },
+        reset: if rng.random_bool(0.5) {
+            Reset::Hard
+        } else {
+            Reset::Subtract
+        },
     }
 }
 
@@ -174,9 +238,17 @@ pub fn random_model(seed: u64) -> ModelSpec {
     let (height, width) = (rng.random_range(3..=9u16), rng.random_range(3..=9u16));
     let signed = rng.random_bool(0.5);
     let center = (0..channels)
-        .map(|_| if signed { rng.random_range(0..=65280) } else { 0 })
+        .map(|_| {
+            if signed {
+                rng.random_range(0..=65280)
+            } else {
+                0
+            }
+        })
         .collect();
-    let gain = (0..channels).map(|_| rng.random_range(20000..=90000)).collect();
+    let gain = (0..channels)
+        .map(|_| rng.random_range(20000..=90000))
+        .collect();
     let (mut c, mut h, mut w) = (channels as usize, height as usize, width as usize);
     let mut layers = Vec::new();
     let mut flat = false;
@@ -195,7 +267,13 @@ pub fn random_model(seed: u64) -> ModelSpec {
                 let (oh, ow) = (conv_out(h, k, s, p), conv_out(w, k, s, p));
                 let th = (c * k * k) as i32 * 20;
                 layers.push(LayerSpec::Conv(
-                    ConvSpec { out_channels: oc as u16, kernel: k as u8, stride: s as u8, padding: p as u8, weights },
+                    ConvSpec {
+                        out_channels: oc as u16,
+                        kernel: k as u8,
+                        stride: s as u8,
+                        padding: p as u8,
+                        weights,
+                    },
                     rand_neuron(&mut rng, oc, 1..=th.max(2)),
                 ));
                 (c, h, w) = (oc, oh, ow);
@@ -207,9 +285,25 @@ pub fn random_model(seed: u64) -> ModelSpec {
             2 => {
                 let mid = rng.random_range(1..=3usize);
                 let s = rng.random_range(1..=2usize);
-                let oc = if rng.random_bool(0.5) { c } else { rng.random_range(1..=4usize) };
-                let conv1 = ConvSpec { out_channels: mid as u16, kernel: 3, stride: 1, padding: 1, weights: rand_i8s(&mut rng, c * 9 * mid, 127) };
-                let conv2 = ConvSpec { out_channels: oc as u16, kernel: 3, stride: s as u8, padding: 1, weights: rand_i8s(&mut rng, mid * 9 * oc, 127) };
+                let oc = if rng.random_bool(0.5) {
+                    c
+                } else {
+                    rng.random_range(1..=4usize)
+                };
+                let conv1 = ConvSpec {
+                    out_channels: mid as u16,
+                    kernel: 3,
+                    stride: 1,
+                    padding: 1,
+                    weights: rand_i8s(&mut rng, c * 9 * mid, 127),
+                };
+                let conv2 = ConvSpec {
+                    out_channels: oc as u16,
+                    kernel: 3,
+                    stride: s as u8,
+                    padding: 1,
+                    weights: rand_i8s(&mut rng, mid * 9 * oc, 127),
+                };
                 let shortcut = if oc == c && rng.random_bool(0.5) {
                     ShortcutSpec::Identity((0..oc).map(|_| rng.random_range(-300..=300)).collect())
                 } else {
@@ -217,48 +311,83 @@ pub fn random_model(seed: u64) -> ModelSpec {
                 };
                 let n1 = rand_neuron(&mut rng, mid, 1..=(c as i32 * 180));
                 let n2 = rand_neuron(&mut rng, oc, 1..=(mid as i32 * 180));
-                layers.push(LayerSpec::Residual { conv1, n1, conv2, shortcut, n2 });
+                layers.push(LayerSpec::Residual {
+                    conv1,
+                    n1,
+                    conv2,
+                    shortcut,
+                    n2,
+                });
                 (c, h, w) = (oc, (h - 1) / s + 1, (w - 1) / s + 1);
             }
             _ => {
                 let n = rng.random_range(1..=12usize);
                 let weights = rand_i8s(&mut rng, c * h * w * n, 127);
                 let neuron = rand_neuron(&mut rng, n, 1..=((c * h * w) as i32 * 20).max(2));
-                layers.push(LayerSpec::Dense { outputs: n as u16, weights, neuron });
+                layers.push(LayerSpec::Dense {
+                    outputs: n as u16,
+                    weights,
+                    neuron,
+                });
                 (c, h, w) = (n, 1, 1);
                 flat = true;
             }
         }
     }
     let classes = rng.random_range(1..=10u16);
-    let leak = if rng.random_bool(0.5) { 32768 } else { rng.random_range(30000..=32768) };
+    let leak = if rng.random_bool(0.5) {
+        32768
+    } else {
+        rng.random_range(30000..=32768)
+    };
     layers.push(LayerSpec::Output {
         classes,
         weights: rand_i8s(&mut rng, c * h * w * classes as usize, 127),
         leak,
         scale: 0.01,
     });
-    ModelSpec { channels, height, width, center, gain, layers }
+    ModelSpec {
+        channels,
+        height,
+        width,
+        center,
+        gain,
+        layers,
+    }
 }
 
 /// A random image for a model.
 pub fn random_image(spec: &ModelSpec, seed: u64) -> Vec<u8> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xA5A5);
     let n = spec.channels as usize * spec.height as usize * spec.width as usize;
-    (0..n).map(|_| if rng.random_bool(0.3) { 0 } else { rng.random() }).collect()
+    (0..n)
+        .map(|_| {
+            if rng.random_bool(0.3) {
+                0
+            } else {
+                rng.random()
+            }
+        })
+        .collect()
 }
 
 /// The LeNet of method.md section 7 (28x28x1: 20C5-AP-50C5-AP-FC200-FC10) with random
 /// weights and thresholds scaled so that layers stay active.
 pub fn lenet(seed: u64) -> ModelSpec {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let th = |n: usize, v: i32| NeuronSpec { thresholds: vec![v; n], leak: 32440, reset: Reset::Hard };
+    let th = |n: usize, v: i32| NeuronSpec {
+        thresholds: vec![v; n],
+        leak: 32440,
+        reset: Reset::Hard,
+    };
     let conv = |rng: &mut Xoshiro256PlusPlus, ic: usize, oc: usize| ConvSpec {
         out_channels: oc as u16,
         kernel: 5,
         stride: 1,
         padding: 2,
-        weights: (0..ic * 25 * oc).map(|_| rng.random_range(-40..=127)).collect(),
+        weights: (0..ic * 25 * oc)
+            .map(|_| rng.random_range(-40..=127))
+            .collect(),
     };
     let c1 = conv(&mut rng, 1, 20);
     let c2 = conv(&mut rng, 20, 50);
@@ -273,8 +402,19 @@ pub fn lenet(seed: u64) -> ModelSpec {
             LayerSpec::Pool(th(20, 3)),
             LayerSpec::Conv(c2, th(50, 600)),
             LayerSpec::Pool(th(50, 3)),
-            LayerSpec::Dense { outputs: 200, weights: (0..2450 * 200).map(|_| rng.random_range(-60..=127)).collect(), neuron: th(200, 1500) },
-            LayerSpec::Output { classes: 10, weights: rand_i8s(&mut rng, 2000, 127), leak: 32440, scale: 0.01 },
+            LayerSpec::Dense {
+                outputs: 200,
+                weights: (0..2450 * 200)
+                    .map(|_| rng.random_range(-60..=127))
+                    .collect(),
+                neuron: th(200, 1500),
+            },
+            LayerSpec::Output {
+                classes: 10,
+                weights: rand_i8s(&mut rng, 2000, 127),
+                leak: 32440,
+                scale: 0.01,
+            },
         ],
     }
 }
@@ -282,12 +422,19 @@ pub fn lenet(seed: u64) -> ModelSpec {
 /// An MNIST-like image: a bright blob on black.
 pub fn blob_image(seed: u64) -> Vec<u8> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let (cy, cx) = (rng.random_range(8..20) as f32, rng.random_range(8..20) as f32);
+    let (cy, cx) = (
+        rng.random_range(8..20) as f32,
+        rng.random_range(8..20) as f32,
+    );
     (0..28 * 28)
         .map(|i| {
             let (y, x) = ((i / 28) as f32, (i % 28) as f32);
             let d = ((y - cy).powi(2) + (x - cx).powi(2)).sqrt();
-            if d < 7.0 { 255 - (d * 30.0) as u8 } else { 0 }
+            if d < 7.0 {
+                255 - (d * 30.0) as u8
+            } else {
+                0
+            }
         })
         .collect()
 }

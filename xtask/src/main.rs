@@ -1,0 +1,57 @@
+//! `cargo xtask`: the project's entry point for every task beyond plain `cargo`.
+//!
+//! Orchestration only: each subcommand lives in its own module and calls cargo or the
+//! crates' binaries; no algorithm lives here. The CLI is declared in [`flags`].
+
+mod ci;
+mod flags;
+#[cfg(test)]
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+fn main() -> Result<()> {
+    let flags = flags::Xtask::parse();
+    match flags.command {
+        flags::Cmd::Ci(args) => ci::run(&args),
+    }
+}
+
+/// The repository root (the parent of `xtask/`).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the root")
+        .to_path_buf()
+}
+
+/// `cargo` as the one running us (the `CARGO` variable), at the repository root.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(project_root());
+    cmd
+}
+
+/// Runs `cmd`, echoing it first; fails on a non-zero exit.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {}", display(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {}", display(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed with {status}", display(cmd));
+    }
+    Ok(())
+}
+
+fn display(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
