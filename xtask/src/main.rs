@@ -4,9 +4,11 @@
 //! crates' binaries; no algorithm lives here. The CLI is declared in [`flags`].
 
 mod ci;
+mod fetch;
 mod flags;
 #[cfg(test)]
 mod tidy;
+mod trainer;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,6 +20,10 @@ fn main() -> Result<()> {
     let flags = flags::Xtask::parse();
     match flags.command {
         flags::Cmd::Ci(args) => ci::run(&args),
+        flags::Cmd::Train(a) => trainer::run_trainer("train", &a.args),
+        flags::Cmd::Eval(a) => trainer::run_trainer("eval", &a.args),
+        flags::Cmd::Export(a) => trainer::run_trainer("export", &a.args),
+        flags::Cmd::FetchData(a) => fetch::run(&a.name, a.dir),
     }
 }
 

@@ -1,0 +1,191 @@
+//! Checkpoints: the whole training state, written atomically.
+//!
+//! File layout: `SNNCKPT1`, a little-endian `u64` header length, a JSON header (config,
+//! network, epoch, best accuracy, optimiser settings, tensor shapes), then every tensor
+//! (weights, then momentum buffers) as raw little-endian `f32`. JSON keeps the header
+//! readable; the raw tail keeps multi-million-weight models fast to save.
+
+use std::io::Write;
+use std::path::Path;
+
+use ndarray::ArrayD;
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainConfig;
+use crate::net::{Network, Params};
+use crate::optim::Sgd;
+
+const MAGIC: &[u8; 8] = b"SNNCKPT1";
+
+/// Everything needed to continue a run exactly where it stopped.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The run's configuration.
+    pub config: TrainConfig,
+    /// The network.
+    pub net: Network,
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Best test accuracy so far and its epoch (1-based; 0 = none yet).
+    pub best: (f64, usize),
+    /// Weights.
+    pub params: Params,
+    /// Optimiser (with its momentum buffers).
+    pub sgd: Sgd,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    config: TrainConfig,
+    net: Network,
+    epochs_done: usize,
+    best_acc: f64,
+    best_epoch: usize,
+    weight_decay: f32,
+    momentum: f32,
+    shapes: Vec<Vec<usize>>,
+    velocity: bool,
+}
+
+/// Why a checkpoint could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// File system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not a checkpoint or is damaged.
+    #[error("{path}: not a valid checkpoint ({problem})")]
+    Corrupt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory,
+/// flushed to disk, then renamed over the target.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+impl Checkpoint {
+    /// Serialises the checkpoint.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = Header {
+            config: self.config.clone(),
+            net: self.net.clone(),
+            epochs_done: self.epochs_done,
+            best_acc: self.best.0,
+            best_epoch: self.best.1,
+            weight_decay: self.sgd.weight_decay,
+            momentum: self.sgd.momentum,
+            shapes: self.params.iter().map(|p| p.shape().to_vec()).collect(),
+            velocity: !self.sgd.velocity.is_empty(),
+        };
+        let json = serde_json::to_vec(&header).expect("header serialises");
+        let mut out = Vec::with_capacity(16 + json.len() + 4 * self.net.num_params() * 2);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        out.extend_from_slice(&json);
+        for t in self.params.iter().chain(&self.sgd.velocity) {
+            for v in t.iter() {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Writes the checkpoint atomically.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`].
+    pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        write_atomic(path, &self.to_bytes()).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Reads a checkpoint.
+    ///
+    /// # Errors
+    /// [`CheckpointError`] for a missing, truncated or corrupt file.
+    pub fn load(path: &Path) -> Result<Self, CheckpointError> {
+        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bad = |p: &str| CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            problem: p.to_string(),
+        };
+        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+            return Err(bad("bad magic"));
+        }
+        let hlen = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+        let json = bytes
+            .get(16..16usize.saturating_add(hlen))
+            .ok_or_else(|| bad("truncated header"))?;
+        let h: Header = serde_json::from_slice(json).map_err(|e| bad(&e.to_string()))?;
+        let mut rest = &bytes[16 + hlen..];
+        let mut take = |shape: &Vec<usize>| -> Result<ArrayD<f32>, CheckpointError> {
+            let n: usize = shape.iter().product();
+            let raw = rest.get(..4 * n).ok_or_else(|| bad("truncated tensors"))?;
+            rest = &rest[4 * n..];
+            let data = raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            ArrayD::from_shape_vec(shape.clone(), data).map_err(|e| bad(&e.to_string()))
+        };
+        let params = h
+            .shapes
+            .iter()
+            .map(&mut take)
+            .collect::<Result<Vec<_>, _>>()?;
+        let velocity = if h.velocity {
+            h.shapes
+                .iter()
+                .map(&mut take)
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
+        if !rest.is_empty() {
+            return Err(bad("trailing bytes"));
+        }
+        if h.shapes != h.net.param_shapes {
+            return Err(bad("tensor shapes do not match the network"));
+        }
+        Ok(Self {
+            config: h.config,
+            net: h.net,
+            epochs_done: h.epochs_done,
+            best: (h.best_acc, h.best_epoch),
+            params,
+            sgd: Sgd {
+                weight_decay: h.weight_decay,
+                momentum: h.momentum,
+                velocity,
+            },
+        })
+    }
+}

@@ -1,0 +1,240 @@
+//! Datasets: loaders for MNIST / Fashion-MNIST (IDX), CIFAR-10 (binary) and SVHN
+//! (MAT v5), the bundled MNIST subset, augmentation, and each dataset's input encoding.
+//!
+//! Images are kept as `u8` pixels in `HWC` order, exactly what `snn-core` consumes, so
+//! training, evaluation and the exported model all see the same bytes.
+
+pub mod augment;
+pub mod cifar;
+pub mod idx;
+pub mod svhn;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::DataError;
+
+/// Images (`u8`, `HWC`) and labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataset {
+    /// Channels per pixel.
+    pub channels: usize,
+    /// Rows.
+    pub height: usize,
+    /// Columns.
+    pub width: usize,
+    /// Number of classes.
+    pub classes: usize,
+    /// `len * height * width * channels` pixels.
+    pub images: Vec<u8>,
+    /// One label per image.
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Pixels of one image.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Image `i`'s pixels.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.image_len();
+        &self.images[i * n..(i + 1) * n]
+    }
+
+    /// The first `n` images (all if fewer).
+    pub fn truncate(&mut self, n: usize) {
+        let n = n.min(self.len());
+        self.images.truncate(n * self.image_len());
+        self.labels.truncate(n);
+    }
+}
+
+/// The datasets the toolkit knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetKind {
+    /// The MNIST subset bundled in `data/mnist-subset` (10,000 train, 2,000 test).
+    MnistSubset,
+    /// MNIST handwritten digits, 28x28 grey.
+    Mnist,
+    /// Fashion-MNIST, 28x28 grey.
+    FashionMnist,
+    /// CIFAR-10, 32x32 colour.
+    Cifar10,
+    /// SVHN cropped digits, 32x32 colour.
+    Svhn,
+}
+
+/// Rate-encoder parameters in `snn-core`'s integer form, one entry per channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encoding {
+    /// Centre in pixel units times 256.
+    pub center: Vec<i32>,
+    /// U0.32 spike probability per 1/256 pixel unit.
+    pub gain: Vec<u32>,
+}
+
+impl Encoding {
+    /// `P(spike) = c * p / 255`, unsigned (MNIST: `c = 0.5`).
+    pub fn unsigned(c: f64) -> Self {
+        Self {
+            center: vec![0],
+            gain: vec![(c * 4294967296.0 / 65280.0).round() as u32],
+        }
+    }
+
+    /// `x = (p / 255 - mean) / std`, `P(spike) = |x|`, sign of `x` (CIFAR-10, SVHN).
+    pub fn normalised(mean: &[f64], std: &[f64]) -> Self {
+        Self {
+            center: mean.iter().map(|m| (m * 65280.0).round() as i32).collect(),
+            gain: std
+                .iter()
+                .map(|s| (4294967296.0 / (s * 65280.0)).round().min(u32::MAX as f64) as u32)
+                .collect(),
+        }
+    }
+}
+
+impl DatasetKind {
+    /// Name used in file paths and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MnistSubset => "mnist-subset",
+            Self::Mnist => "mnist",
+            Self::FashionMnist => "fashion-mnist",
+            Self::Cifar10 => "cifar10",
+            Self::Svhn => "svhn",
+        }
+    }
+
+    /// The paper's input encoding for this dataset (`method.md` §2).
+    pub fn encoding(self) -> Encoding {
+        match self {
+            Self::MnistSubset | Self::Mnist | Self::FashionMnist => Encoding::unsigned(0.5),
+            Self::Cifar10 | Self::Svhn => {
+                Encoding::normalised(&[0.4914, 0.4822, 0.4465], &[0.557, 0.549, 0.5534])
+            }
+        }
+    }
+
+    /// Default augmentation: (random crop with padding 4, horizontal flip).
+    pub fn augmentation(self) -> (bool, bool) {
+        match self {
+            Self::MnistSubset | Self::Mnist | Self::FashionMnist => (false, false),
+            Self::Cifar10 => (true, true),
+            Self::Svhn => (true, false),
+        }
+    }
+
+    /// Files of the official distribution, (train, test).
+    fn files(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Self::MnistSubset | Self::Mnist | Self::FashionMnist => (
+                &["train-images-idx3-ubyte", "train-labels-idx1-ubyte"],
+                &["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
+            ),
+            Self::Cifar10 => (
+                &[
+                    "data_batch_1.bin",
+                    "data_batch_2.bin",
+                    "data_batch_3.bin",
+                    "data_batch_4.bin",
+                    "data_batch_5.bin",
+                ],
+                &["test_batch.bin"],
+            ),
+            Self::Svhn => (&["train_32x32.mat"], &["test_32x32.mat"]),
+        }
+    }
+}
+
+/// Finds `name` (or `name.gz`) in `dir`.
+fn find(dir: &Path, name: &str) -> Option<PathBuf> {
+    [name.to_string(), format!("{name}.gz")]
+        .into_iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+}
+
+/// The directory holding a dataset's files: `dir` itself, or `dir/NAME`, or (CIFAR-10)
+/// `dir/cifar-10-batches-bin`.
+pub fn resolve_dir(kind: DatasetKind, dir: &Path) -> Result<PathBuf, DataError> {
+    let first = kind.files().0[0];
+    let candidates = [
+        dir.to_path_buf(),
+        dir.join(kind.name()),
+        dir.join("cifar-10-batches-bin"),
+        dir.join(kind.name()).join("cifar-10-batches-bin"),
+    ];
+    candidates
+        .into_iter()
+        .find(|d| find(d, first).is_some())
+        .ok_or_else(|| DataError::NotFound {
+            name: kind.name().into(),
+            hint: format!(
+                "no {first}[.gz] in {} or {}/{}; pass --data-dir, set SNN_DATA_DIR, or run `cargo xtask fetch-data {}`",
+                dir.display(),
+                dir.display(),
+                kind.name(),
+                kind.name()
+            ),
+        })
+}
+
+/// The bundled MNIST subset's directory (`data/mnist-subset` in the repository).
+pub fn bundled_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist-subset")
+}
+
+/// Where a dataset's files are looked for: `explicit` (`--data-dir`), else
+/// `SNN_DATA_DIR`; the bundled subset always reads `data/mnist-subset`.
+pub fn data_dir(kind: DatasetKind, explicit: Option<&Path>) -> Result<PathBuf, DataError> {
+    if kind == DatasetKind::MnistSubset {
+        return Ok(bundled_dir());
+    }
+    if let Some(d) = explicit {
+        return Ok(d.to_path_buf());
+    }
+    std::env::var_os("SNN_DATA_DIR")
+        .map(PathBuf::from)
+        .ok_or_else(|| DataError::NotFound {
+            name: kind.name().into(),
+            hint: format!(
+                "no data directory: pass --data-dir DIR or set SNN_DATA_DIR (or run `cargo xtask fetch-data {}`)",
+                kind.name()
+            ),
+        })
+}
+
+/// Loads the (train, test) splits of a dataset from `dir` (see [`resolve_dir`]).
+pub fn load(kind: DatasetKind, dir: &Path) -> Result<(Dataset, Dataset), DataError> {
+    let dir = resolve_dir(kind, dir)?;
+    let (train, test) = kind.files();
+    let need = |name: &str| {
+        find(&dir, name).ok_or_else(|| DataError::NotFound {
+            name: kind.name().into(),
+            hint: format!("{name}[.gz] missing in {}", dir.display()),
+        })
+    };
+    match kind {
+        DatasetKind::MnistSubset | DatasetKind::Mnist | DatasetKind::FashionMnist => Ok((
+            idx::load_pair(&need(train[0])?, &need(train[1])?, 10)?,
+            idx::load_pair(&need(test[0])?, &need(test[1])?, 10)?,
+        )),
+        DatasetKind::Cifar10 => Ok((cifar::load(&dir, train)?, cifar::load(&dir, test)?)),
+        DatasetKind::Svhn => Ok((svhn::load(&need(train[0])?)?, svhn::load(&need(test[0])?)?)),
+    }
+}

@@ -1,0 +1,62 @@
+//! Error types of the trainer, one per failure domain: data files and configuration.
+
+use std::path::PathBuf;
+
+/// A dataset file is missing, truncated, corrupt or does not match its partner.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file's content is not what its format requires.
+    #[error("{path}: {problem}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, in words (what was found and what was expected).
+        problem: String,
+    },
+    /// No files for the dataset were found where they were looked for.
+    #[error("dataset {name}: {hint}")]
+    NotFound {
+        /// The dataset's name.
+        name: String,
+        /// Where we looked and how to get the files.
+        hint: String,
+    },
+}
+
+impl DataError {
+    pub(crate) fn format(path: &std::path::Path, problem: impl Into<String>) -> Self {
+        Self::Format {
+            path: path.to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// A training configuration or network description is invalid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The TOML could not be parsed or has unknown fields.
+    #[error("config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is out of range or inconsistent with another.
+    #[error("config: {0}")]
+    Invalid(String),
+    /// The network does not fit the data (shapes), or a layer is impossible.
+    #[error("network: {0}")]
+    Network(String),
+}

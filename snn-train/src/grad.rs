@@ -1,0 +1,251 @@
+//! The paper's backward pass, in its two forms (`method.md` §4-5), and the losses.
+//!
+//! Both forms walk the population graph from the output down and use the same
+//! event-driven kernels ([`crate::ops::backward`]); they differ in what an event is.
+//!
+//! **Code form** (default; what the released code computes), per neuron, backward in
+//! time, with `D = dL/dU`:
+//!
+//! ```text
+//! ghat_i(t) = g_i(t) * NG_i * (m_i / (1-p)) / V_th        (pooling: ghat = g)
+//! D_i(t)    = o_i(t) ? ghat_i(t) : D_i(t+1),   D_i(T+1) = 0
+//! dL/dW    += D(t) (outer) xtilde(t)            events: the spikes at t
+//! g_src(t)  = W^T D(t)                           needed only where src spiked at t
+//! output:   D_out(t) = dL/dy / T for every t    (leak treated as 1)
+//! ```
+//!
+//! **Aggregate form** (the paper's prose), once per window, with spike counts `x`:
+//!
+//! ```text
+//! delta_out = dL/dy / T;   delta_l = (W_{l+1}^T delta_{l+1}) * NG_l * m / (1-p) / V_th
+//! dL/dW_l  += delta_l (outer) x_{l-1}           events: neurons with x != 0, value x
+//! ```
+//!
+//! `NG_i = [LF_i > 1e-3] + ln(lambda) * LF_i / max(gamma_i, 1)`; silent neurons get 0.
+
+use serde::{Deserialize, Serialize};
+
+use crate::net::{Network, Params, PopKind};
+use crate::ops::{backward as conn_backward, Event, Link};
+use crate::sim::{events_of, words, Masks, Trace};
+
+/// Which backward pass to run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum GradForm {
+    /// Restricted BPTT through the unrolled steps (the released code).
+    #[default]
+    Code,
+    /// Layer-wise rules on accumulated spike counts (the paper's prose).
+    Aggregate,
+}
+
+/// The training loss.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// Summed squared error `sum_k (y_k - onehot_k)^2` (PyTorch `MSELoss(sum)`, as in
+    /// the released code), summed over the batch.
+    #[default]
+    Sse,
+    /// Softmax cross-entropy on `y`.
+    CrossEntropy,
+}
+
+/// Loss of one sample and its gradient with respect to `y`.
+///
+/// ```
+/// use snn_train::grad::{loss_and_grad, Loss};
+/// let (l, g) = loss_and_grad(&[0.5, 0.0], 0, Loss::Sse);
+/// assert_eq!(l, 0.25);
+/// assert_eq!(g, vec![-1.0, 0.0]);
+/// ```
+pub fn loss_and_grad(y: &[f32], label: usize, loss: Loss) -> (f32, Vec<f32>) {
+    match loss {
+        Loss::Sse => {
+            let mut l = 0.0;
+            let g = y
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| {
+                    let e = v - if k == label { 1.0 } else { 0.0 };
+                    l += e * e;
+                    2.0 * e
+                })
+                .collect();
+            (l, g)
+        }
+        Loss::CrossEntropy => {
+            let p = softmax(y);
+            let l = -p[label].max(1e-30).ln();
+            let g = p
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| v - if k == label { 1.0 } else { 0.0 })
+                .collect();
+            (l, g)
+        }
+    }
+}
+
+/// Cross-entropy of `y` against `label` (logged for every loss).
+pub fn cross_entropy(y: &[f32], label: usize) -> f32 {
+    -softmax(y)[label].max(1e-30).ln()
+}
+
+fn softmax(y: &[f32]) -> Vec<f32> {
+    let max = y.iter().copied().fold(f32::MIN, f32::max);
+    let e: Vec<f32> = y.iter().map(|&v| (v - max).exp()).collect();
+    let s: f32 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+/// The paper's approximate derivative factor `NG` of one neuron.
+///
+/// ```
+/// use snn_train::grad::ng;
+/// assert_eq!(ng(0.0, 0, 0.99), 0.0); // silent
+/// assert_eq!(ng(3.0, 3, 1.0), 1.0);  // non-leaky: exactly 1
+/// let v = ng(0.99f32.powi(10), 1, 0.99); // one spike 10 steps before T
+/// assert!(v > 0.99 && v < 1.0);
+/// ```
+pub fn ng(lf: f32, gamma: u32, lambda: f32) -> f32 {
+    let on = if lf > 1e-3 { 1.0 } else { 0.0 };
+    on + lambda.ln() * lf / gamma.max(1) as f32
+}
+
+/// `ghat / g` for every neuron of population `p`: `NG * m/(1-p) / V_th` for LIF,
+/// 1 for pooling.
+fn factors(net: &Network, trace: &Trace, masks: &Masks, p: usize) -> Vec<f32> {
+    let n = net.pops[p].shape.len();
+    match net.pops[p].kind {
+        PopKind::Lif => (0..n)
+            .map(|i| {
+                ng(trace.lf[p][i], trace.counts[p][i], net.neuron.leak) * masks.scale(p, i)
+                    / net.neuron.threshold
+            })
+            .collect(),
+        _ => vec![1.0; n],
+    }
+}
+
+/// Adds this sample's weight gradients to `grads`.
+///
+/// `dldy` is `dL/dy` of the sample. The code form needs a trace recorded with
+/// `record = true`.
+pub fn backward(
+    net: &Network,
+    params: &Params,
+    trace: &Trace,
+    masks: &Masks,
+    dldy: &[f32],
+    form: GradForm,
+    grads: &mut Params,
+) {
+    let n_pops = net.pops.len();
+    let out = n_pops - 1;
+    let sizes: Vec<usize> = net.pops.iter().map(|p| p.shape.len()).collect();
+    let mut d: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
+    let mut g: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
+    let fac: Vec<Vec<f32>> = (0..n_pops)
+        .map(|p| {
+            if p == 0 || p == out {
+                Vec::new()
+            } else {
+                factors(net, trace, masks, p)
+            }
+        })
+        .collect();
+    let t_f = trace.steps as f32;
+    for (dv, &gy) in d[out].iter_mut().zip(dldy) {
+        *dv = gy / t_f;
+    }
+    let mut events: Vec<Event> = Vec::new();
+    let mut grads_slices: Vec<&mut [f32]> = grads
+        .iter_mut()
+        .map(|a| a.as_slice_mut().expect("contiguous"))
+        .collect();
+
+    // One backward sweep over the populations; `at` says which spikes are the
+    // events (a time step in the code form, the window's counts in the aggregate).
+    let mut sweep = |at: Option<usize>, d: &mut Vec<Vec<f32>>, g: &mut Vec<Vec<f32>>| {
+        for p in (1..n_pops).rev() {
+            if p != out {
+                match at {
+                    Some(t) => {
+                        let bits = trace.step_bits(p, sizes[p], t);
+                        for (w, &word) in bits.iter().enumerate() {
+                            let mut word = word;
+                            while word != 0 {
+                                let i = w * 32 + word.trailing_zeros() as usize;
+                                word &= word - 1;
+                                d[p][i] = g[p][i] * fac[p][i];
+                                g[p][i] = 0.0;
+                            }
+                        }
+                    }
+                    None => {
+                        for i in 0..sizes[p] {
+                            d[p][i] = if trace.counts[p][i] > 0 {
+                                g[p][i] * fac[p][i]
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                }
+            }
+            for c in net.conns.iter().filter(|c| c.dst == p) {
+                let src = c.src;
+                match at {
+                    Some(t) => {
+                        let pos = trace.step_bits(src, sizes[src], t);
+                        let neg = (src == 0).then(|| {
+                            let w = words(sizes[0]);
+                            &trace.input_neg[t * w..(t + 1) * w]
+                        });
+                        events_of(src, pos, neg, masks, &mut events);
+                    }
+                    None => {
+                        events.clear();
+                        for j in 0..sizes[src] {
+                            let x = if src == 0 {
+                                trace.input_net[j] as f32
+                            } else {
+                                trace.counts[src][j] as f32
+                            };
+                            let v = x * masks.scale(src, j);
+                            if v != 0.0 {
+                                events.push((j as u32, v));
+                            }
+                        }
+                    }
+                }
+                let (lower, upper) = g.split_at_mut(p);
+                let _ = upper;
+                let gsrc = (src != 0).then(|| &mut lower[src][..]);
+                let (w, dw): (&[f32], &mut [f32]) = match c.param {
+                    Some(i) => (
+                        params[i].as_slice().expect("contiguous"),
+                        &mut *grads_slices[i],
+                    ),
+                    None => (&[], &mut []),
+                };
+                let link = Link {
+                    op: c.op,
+                    src: net.pops[src].shape,
+                    dst: net.pops[p].shape,
+                };
+                conn_backward(link, w, &events, &d[p], dw, gsrc);
+            }
+        }
+    };
+    match form {
+        GradForm::Code => {
+            for t in (0..trace.steps).rev() {
+                sweep(Some(t), &mut d, &mut g);
+            }
+        }
+        GradForm::Aggregate => sweep(None, &mut d, &mut g),
+    }
+}

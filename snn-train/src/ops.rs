@@ -1,0 +1,199 @@
+//! Event-driven float kernels of the connections: forward scatter and the fused
+//! backward (weight gradient plus gradient to the presynaptic spikes).
+//!
+//! An *event* is `(j, v)`: presynaptic neuron `j` with value `v` (a spike `±1` times
+//! its dropout scale in the code form and the forward pass; a spike count in the
+//! aggregate form). Each kernel touches only the synapses of the events, so its cost
+//! is `events x fan-out`, whatever the layer size.
+
+use crate::net::{ConvGeo, Op, Shape};
+
+/// A presynaptic event: neuron index and value.
+pub type Event = (u32, f32);
+
+/// A connection's operation with its source and destination shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// The operation.
+    pub op: Op,
+    /// Presynaptic shape.
+    pub src: Shape,
+    /// Postsynaptic shape.
+    pub dst: Shape,
+}
+
+/// `y[..] += a * x[..]`.
+#[inline]
+fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += a * *x;
+    }
+}
+
+/// `sum x[i] * y[i]`, in 8 independent lanes (vectorisable, fixed order).
+#[inline]
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        for k in 0..8 {
+            acc[k] += a[k] * b[k];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (a, b) in xr.iter().zip(yr) {
+        s += a * b;
+    }
+    s
+}
+
+/// Calls `f(w_row, dst_row)` with the start offsets of each `(weights, membranes)` row
+/// of length `oc` that spike `(iy, ix, ic)` reaches through a convolution.
+#[inline]
+fn conv_rows(
+    g: ConvGeo,
+    (iy, ix, ic): (usize, usize, usize),
+    dst: Shape,
+    mut f: impl FnMut(usize, usize),
+) {
+    let oc = dst.c;
+    for ky in 0..g.k {
+        let Some(ny) = (iy + g.p).checked_sub(ky) else {
+            break;
+        };
+        if ny % g.s != 0 || ny / g.s >= dst.h {
+            continue;
+        }
+        let oy = ny / g.s;
+        for kx in 0..g.k {
+            let Some(nx) = (ix + g.p).checked_sub(kx) else {
+                break;
+            };
+            if nx % g.s != 0 || nx / g.s >= dst.w {
+                continue;
+            }
+            let ox = nx / g.s;
+            f(((ic * g.k + ky) * g.k + kx) * oc, (oy * dst.w + ox) * oc);
+        }
+    }
+}
+
+/// Destination of a spike through 2x2 pooling or a subsampled identity.
+#[inline]
+fn single_dst(op: Op, (iy, ix, ic): (usize, usize, usize), dst: Shape) -> Option<usize> {
+    let s = match op {
+        Op::Pool => 2,
+        Op::Identity { stride } => {
+            if iy % stride != 0 || ix % stride != 0 {
+                return None;
+            }
+            stride
+        }
+        _ => return None,
+    };
+    let (oy, ox) = (iy / s, ix / s);
+    (oy < dst.h && ox < dst.w).then(|| (oy * dst.w + ox) * dst.c + ic)
+}
+
+fn fixed_weight(op: Op) -> f32 {
+    if op == Op::Pool {
+        0.25
+    } else {
+        1.0
+    }
+}
+
+/// Forward: `mem[i] += sum_events v * W[j, i]` (`W` is 1/4 for pooling, 1 for the
+/// identity).
+///
+/// # Shapes
+/// `w`: the connection's weights (empty for pool / identity); `mem`: `dst.len()`.
+pub fn scatter(link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
+    let Link { op, src, dst } = link;
+    match op {
+        Op::Conv(g) => {
+            let oc = dst.c;
+            for &(j, v) in events {
+                conv_rows(g, src.coords(j as usize), dst, |wo, mo| {
+                    axpy(&mut mem[mo..mo + oc], v, &w[wo..wo + oc]);
+                });
+            }
+        }
+        Op::Dense => {
+            let n = dst.len();
+            for &(j, v) in events {
+                let j = j as usize;
+                axpy(mem, v, &w[j * n..(j + 1) * n]);
+            }
+        }
+        Op::Pool | Op::Identity { .. } => {
+            let k = fixed_weight(op);
+            for &(j, v) in events {
+                if let Some(i) = single_dst(op, src.coords(j as usize), dst) {
+                    mem[i] += k * v;
+                }
+            }
+        }
+    }
+}
+
+/// Backward through one connection for one set of events:
+///
+/// ```text
+/// dW[j, i] += v * D[i]               for every synapse j -> i of an event (j, v)
+/// g[j]     += sum_i W[j, i] * D[i]   (gradient w.r.t. the raw spike o_j)
+/// ```
+/// `D` is `dL/dU` of the destination population. `g` is `None` when the source needs
+/// no gradient (the input).
+///
+/// # Shapes
+/// `w`, `dw`: the connection's weights; `d`: `dst.len()`; `g`: `src.len()`.
+pub fn backward(
+    link: Link,
+    w: &[f32],
+    events: &[Event],
+    d: &[f32],
+    dw: &mut [f32],
+    mut g: Option<&mut [f32]>,
+) {
+    let Link { op, src, dst } = link;
+    match op {
+        Op::Conv(geo) => {
+            let oc = dst.c;
+            for &(j, v) in events {
+                let mut acc = 0.0;
+                conv_rows(geo, src.coords(j as usize), dst, |wo, mo| {
+                    let drow = &d[mo..mo + oc];
+                    axpy(&mut dw[wo..wo + oc], v, drow);
+                    if g.is_some() {
+                        acc += dot(&w[wo..wo + oc], drow);
+                    }
+                });
+                if let Some(g) = g.as_deref_mut() {
+                    g[j as usize] += acc;
+                }
+            }
+        }
+        Op::Dense => {
+            let n = dst.len();
+            for &(j, v) in events {
+                let j = j as usize;
+                axpy(&mut dw[j * n..(j + 1) * n], v, d);
+                if let Some(g) = g.as_deref_mut() {
+                    g[j] += dot(&w[j * n..(j + 1) * n], d);
+                }
+            }
+        }
+        Op::Pool | Op::Identity { .. } => {
+            let k = fixed_weight(op);
+            if let Some(g) = g {
+                for &(j, _) in events {
+                    if let Some(i) = single_dst(op, src.coords(j as usize), dst) {
+                        g[j as usize] += k * d[i];
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The float forward pass over `T` time steps (`method.md` §1-2).
+//!
+//! Input spikes come from `snn-core`'s own encoder (same generator, same thresholds),
+//! so for a given seed the float network and the exported fixed-point model see the
+//! very same input spikes. With `record`, every population's spikes are kept,
+//! bit-packed, for the backward pass; otherwise only the current step's are.
+
+use rand::Rng;
+use snn_core::encode::{encode_step, pixel_threshold, Xoshiro128PlusPlus};
+use snn_core::format::Reset;
+
+use crate::data::Encoding;
+use crate::net::{Network, Params, PopKind};
+use crate::ops::{scatter, Event, Link};
+
+/// Words of a bitset of `n` bits.
+#[inline]
+pub fn words(n: usize) -> usize {
+    n.div_ceil(32)
+}
+
+/// Dropout masks, one per population: kept neurons and the `1 / (1 - p)` scale.
+/// Drawn once per sample and iteration, shared by all time steps.
+#[derive(Debug, Clone, Default)]
+pub struct Masks {
+    keep: Vec<Option<(Vec<u32>, f32)>>,
+}
+
+impl Masks {
+    /// No dropout (evaluation).
+    pub fn none(net: &Network) -> Self {
+        Self {
+            keep: vec![None; net.pops.len()],
+        }
+    }
+
+    /// Draws a Bernoulli(1 - p) keep mask for each population with dropout `p > 0`.
+    pub fn draw(net: &Network, rng: &mut impl Rng) -> Self {
+        let keep = net
+            .pops
+            .iter()
+            .map(|pop| {
+                (pop.dropout > 0.0).then(|| {
+                    let n = pop.shape.len();
+                    let mut bits = vec![0u32; words(n)];
+                    for i in 0..n {
+                        if rng.random::<f32>() >= pop.dropout {
+                            bits[i / 32] |= 1 << (i % 32);
+                        }
+                    }
+                    (bits, 1.0 / (1.0 - pop.dropout))
+                })
+            })
+            .collect();
+        Self { keep }
+    }
+
+    /// `m_i / (1 - p)` for neuron `i` of population `pop` (1 without dropout).
+    #[inline]
+    pub fn scale(&self, pop: usize, i: usize) -> f32 {
+        match &self.keep[pop] {
+            None => 1.0,
+            Some((bits, s)) => {
+                if bits[i / 32] >> (i % 32) & 1 == 1 {
+                    *s
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// What a forward pass leaves for the backward pass and the metrics.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// Steps simulated.
+    pub steps: usize,
+    /// Per population, its spikes: `steps * words(n)` words when recorded (one step
+    /// otherwise). For the input, the positive spikes.
+    pub spikes: Vec<Vec<u32>>,
+    /// Negative input spikes, laid out like `spikes[0]`.
+    pub input_neg: Vec<u32>,
+    /// Per population, the leak-filtered spike train at `T`: `sum_t lambda^(T-t) o(t)`.
+    pub lf: Vec<Vec<f32>>,
+    /// Per population, spikes per neuron over the window (input: both signs).
+    pub counts: Vec<Vec<u32>>,
+    /// Per input neuron, positive minus negative spikes over the window.
+    pub input_net: Vec<i32>,
+    /// The output `y = M(T) / T`.
+    pub y: Vec<f32>,
+}
+
+impl Trace {
+    /// Spike bitset of population `pop` at step `t` (recorded traces only).
+    pub fn step_bits(&self, pop: usize, n: usize, t: usize) -> &[u32] {
+        let w = words(n);
+        &self.spikes[pop][t * w..(t + 1) * w]
+    }
+
+    /// Total spikes of each population.
+    pub fn total_spikes(&self) -> Vec<u64> {
+        self.counts
+            .iter()
+            .map(|c| c.iter().map(|&v| u64::from(v)).sum())
+            .collect()
+    }
+}
+
+/// Events of one population at one step: its spikes (`±1`, the input may be
+/// negative), times the dropout scale; dropped neurons give no event.
+pub fn events_of(
+    pop: usize,
+    pos: &[u32],
+    neg: Option<&[u32]>,
+    masks: &Masks,
+    out: &mut Vec<Event>,
+) {
+    out.clear();
+    for (sign, bits) in [(1.0f32, Some(pos)), (-1.0, neg)] {
+        let Some(bits) = bits else { continue };
+        for (w, &word) in bits.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let i = w * 32 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                let s = masks.scale(pop, i);
+                if s != 0.0 {
+                    out.push((i as u32, sign * s));
+                }
+            }
+        }
+    }
+}
+
+/// Per-pixel encoder thresholds and sign bits (`snn_core::encode::pixel_threshold`).
+pub fn input_thresholds(image: &[u8], channels: usize, enc: &Encoding) -> (Vec<u32>, Vec<u32>) {
+    let mut thr = vec![0u32; image.len()];
+    let mut sign = vec![0u32; words(image.len())];
+    for (i, &p) in image.iter().enumerate() {
+        let c = i % channels;
+        let (t, negative) = pixel_threshold(p, enc.center[c], enc.gain[c]);
+        thr[i] = t;
+        if negative {
+            sign[i / 32] |= 1 << (i % 32);
+        }
+    }
+    (thr, sign)
+}
+
+/// Runs the network on `image` for `steps` steps with encoder seed `seed`.
+///
+/// ```text
+/// U(t) = V(t-1) + sum_conns W * (m / (1-p)) o_src(t)
+/// LIF:    o = U > V_th;   V = lambda * (o ? reset(U) : U)      reset: 0 or U - V_th
+/// Pool:   o = U > 0.75;   V = o ? 0 : U
+/// Output: M = lambda * U;  y = M(T) / T
+/// ```
+#[allow(clippy::too_many_arguments)] // the window's inputs are orthogonal; a struct would only rename them
+pub fn forward(
+    net: &Network,
+    params: &Params,
+    enc: &Encoding,
+    image: &[u8],
+    seed: u64,
+    steps: usize,
+    masks: &Masks,
+    record: bool,
+) -> Trace {
+    let n_pops = net.pops.len();
+    let sizes: Vec<usize> = net.pops.iter().map(|p| p.shape.len()).collect();
+    let slots = if record { steps } else { 1 };
+    let mut spikes: Vec<Vec<u32>> = sizes.iter().map(|&n| vec![0; slots * words(n)]).collect();
+    let mut input_neg = vec![0u32; slots * words(sizes[0])];
+    let mut mem: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
+    let mut lf: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
+    let mut counts: Vec<Vec<u32>> = sizes.iter().map(|&n| vec![0; n]).collect();
+    let mut events: Vec<Vec<Event>> = vec![Vec::new(); n_pops];
+    let mut input_net = vec![0i32; sizes[0]];
+
+    let (thr, sign) = input_thresholds(image, net.pops[0].shape.c, enc);
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
+    let nw = |p: usize| words(sizes[p]);
+    let lambda = net.neuron.leak;
+
+    for t in 0..steps {
+        let slot = if record { t } else { 0 };
+        {
+            let w0 = nw(0);
+            let pos = &mut spikes[0][slot * w0..(slot + 1) * w0];
+            let neg = &mut input_neg[slot * w0..(slot + 1) * w0];
+            encode_step(&thr, &sign, &mut rng, pos, neg);
+            for (c, (b, net_c)) in counts[0].iter_mut().zip(&mut input_net).enumerate() {
+                let bit = |v: &[u32]| v[c / 32] >> (c % 32) & 1;
+                *b += bit(pos) + bit(neg);
+                *net_c += bit(pos) as i32 - bit(neg) as i32;
+            }
+            events_of(0, pos, Some(neg), masks, &mut events[0]);
+        }
+        for p in 1..n_pops {
+            let m = &mut mem[p];
+            for c in net.conns.iter().filter(|c| c.dst == p) {
+                let w = c.param.map_or(&[][..], |i| {
+                    params[i].as_slice().expect("parameters are contiguous")
+                });
+                let link = Link {
+                    op: c.op,
+                    src: net.pops[c.src].shape,
+                    dst: net.pops[p].shape,
+                };
+                scatter(link, w, &events[c.src], m);
+            }
+            let w = nw(p);
+            let bits = &mut spikes[p][slot * w..(slot + 1) * w];
+            bits.fill(0);
+            let (th, leak, reset) = match net.pops[p].kind {
+                PopKind::Lif => (net.neuron.threshold, lambda, net.neuron.reset),
+                PopKind::Pool => (net.neuron.pool_threshold, 1.0, Reset::Hard),
+                PopKind::Output => {
+                    for v in m.iter_mut() {
+                        *v *= lambda;
+                    }
+                    continue;
+                }
+                PopKind::Input => unreachable!("the input is population 0 only"),
+            };
+            for (i, u) in m.iter_mut().enumerate() {
+                let fired = *u > th;
+                if fired {
+                    bits[i / 32] |= 1 << (i % 32);
+                    *u = match reset {
+                        Reset::Hard => 0.0,
+                        Reset::Subtract => leak * (*u - th),
+                    };
+                    counts[p][i] += 1;
+                    lf[p][i] = leak * lf[p][i] + 1.0;
+                } else {
+                    *u *= leak;
+                    lf[p][i] *= leak;
+                }
+            }
+            events_of(p, bits, None, masks, &mut events[p]);
+        }
+    }
+    let out = n_pops - 1;
+    let y = mem[out].iter().map(|&m| m / steps as f32).collect();
+    Trace {
+        steps,
+        spikes,
+        input_neg,
+        lf,
+        counts,
+        input_net,
+        y,
+    }
+}
