@@ -107,6 +107,33 @@ impl Trace {
     }
 }
 
+/// Bytes one sample in flight holds at its peak, from the buffers [`forward`] and
+/// [`crate::grad::backward`] allocate: bit-packed spikes (`steps` of them when
+/// recorded), and per neuron the membrane, leak-filtered train and count (forward) or
+/// the trace plus `D`, `g` and the derivative factor (backward). The chunk's shared
+/// gradient buffer is not included (see [`gradient_bytes`]).
+pub fn sample_bytes(net: &Network, steps: usize, record: bool) -> usize {
+    let neurons: usize = net.pops.iter().map(|p| p.shape.len()).sum();
+    let input = net.pops[0].shape.len();
+    let slots = if record { steps } else { 1 };
+    let bits: usize = net
+        .pops
+        .iter()
+        .map(|p| 4 * words(p.shape.len()))
+        .sum::<usize>()
+        * slots
+        + 4 * words(input) * slots;
+    let trace = bits + 8 * neurons + 4 * input; // spikes, lf, counts, input_net
+    let forward = trace + 4 * neurons; // + membranes
+    let backward = trace + 12 * neurons; // + D, g, factors
+    forward.max(backward)
+}
+
+/// Bytes of one gradient buffer (one per chunk of [`crate::train::CHUNK`] samples).
+pub fn gradient_bytes(net: &Network) -> usize {
+    4 * net.num_params()
+}
+
 /// Events of one population at one step: its spikes (`±1`, the input may be
 /// negative), times the dropout scale; dropped neurons give no event.
 pub fn events_of(

@@ -384,6 +384,12 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
         },
         if threads == 0 { rayon::current_num_threads() } else { threads },
     );
+    let record = cfg.grad == GradForm::Code;
+    eprintln!(
+        "memory per sample in flight: {:.0} KiB of spikes and state, plus a {:.0} KiB gradient buffer per {CHUNK} samples",
+        crate::sim::sample_bytes(&net, cfg.timesteps, record) as f64 / 1024.0,
+        crate::sim::gradient_bytes(&net) as f64 / 1024.0,
+    );
     for epoch in start..last {
         let t0 = Instant::now();
         let lr = lr_at(cfg.lr, &cfg.lr_milestones, cfg.lr_gamma, epoch);
