@@ -1,6 +1,6 @@
 //! The training loop end to end on a slice of the bundled subset: determinism across
-//! thread counts, exact resume, atomic checkpoints, export through snn-core, and the
-//! shipped configuration files.
+//! thread counts, exact resume, atomic checkpoints, and the shipped configuration
+//! files. The export through snn-core is checked in the workspace `tests` crate.
 
 use std::path::Path;
 
@@ -111,34 +111,6 @@ fn resume_continues_exactly_where_it_stopped() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
         .collect();
     assert!(leftovers.is_empty());
-}
-
-#[test]
-fn export_is_loaded_and_scored_by_snn_core() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = TrainConfig {
-        epochs: 2,
-        lr: 0.025,
-        train_limit: Some(1000),
-        test_limit: Some(200),
-        timesteps: 10,
-        dropout: 0.0,
-        lr_milestones: vec![],
-        ..small(GradForm::Code)
-    };
-    let s = train::run(&cfg, dir.path(), &RunOptions::default()).unwrap();
-    let a = s.export.unwrap();
-    assert_eq!(a.images, 200);
-    let blob = std::fs::read(dir.path().join("model.snn")).unwrap();
-    let model = snn_core::Model::from_bytes(&blob).unwrap();
-    assert_eq!(
-        (model.classes(), model.input_len(), model.populations()),
-        (10, 784, 5)
-    );
-    // Same spikes in, quantisation the only difference: the two mostly agree.
-    assert!(a.float_accuracy >= 75.0, "{a:?}");
-    assert!(a.agreement >= 90.0, "{a:?}");
-    assert!((a.float_accuracy - a.fixed_accuracy).abs() <= 5.0, "{a:?}");
 }
 
 #[test]

@@ -1,5 +1,12 @@
-//! Shared helpers for the workspace-level integration tests in `tests/tests/`.
-//!
-//! The cross-crate checks (host vs fixed point, export round trips, QEMU runs) arrive
-//! with the trainer and firmware issues; the golden-file check of the engine itself
-//! lives in `snn-core/tests/golden.rs`.
+//! Helpers for the workspace-level integration tests in `tests/tests/`: checks that
+//! span crates (trainer export read by the engine, host against QEMU).
+
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives below the root")
+        .to_path_buf()
+}

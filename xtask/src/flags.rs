@@ -26,6 +26,87 @@ pub enum Cmd {
     /// Download a dataset's official files and check their checksums:
     /// mnist, fashion-mnist, cifar10 or svhn.
     FetchData(FetchArgs),
+    /// Run a model in QEMU (Cortex-M4F) and check it bit for bit against the host.
+    Qemu(QemuArgs),
+    /// Flash and RAM of the board firmware by section, against the STM32F4 budget.
+    Size(SizeArgs),
+    /// Build the board firmware and run it on a board with probe-rs.
+    Flash(FlashArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct QemuArgs {
+    /// Model file (default: models/lenet-mnist-subset.snn).
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+    /// Raw input images (HWC bytes); default: the bundled MNIST test images.
+    #[arg(long)]
+    pub inputs: Option<std::path::PathBuf>,
+    /// Number of inputs.
+    #[arg(long, default_value_t = 20)]
+    pub samples: usize,
+    /// Time steps per inference.
+    #[arg(long, default_value_t = 20)]
+    pub steps: u32,
+    /// Encoder seed of the first input (input i uses seed + i).
+    #[arg(long, default_value_t = 1000)]
+    pub seed: u64,
+    /// QEMU timeout in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+impl QemuArgs {
+    /// The default run: the committed LeNet model on 20 bundled MNIST test images.
+    pub fn default_lenet() -> Self {
+        Self {
+            model: None,
+            inputs: None,
+            samples: 20,
+            steps: 20,
+            seed: 1000,
+            timeout: 300,
+        }
+    }
+
+    /// The golden model and inputs of snn-core (T = 16, seeds 1000..).
+    pub fn golden() -> Self {
+        let g = crate::project_root().join("snn-core/tests/golden");
+        Self {
+            model: Some(g.join("model.snn")),
+            inputs: Some(g.join("inputs.bin")),
+            samples: 24,
+            steps: 16,
+            seed: 1000,
+            timeout: 120,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    /// Model file (default: models/lenet-mnist-subset.snn).
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FlashArgs {
+    /// probe-rs chip name.
+    #[arg(long, default_value = "STM32F429ZITx")]
+    pub chip: String,
+    /// Model file (default: models/lenet-mnist-subset.snn).
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+    /// Raw input images (HWC bytes); default: the bundled MNIST test images.
+    #[arg(long)]
+    pub inputs: Option<std::path::PathBuf>,
+    /// Number of inputs.
+    #[arg(long, default_value_t = 20)]
+    pub samples: usize,
+    /// Time steps per inference.
+    #[arg(long, default_value_t = 20)]
+    pub steps: u32,
 }
 
 #[derive(Debug, Args)]

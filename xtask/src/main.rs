@@ -5,7 +5,11 @@
 
 mod ci;
 mod fetch;
+mod firmware;
 mod flags;
+mod flash;
+mod qemu;
+mod size;
 #[cfg(test)]
 mod tidy;
 mod trainer;
@@ -24,6 +28,9 @@ fn main() -> Result<()> {
         flags::Cmd::Eval(a) => trainer::run_trainer("eval", &a.args),
         flags::Cmd::Export(a) => trainer::run_trainer("export", &a.args),
         flags::Cmd::FetchData(a) => fetch::run(&a.name, a.dir),
+        flags::Cmd::Qemu(a) => qemu::run(&a),
+        flags::Cmd::Size(a) => size::run(&a),
+        flags::Cmd::Flash(a) => flash::run(&a),
     }
 }
 

@@ -1,0 +1,92 @@
+//! Build script: picks the board's memory map, passes the linker scripts, and embeds
+//! the model and test vectors.
+//!
+//! The model and inputs come from `SNN_FW_MODEL` / `SNN_FW_INPUTS` (what
+//! `cargo xtask qemu` sets), else the golden files of `snn-core`. The expected results
+//! are computed here with `snn-core` on the host, so the firmware can check itself bit
+//! for bit; the state arena size is the model's `state_words()`.
+
+use std::{env, fs, path::PathBuf};
+
+use snn_core::Model;
+
+fn var(name: &str) -> Option<String> {
+    println!("cargo:rerun-if-env-changed={name}");
+    env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn main() {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let memory = if env::var_os("CARGO_FEATURE_BOARD").is_some() {
+        "memory-f429.x"
+    } else {
+        "memory-qemu.x"
+    };
+    fs::copy(memory, out.join("memory.x")).expect("copy memory.x");
+    println!("cargo:rerun-if-changed={memory}");
+    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rustc-link-arg-bins=--nmagic");
+    println!("cargo:rustc-link-arg-bins=-Tlink.x");
+    println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let model_path =
+        var("SNN_FW_MODEL").unwrap_or_else(|| "../snn-core/tests/golden/model.snn".into());
+    let inputs_path =
+        var("SNN_FW_INPUTS").unwrap_or_else(|| "../snn-core/tests/golden/inputs.bin".into());
+    let steps: u32 = var("SNN_FW_STEPS").map_or(16, |v| v.parse().expect("SNN_FW_STEPS: a number"));
+    let seed: u64 = var("SNN_FW_SEED").map_or(1000, |v| v.parse().expect("SNN_FW_SEED: a number"));
+    let limit: usize =
+        var("SNN_FW_SAMPLES").map_or(usize::MAX, |v| v.parse().expect("SNN_FW_SAMPLES: a number"));
+    println!("cargo:rerun-if-changed={model_path}");
+    println!("cargo:rerun-if-changed={inputs_path}");
+
+    let blob = fs::read(&model_path).unwrap_or_else(|e| panic!("{model_path}: {e}"));
+    let model = Model::from_bytes(&blob).unwrap_or_else(|e| panic!("{model_path}: {e}"));
+    let inputs = fs::read(&inputs_path).unwrap_or_else(|e| panic!("{inputs_path}: {e}"));
+    let n_in = model.input_len();
+    assert!(
+        inputs.len().is_multiple_of(n_in) && !inputs.is_empty(),
+        "{inputs_path}: {} bytes is not a whole number of {n_in}-pixel images",
+        inputs.len()
+    );
+    let cases: Vec<&[u8]> = inputs.chunks(n_in).take(limit).collect();
+
+    // vectors.bin, all little-endian u32 words (see src/vectors.rs).
+    let mut v: Vec<u32> = vec![
+        cases.len() as u32,
+        n_in as u32,
+        model.classes() as u32,
+        model.populations() as u32,
+        steps,
+        seed as u32,
+        (seed >> 32) as u32,
+    ];
+    let mut state = vec![0u32; model.state_words()];
+    for (i, img) in cases.iter().enumerate() {
+        let r = model
+            .classify(&mut state, img, seed + i as u64, steps)
+            .expect("classify");
+        v.push(u32::from(r.class));
+        v.push(r.input_spikes);
+        let ev = r.total_synaptic_events();
+        v.push(ev as u32);
+        v.push((ev >> 32) as u32);
+        v.extend(r.scores.iter().map(|&s| s as u32));
+        v.extend(r.spikes.iter().copied());
+    }
+    let mut bytes: Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
+    for img in &cases {
+        bytes.extend_from_slice(img);
+    }
+    fs::write(out.join("vectors.bin"), bytes).expect("write vectors");
+    fs::write(out.join("model.snn"), &blob).expect("write model");
+    fs::write(
+        out.join("arena.rs"),
+        format!(
+            "/// State words the embedded model needs (computed by build.rs).\npub const ARENA_WORDS: usize = {};\n",
+            model.state_words()
+        ),
+    )
+    .expect("write arena.rs");
+}
