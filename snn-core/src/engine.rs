@@ -10,7 +10,7 @@ use core::ops::Range;
 use crate::encode::{count_spikes, encode_step, pixel_threshold, Xoshiro128PlusPlus};
 use crate::layer::{dense_scatter, identity_scatter, pool_scatter, words_for};
 use crate::model::{Model, Plan, PlannedShortcut, Pop, MAX_CLASSES, MAX_POPULATIONS};
-use crate::neuron::STATE_LIMIT;
+use crate::neuron::{STATE_LIMIT, STATE_MIN};
 use crate::{RunError, MAX_LAYERS};
 
 /// The result of classifying one input.
@@ -355,7 +355,7 @@ impl<'m> Session<'m, '_> {
                         events += dense_scatter(weights, neg, true, mem);
                     }
                     for m in mem.iter_mut() {
-                        *m = leak.apply(*m).clamp(-STATE_LIMIT, STATE_LIMIT);
+                        *m = leak.apply(*m).clamp(STATE_MIN, STATE_LIMIT);
                     }
                 }
             }

@@ -67,13 +67,27 @@ pub fn for_each_spike(bits: &[u32], mut f: impl FnMut(usize)) {
     }
 }
 
-/// Adds (`sign > 0`) or subtracts one `i8` weight row into a membrane row.
+/// Adds or subtracts one `i8` weight row into a membrane row:
 ///
 /// ```text
-/// mem[j] += sign * w[j]     for j in 0..len
+/// mem[j] += w[j]      (mem[j] -= w[j] when `negative`)      for j in 0..len
 /// ```
+///
+/// On 32-bit Arm this is [`accumulate_words`] (four weights per load, which LLVM maps
+/// to `SXTAB` sign-extend-and-add); elsewhere [`accumulate_bytes`], which vectorises.
+/// Both compute the same wrapping sums; a property test checks it.
 #[inline]
-fn accumulate(mem: &mut [i32], w: &[u8], negative: bool) {
+pub fn accumulate(mem: &mut [i32], w: &[u8], negative: bool) {
+    if cfg!(target_arch = "arm") {
+        accumulate_words(mem, w, negative)
+    } else {
+        accumulate_bytes(mem, w, negative)
+    }
+}
+
+/// The portable form of [`accumulate`]: one byte at a time.
+#[inline]
+pub fn accumulate_bytes(mem: &mut [i32], w: &[u8], negative: bool) {
     if negative {
         for (m, &w) in mem.iter_mut().zip(w) {
             *m = m.wrapping_sub(i32::from(w as i8));
@@ -83,6 +97,36 @@ fn accumulate(mem: &mut [i32], w: &[u8], negative: bool) {
             *m = m.wrapping_add(i32::from(w as i8));
         }
     }
+}
+
+/// [`accumulate`] four weights per 32-bit load: byte `k` of the little-endian word is
+/// `(word >> 8k) as i8`, which Cortex-M4 adds in one `SXTAB` (sign-extend with
+/// rotation and add).
+#[inline]
+pub fn accumulate_words(mem: &mut [i32], w: &[u8], negative: bool) {
+    let n = mem.len().min(w.len());
+    let (mem, w) = (&mut mem[..n], &w[..n]);
+    let (mc, mr) = mem.as_chunks_mut::<4>();
+    let (wc, wr) = w.as_chunks::<4>();
+    let lane = |word: u32, k: u32| i32::from((word >> (8 * k)) as u8 as i8);
+    if negative {
+        for (m, w) in mc.iter_mut().zip(wc) {
+            let word = u32::from_le_bytes(*w);
+            m[0] = m[0].wrapping_sub(lane(word, 0));
+            m[1] = m[1].wrapping_sub(lane(word, 1));
+            m[2] = m[2].wrapping_sub(lane(word, 2));
+            m[3] = m[3].wrapping_sub(lane(word, 3));
+        }
+    } else {
+        for (m, w) in mc.iter_mut().zip(wc) {
+            let word = u32::from_le_bytes(*w);
+            m[0] = m[0].wrapping_add(lane(word, 0));
+            m[1] = m[1].wrapping_add(lane(word, 1));
+            m[2] = m[2].wrapping_add(lane(word, 2));
+            m[3] = m[3].wrapping_add(lane(word, 3));
+        }
+    }
+    accumulate_bytes(mr, wr, negative);
 }
 
 /// A validated convolution: geometry plus borrowed weights.

@@ -54,6 +54,8 @@ pub struct LayerInfo {
     pub macs: u64,
     /// Spiking populations in this layer (0, 1 or 2).
     pub populations: u8,
+    /// Neurons of those populations (a residual block counts both).
+    pub neurons: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -551,8 +553,14 @@ impl<'a> Model<'a> {
                 )
             }
         };
+        let neurons = match &plan {
+            Plan::Conv { pop, .. } | Plan::Pool { pop } | Plan::Dense { pop, .. } => pop.mem.len(),
+            Plan::Residual { pop1, pop2, .. } => pop1.mem.len() + pop2.mem.len(),
+            Plan::Output { .. } => 0,
+        };
         Ok(PlannedLayer {
             info: LayerInfo {
+                neurons,
                 kind: match plan {
                     Plan::Conv { .. } => LayerKind::Conv,
                     Plan::Pool { .. } => LayerKind::Pool,

@@ -9,11 +9,14 @@ use fixed::types::U1F15;
 
 use crate::format::Reset;
 
-/// Membrane values are clamped to `±STATE_LIMIT` after every update.
+/// Membrane values are clamped to `STATE_MIN..=STATE_LIMIT` (`-2^30 ..= 2^30 - 1`, a
+/// signed 31-bit range: one `SSAT` instruction on Cortex-M4) after every update.
 ///
 /// Validation bounds the current one step can add to `2^30`, so `U = V + I` always
 /// fits an `i32` and no addition can wrap: state *saturates*, it never overflows.
 pub const STATE_LIMIT: i32 = (1 << 30) - 1;
+/// Lower end of the membrane range, `-2^30`.
+pub const STATE_MIN: i32 = -(1 << 30);
 
 /// Largest threshold a model may use (`2^30`).
 pub const MAX_THRESHOLD: i32 = 1 << 30;
@@ -81,7 +84,7 @@ impl Leak {
 /// V = 0                            if o and reset = Hard
 /// V = leak(U - th)                 if o and reset = Subtract
 /// V = leak(U)                      otherwise
-/// V = clamp(V, -STATE_LIMIT, STATE_LIMIT)
+/// V = clamp(V, -2^30, 2^30 - 1)
 /// ```
 ///
 /// `u` is the membrane after this step's current was added. Returns `(V, o)`.
@@ -99,9 +102,9 @@ pub fn update(u: i32, th: i32, leak: Leak, reset: Reset) -> (i32, bool) {
             Reset::Hard => 0,
             Reset::Subtract => leak.apply(u - th),
         };
-        (v.clamp(-STATE_LIMIT, STATE_LIMIT), true)
+        (v.clamp(STATE_MIN, STATE_LIMIT), true)
     } else {
-        (leak.apply(u).clamp(-STATE_LIMIT, STATE_LIMIT), false)
+        (leak.apply(u).clamp(STATE_MIN, STATE_LIMIT), false)
     }
 }
 
@@ -154,26 +157,32 @@ impl<'a> Neurons<'a> {
     /// `mem.len()` is a multiple of [`channels`](Self::channels); `bits` has
     /// `ceil(mem.len() / 32)` words. Extra words are cleared.
     pub fn step(&self, mem: &mut [i32], bits: &mut [u32]) -> u32 {
-        bits.fill(0);
         let channels = self.channels().max(1);
+        let (leak, reset) = (self.leak, self.reset);
         let mut fired = 0;
-        for (pix, row) in mem.chunks_mut(channels).enumerate() {
-            for ((c, m), th) in row
-                .iter_mut()
-                .enumerate()
-                .zip(self.thresholds.chunks_exact(4))
-            {
-                let th = i32::from_le_bytes([th[0], th[1], th[2], th[3]]);
-                let (v, spike) = update(*m, th, self.leak, self.reset);
-                *m = v;
-                if spike {
-                    let i = pix * channels + c;
-                    if let Some(w) = bits.get_mut(i / 32) {
-                        *w |= 1 << (i % 32);
-                    }
-                    fired += 1;
+        let mut c = 0;
+        for (word_out, chunk) in bits.iter_mut().zip(mem.chunks_mut(32)) {
+            let mut word = 0u32;
+            for (b, m) in chunk.iter_mut().enumerate() {
+                let u = *m;
+                // A membrane at rest stays at rest (leak(0) = 0, thresholds >= 1):
+                // the common case in sparse layers costs a compare.
+                if u != 0 {
+                    let (v, spike) = update(u, self.threshold(c), leak, reset);
+                    *m = v;
+                    word |= u32::from(spike) << b;
+                }
+                c += 1;
+                if c == channels {
+                    c = 0;
                 }
             }
+            *word_out = word;
+            fired += word.count_ones();
+        }
+        // Words past the population's neurons (none when `bits` is sized right).
+        for w in bits.iter_mut().skip(mem.len().div_ceil(32)) {
+            *w = 0;
         }
         fired
     }

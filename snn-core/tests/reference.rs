@@ -49,7 +49,7 @@ fn fire(mem: &mut T3, n: &NeuronSpec) -> (T3, u32) {
                 } else {
                     leak(*u, n.leak)
                 };
-                *u = v.clamp(-LIMIT, LIMIT);
+                *u = v.clamp(-LIMIT - 1, LIMIT);
             }
         }
     }
@@ -286,7 +286,7 @@ impl<'a> Reference<'a> {
                         }
                     }
                     for s in &mut self.scores {
-                        *s = leak(*s, *lk).clamp(-LIMIT, LIMIT);
+                        *s = leak(*s, *lk).clamp(-LIMIT - 1, LIMIT);
                     }
                     p = p.wrapping_sub(1); // the output layer is no population
                 }

@@ -15,6 +15,8 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod analysis;
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
@@ -25,6 +27,7 @@ pub mod net;
 pub mod ops;
 pub mod optim;
 pub mod par;
+pub mod plots;
 pub mod sim;
 pub mod train;
 

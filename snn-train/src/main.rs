@@ -29,6 +29,60 @@ enum Cmd {
     Eval(EvalArgs),
     /// Export a run's checkpoint to the snn-core format and compare float and fixed point.
     Export(ExportArgs),
+    /// The paper's inference analysis of an exported model, with PNG plots.
+    Analyze(AnalyzeArgs),
+    /// Training and host-inference throughput (used by `cargo xtask bench`).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Model for the inference measurement (default: models/lenet-mnist-subset.snn).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Time steps to measure.
+    #[arg(long, value_delimiter = ',', default_value = "20,100")]
+    timesteps: Vec<usize>,
+    /// Mini-batches timed per training point (batch 64).
+    #[arg(long, default_value_t = 4)]
+    batches: usize,
+    /// Test images for the inference measurement.
+    #[arg(long, default_value_t = 200)]
+    images: usize,
+    /// JSON results file.
+    #[arg(long, default_value = "target/bench/host.json")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct AnalyzeArgs {
+    /// Run directory (uses RUN/model.snn, its dataset and metrics.jsonl; plots go there).
+    run: Option<PathBuf>,
+    /// A model file instead of a run (with --dataset).
+    #[arg(long, conflicts_with = "run")]
+    model: Option<PathBuf>,
+    /// Dataset of --model (default: the bundled MNIST subset).
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetKind>,
+    /// Directory of the dataset's files (else SNN_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Test images to analyse.
+    #[arg(long, default_value_t = 500)]
+    images: usize,
+    /// Time steps (default: the run's evaluation steps, else 20).
+    #[arg(long)]
+    timesteps: Option<u32>,
+    /// Time steps of the accuracy curve.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "5,10,15,20,30,40,60,80,100"
+    )]
+    curve: Vec<u32>,
+    /// Where to write analysis.json and the PNGs (default: the run directory, else .).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +166,8 @@ fn main() -> Result<()> {
         Cmd::Train(a) => train_cmd(a),
         Cmd::Eval(a) => eval_cmd(a),
         Cmd::Export(a) => export_cmd(a),
+        Cmd::Analyze(a) => analyze_cmd(a),
+        Cmd::Bench(a) => bench_cmd(a),
     }
 }
 
@@ -224,5 +280,208 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
         agreement.fixed_accuracy,
         agreement.agreement
     );
+    Ok(())
+}
+
+fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
+    use snn_train::{analysis, data, plots};
+    let (model_path, dataset, data_dir, steps, out) = match &a.run {
+        Some(run) => {
+            let cfg = TrainConfig::from_file(&run.join("config.toml"))?;
+            let steps = a.timesteps.unwrap_or(cfg.eval_steps() as u32);
+            (
+                run.join("model.snn"),
+                cfg.dataset,
+                a.data_dir.clone().or(cfg.data_dir),
+                steps,
+                run.clone(),
+            )
+        }
+        None => {
+            let Some(m) = a.model.clone() else {
+                bail!("give a run directory or --model FILE");
+            };
+            (
+                m,
+                a.dataset.unwrap_or(DatasetKind::MnistSubset),
+                a.data_dir.clone(),
+                a.timesteps.unwrap_or(20),
+                a.out.clone().unwrap_or_else(|| PathBuf::from(".")),
+            )
+        }
+    };
+    let out = a.out.clone().unwrap_or(out);
+    std::fs::create_dir_all(&out)?;
+    let blob =
+        std::fs::read(&model_path).with_context(|| format!("reading {}", model_path.display()))?;
+    let model = snn_core::Model::from_bytes(&blob)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
+    let dir = data::data_dir(dataset, data_dir.as_deref())?;
+    let (_, mut test) = data::load(dataset, &dir)?;
+    test.truncate(a.images);
+    let report = analysis::analyze(&model, &test, steps);
+    analysis::print(&report);
+    let json = out.join("analysis.json");
+    let curve = analysis::accuracy_vs_steps(&model, &test, &a.curve);
+    let doc = serde_json::json!({ "analysis": report, "accuracy_vs_steps": curve });
+    snn_train::checkpoint::write_atomic(&json, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    plots::ac_vs_mac(&report, &out.join("ac_vs_mac.png"))?;
+    let pts: Vec<(f64, f64)> = curve.iter().map(|&(t, acc)| (f64::from(t), acc)).collect();
+    plots::lines(
+        "Fixed-point accuracy against time steps",
+        "time steps T",
+        "test accuracy (%)",
+        &[("snn-core", pts)],
+        &out.join("accuracy_vs_steps.png"),
+    )?;
+    let spikes = analysis::raster(
+        &model,
+        test.image(0),
+        snn_train::export::eval_seed(0),
+        steps,
+    );
+    let sizes: Vec<usize> = model
+        .layers()
+        .flat_map(|l| match l.kind {
+            snn_core::LayerKind::Residual => vec![l.neurons - l.output.len(), l.output.len()],
+            snn_core::LayerKind::Output => vec![],
+            _ => vec![l.neurons],
+        })
+        .collect();
+    let names: Vec<String> = report
+        .layers
+        .iter()
+        .flat_map(|l| match l.kind.as_str() {
+            "residual" => vec![
+                format!("layer {} residual conv1", l.layer),
+                format!("layer {} residual conv2", l.layer),
+            ],
+            "output" => vec![],
+            k => vec![format!("layer {} {k} {}", l.layer, l.shape)],
+        })
+        .collect();
+    plots::raster(&spikes, &sizes, &names, steps, &out.join("raster.png"))?;
+    let mut written = vec![
+        "analysis.json",
+        "ac_vs_mac.png",
+        "accuracy_vs_steps.png",
+        "raster.png",
+    ];
+    if let Some(run) = &a.run {
+        if let Ok(text) = std::fs::read_to_string(run.join("metrics.jsonl")) {
+            let rows: Vec<serde_json::Value> = text
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            let col = |k: &str| -> Vec<(f64, f64)> {
+                rows.iter()
+                    .filter_map(|r| Some((r["epoch"].as_f64()?, r[k].as_f64()?)))
+                    .collect()
+            };
+            plots::lines(
+                "Training curves",
+                "epoch",
+                "accuracy (%)",
+                &[
+                    ("train", col("train_acc")),
+                    ("test (float)", col("test_acc")),
+                ],
+                &out.join("training_accuracy.png"),
+            )?;
+            plots::lines(
+                "Training loss",
+                "epoch",
+                "loss per sample",
+                &[
+                    ("summed squared error", col("train_loss")),
+                    ("cross-entropy", col("train_ce")),
+                ],
+                &out.join("training_loss.png"),
+            )?;
+            written.extend(["training_accuracy.png", "training_loss.png"]);
+        }
+    }
+    eprintln!("wrote {} in {}", written.join(", "), out.display());
+    Ok(())
+}
+
+fn bench_cmd(a: BenchArgs) -> Result<()> {
+    use snn_train::{bench, data};
+    let (train, test) = data::load(DatasetKind::MnistSubset, &data::bundled_dir())?;
+    let cores = bench::num_cores();
+    let mut training = Vec::new();
+    println!(
+        "{:>4} {:>10} {:>8} {:>14} {:>16}",
+        "T", "backward", "threads", "samples/s", "KiB per sample"
+    );
+    for &t in &a.timesteps {
+        for grad in [GradForm::Code, GradForm::Aggregate] {
+            let mut threads: Vec<usize> = vec![1, cores];
+            threads.dedup();
+            for th in threads {
+                let cfg = TrainConfig {
+                    timesteps: t,
+                    grad,
+                    threads: th,
+                    batch_size: 64,
+                    ..TrainConfig::default()
+                };
+                let net = snn_train::net::Network::build(
+                    &cfg.layer_list(),
+                    snn_train::net::Shape { c: 1, h: 28, w: 28 },
+                    10,
+                    cfg.neuron(),
+                    cfg.dropout,
+                )?;
+                let p = bench::training(&net, &cfg, &train, a.batches, 64)?;
+                println!(
+                    "{:>4} {:>10} {:>8} {:>14.1} {:>16.0}",
+                    t,
+                    p.grad,
+                    p.threads,
+                    p.samples_per_sec,
+                    p.bytes_per_sample as f64 / 1024.0
+                );
+                training.push(p);
+            }
+        }
+    }
+    let model_path = a.model.unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/lenet-mnist-subset.snn")
+    });
+    let blob =
+        std::fs::read(&model_path).with_context(|| format!("reading {}", model_path.display()))?;
+    let model = snn_core::Model::from_bytes(&blob)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
+    let mut test = test;
+    test.truncate(a.images);
+    let mut inference = Vec::new();
+    println!(
+        "\n{:>4} {:>8} {:>12} {:>16} {:>12}",
+        "T", "threads", "images/s", "events/image", "ns/event"
+    );
+    for &t in &a.timesteps {
+        let mut threads: Vec<usize> = vec![1, cores];
+        threads.dedup();
+        for th in threads {
+            let p = bench::inference(&model, &test, t as u32, th, 2)?;
+            println!(
+                "{:>4} {:>8} {:>12.1} {:>16.0} {:>12.3}",
+                t, p.threads, p.images_per_sec, p.events_per_image, p.ns_per_event
+            );
+            inference.push(p);
+        }
+    }
+    if let Some(dir) = a.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let doc = serde_json::json!({
+        "machine": { "cores": cores },
+        "model": model_path.display().to_string(),
+        "training": training,
+        "inference": inference,
+    });
+    snn_train::checkpoint::write_atomic(&a.out, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    eprintln!("wrote {}", a.out.display());
     Ok(())
 }

@@ -32,6 +32,18 @@ pub enum Cmd {
     Size(SizeArgs),
     /// Build the board firmware and run it on a board with probe-rs.
     Flash(FlashArgs),
+    /// Training and inference throughput, QEMU instruction counts: one table, one JSON.
+    Bench(BenchArgs),
+    /// The paper's inference analysis and plots: `cargo xtask analyze RUN_DIR` (or
+    /// `--model M`); arguments go to `snn-train analyze`.
+    Analyze(PassArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The reduced form CI runs (T = 20 only, fewer batches and inputs).
+    #[arg(long)]
+    pub quick: bool,
 }
 
 #[derive(Debug, Args, Clone)]

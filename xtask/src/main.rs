@@ -3,6 +3,7 @@
 //! Orchestration only: each subcommand lives in its own module and calls cargo or the
 //! crates' binaries; no algorithm lives here. The CLI is declared in [`flags`].
 
+mod bench;
 mod ci;
 mod fetch;
 mod firmware;
@@ -31,6 +32,8 @@ fn main() -> Result<()> {
         flags::Cmd::Qemu(a) => qemu::run(&a),
         flags::Cmd::Size(a) => size::run(&a),
         flags::Cmd::Flash(a) => flash::run(&a),
+        flags::Cmd::Bench(a) => bench::run_bench(&a),
+        flags::Cmd::Analyze(a) => trainer::run_trainer("analyze", &a.args),
     }
 }
 

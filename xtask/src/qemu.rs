@@ -169,7 +169,23 @@ fn parse(lines: &[String], n: usize) -> Vec<DeviceResult> {
     out
 }
 
+/// The figures of one QEMU run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub model: String,
+    pub inputs: usize,
+    pub steps: u32,
+    pub instructions_per_inference: u64,
+    pub instructions_per_event: f64,
+    pub events_per_inference: u64,
+}
+
 pub fn run(args: &QemuArgs) -> Result<()> {
+    run_report(args).map(|_| ())
+}
+
+/// Runs the check and returns its figures.
+pub fn run_report(args: &QemuArgs) -> Result<Report> {
     let model_path = args
         .model
         .clone()
@@ -263,5 +279,12 @@ pub fn run(args: &QemuArgs) -> Result<()> {
     if equal as u64 != n {
         bail!("{} of {n} results differ from the host", n - equal as u64);
     }
-    Ok(())
+    Ok(Report {
+        model: model_path.display().to_string(),
+        inputs: host.len(),
+        steps: args.steps,
+        instructions_per_inference: instr / n.max(1),
+        instructions_per_event: instr as f64 / events.max(1) as f64,
+        events_per_inference: events / n.max(1),
+    })
 }

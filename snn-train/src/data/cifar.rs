@@ -17,7 +17,7 @@ pub fn parse_batch(
     images: &mut Vec<u8>,
     labels: &mut Vec<u8>,
 ) -> Result<(), DataError> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(DataError::format(
             path,
             format!(
