@@ -88,5 +88,84 @@ fn kernels(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lenet, kernels);
+/// Spike propagation alone: a dense layer (2450 -> 200, LeNet's FC) and a conv layer
+/// (20 -> 50 channels, 5x5 on 14x14, LeNet's conv2) as single-layer models, driven
+/// with a fixed 10 % of input spikes per step.
+fn propagation(c: &mut Criterion) {
+    use common::{rand_i8s, ConvSpec, LayerSpec, ModelSpec, NeuronSpec};
+    use rand::SeedableRng;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
+    let never = |n: usize| NeuronSpec {
+        thresholds: vec![1 << 30; n],
+        leak: 32768,
+        reset: snn_core::format::Reset::Hard,
+    };
+    let dense = ModelSpec {
+        channels: 50,
+        height: 7,
+        width: 7,
+        center: vec![0; 50],
+        gain: vec![0; 50],
+        layers: vec![
+            LayerSpec::Dense {
+                outputs: 200,
+                weights: rand_i8s(&mut rng, 2450 * 200, 127),
+                neuron: never(200),
+            },
+            LayerSpec::Output {
+                classes: 1,
+                weights: vec![0; 200],
+                leak: 32768,
+                scale: 1.0,
+            },
+        ],
+    };
+    let conv = ModelSpec {
+        channels: 20,
+        height: 14,
+        width: 14,
+        center: vec![0; 20],
+        gain: vec![0; 20],
+        layers: vec![
+            LayerSpec::Conv(
+                ConvSpec {
+                    out_channels: 50,
+                    kernel: 5,
+                    stride: 1,
+                    padding: 2,
+                    weights: rand_i8s(&mut rng, 20 * 25 * 50, 127),
+                },
+                never(50),
+            ),
+            LayerSpec::Output {
+                classes: 1,
+                weights: vec![0; 9800],
+                leak: 32768,
+                scale: 1.0,
+            },
+        ],
+    };
+    let mut g = c.benchmark_group("propagation");
+    for (name, spec) in [("dense_2450x200", dense), ("conv_20to50_5x5_14x14", conv)] {
+        let blob = spec.to_bytes();
+        let model = Model::from_bytes(&blob).unwrap();
+        let mut state = vec![0u32; model.state_words()];
+        let n = model.input_len();
+        let mut pos = vec![0u32; n.div_ceil(32)];
+        for i in (0..n).step_by(10) {
+            pos[i / 32] |= 1 << (i % 32);
+        }
+        let neg = vec![0u32; pos.len()];
+        let mut session = model.session_without_encoder(&mut state).unwrap();
+        session.step_with_spikes(&pos, &neg).unwrap();
+        let events = session.result().synaptic_events[0];
+        g.throughput(Throughput::Elements(events));
+        g.bench_function(name, |b| {
+            b.iter(|| session.step_with_spikes(black_box(&pos), &neg).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, lenet, kernels, propagation);
 criterion_main!(benches);

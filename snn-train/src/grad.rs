@@ -114,18 +114,17 @@ pub fn ng(lf: f32, gamma: u32, lambda: f32) -> f32 {
     on + lambda.ln() * lf / gamma.max(1) as f32
 }
 
-/// `ghat / g` for every neuron of population `p`: `NG * m/(1-p) / V_th` for LIF,
-/// 1 for pooling.
-fn factors(net: &Network, trace: &Trace, masks: &Masks, p: usize) -> Vec<f32> {
-    let n = net.pops[p].shape.len();
+/// `ghat / g` of neuron `i` of population `p`: `NG * m/(1-p) / V_th` for LIF, 1 for
+/// pooling. Computed when needed rather than stored, so a sample in flight holds no
+/// per-neuron factor table.
+#[inline]
+fn factor(net: &Network, trace: &Trace, masks: &Masks, p: usize, i: usize) -> f32 {
     match net.pops[p].kind {
-        PopKind::Lif => (0..n)
-            .map(|i| {
-                ng(trace.lf[p][i], trace.counts[p][i], net.neuron.leak) * masks.scale(p, i)
-                    / net.neuron.threshold
-            })
-            .collect(),
-        _ => vec![1.0; n],
+        PopKind::Lif => {
+            ng(trace.lf[p][i], trace.counts[p][i], net.neuron.leak) * masks.scale(p, i)
+                / net.neuron.threshold
+        }
+        _ => 1.0,
     }
 }
 
@@ -147,15 +146,6 @@ pub fn backward(
     let sizes: Vec<usize> = net.pops.iter().map(|p| p.shape.len()).collect();
     let mut d: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
     let mut g: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
-    let fac: Vec<Vec<f32>> = (0..n_pops)
-        .map(|p| {
-            if p == 0 || p == out {
-                Vec::new()
-            } else {
-                factors(net, trace, masks, p)
-            }
-        })
-        .collect();
     let t_f = trace.steps as f32;
     for (dv, &gy) in d[out].iter_mut().zip(dldy) {
         *dv = gy / t_f;
@@ -179,7 +169,7 @@ pub fn backward(
                             while word != 0 {
                                 let i = w * 32 + word.trailing_zeros() as usize;
                                 word &= word - 1;
-                                d[p][i] = g[p][i] * fac[p][i];
+                                d[p][i] = g[p][i] * factor(net, trace, masks, p, i);
                                 g[p][i] = 0.0;
                             }
                         }
@@ -187,7 +177,7 @@ pub fn backward(
                     None => {
                         for i in 0..sizes[p] {
                             d[p][i] = if trace.counts[p][i] > 0 {
-                                g[p][i] * fac[p][i]
+                                g[p][i] * factor(net, trace, masks, p, i)
                             } else {
                                 0.0
                             };

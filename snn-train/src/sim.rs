@@ -110,7 +110,7 @@ impl Trace {
 /// Bytes one sample in flight holds at its peak, from the buffers [`forward`] and
 /// [`crate::grad::backward`] allocate: bit-packed spikes (`steps` of them when
 /// recorded), and per neuron the membrane, leak-filtered train and count (forward) or
-/// the trace plus `D`, `g` and the derivative factor (backward). The chunk's shared
+/// the trace plus `D` and `g` (backward). The chunk's shared
 /// gradient buffer is not included (see [`gradient_bytes`]).
 pub fn sample_bytes(net: &Network, steps: usize, record: bool) -> usize {
     let neurons: usize = net.pops.iter().map(|p| p.shape.len()).sum();
@@ -125,7 +125,7 @@ pub fn sample_bytes(net: &Network, steps: usize, record: bool) -> usize {
         + 4 * words(input) * slots;
     let trace = bits + 8 * neurons + 4 * input; // spikes, lf, counts, input_net
     let forward = trace + 4 * neurons; // + membranes
-    let backward = trace + 12 * neurons; // + D, g, factors
+    let backward = trace + 8 * neurons; // + D, g
     forward.max(backward)
 }
 

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::flags::{CiArgs, QemuArgs, SizeArgs};
+use crate::flags::{BenchArgs, CiArgs, QemuArgs, SizeArgs};
 use crate::{cargo, project_root};
 
 /// The thumb targets `snn-core` must build for: Cortex-M4F and Cortex-M0+.
@@ -164,6 +164,30 @@ pub fn run(args: &CiArgs) -> Result<()> {
         steps.push((
             "board firmware size (STM32F4 budget)",
             Step::Task(Box::new(|| crate::size::run(&SizeArgs { model: None }))),
+        ));
+        steps.push((
+            "benchmarks, reduced (cargo xtask bench --quick)",
+            Step::Task(Box::new(|| {
+                crate::bench::run_bench(&BenchArgs { quick: true })
+            })),
+        ));
+        steps.push((
+            "analysis and plots, reduced (cargo xtask analyze)",
+            Step::Task(Box::new(|| {
+                let args: Vec<String> = [
+                    "--model",
+                    "models/lenet-mnist-subset.snn",
+                    "--images",
+                    "50",
+                    "--curve",
+                    "5,10,20",
+                    "--out",
+                    "target/analysis",
+                ]
+                .map(String::from)
+                .to_vec();
+                crate::trainer::run_trainer("analyze", &args)
+            })),
         ));
     }
     run_steps(steps)
