@@ -373,3 +373,25 @@ fn ng_of_leaky_neurons_lies_in_the_papers_range() {
         assert!((0.989..=0.9964).contains(&v), "{times:?}: {v}");
     }
 }
+
+#[test]
+fn loss_gradients_match_finite_differences() {
+    let y = [0.3f32, -0.2, 0.9, 0.1];
+    for loss in [Loss::Sse, Loss::CrossEntropy] {
+        let (_, g) = loss_and_grad(&y, 2, loss);
+        for k in 0..y.len() {
+            let h = 1e-3f32;
+            let mut up = y;
+            up[k] += h;
+            let mut down = y;
+            down[k] -= h;
+            let numeric =
+                (loss_and_grad(&up, 2, loss).0 - loss_and_grad(&down, 2, loss).0) / (2.0 * h);
+            assert!(
+                (numeric - g[k]).abs() < 2e-3,
+                "{loss:?} dL/dy[{k}]: {numeric} vs {}",
+                g[k]
+            );
+        }
+    }
+}

@@ -9,21 +9,13 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use crate::flags::{BenchArgs, QemuArgs};
-use crate::{cargo, project_root, run};
+use crate::{project_root, run};
 
 pub fn run_bench(args: &BenchArgs) -> Result<()> {
     let root = project_root();
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
-    run(cargo().args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "snn-train",
-        "--bin",
-        "snn-train",
-    ]))?;
+    let exe = crate::trainer::build_trainer()?;
     let host = dir.join("host.json");
     let (steps, batches, images) = if args.quick {
         ("20", "1", "40")
@@ -31,7 +23,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
         ("20,100", "4", "200")
     };
     println!("== training and host inference (snn-train bench)");
-    run(Command::new(root.join("target/release/snn-train"))
+    run(Command::new(exe)
         .current_dir(&root)
         .args([
             "bench",

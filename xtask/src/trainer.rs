@@ -8,8 +8,8 @@ use anyhow::Result;
 
 use crate::{cargo, project_root, run};
 
-/// Builds `snn-train` (release) and runs `snn-train <sub> <args...>` at the root.
-pub fn run_trainer(sub: &str, args: &[String]) -> Result<()> {
+/// Builds `snn-train` in release mode; returns the binary's path.
+pub fn build_trainer() -> Result<std::path::PathBuf> {
     run(cargo().args([
         "build",
         "--release",
@@ -19,7 +19,12 @@ pub fn run_trainer(sub: &str, args: &[String]) -> Result<()> {
         "--bin",
         "snn-train",
     ]))?;
-    let exe = project_root().join("target/release/snn-train");
+    Ok(project_root().join("target/release/snn-train"))
+}
+
+/// Builds `snn-train` (release) and runs `snn-train <sub> <args...>` at the root.
+pub fn run_trainer(sub: &str, args: &[String]) -> Result<()> {
+    let exe = build_trainer()?;
     let mut cmd = std::process::Command::new(exe);
     cmd.current_dir(project_root()).arg(sub).args(args);
     run(&mut cmd)
