@@ -21,6 +21,19 @@ pub fn map_chunks<T: Sync, R: Send>(
         .collect()
 }
 
+/// Applies `f(first_index, block)` to consecutive `block`-sized pieces of `out`, in
+/// parallel. Each element is written by exactly one call, so element-wise work (such as
+/// summing per-chunk gradients in chunk order) is deterministic at any thread count.
+pub fn for_each_block_mut<T: Send>(
+    out: &mut [T],
+    block: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    out.par_chunks_mut(block.max(1))
+        .enumerate()
+        .for_each(|(i, c)| f(i * block.max(1), c));
+}
+
 /// Runs `f` on a pool of `threads` threads (0 = one per core).
 ///
 /// # Errors

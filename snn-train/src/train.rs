@@ -247,12 +247,22 @@ pub fn train_batch(
     let results = par::map_chunks(batch, CHUNK, |_, idx| {
         chunk_gradient(net, params, enc, cfg, data, epoch, idx)
     });
+    // Sum the chunks' gradients element by element, always in chunk order, with the
+    // elements split across threads: deterministic and not a serial bottleneck.
     let mut total = net.zeros();
+    for (t, out) in total.iter_mut().enumerate() {
+        let out = out.as_slice_mut().expect("contiguous");
+        par::for_each_block_mut(out, 1 << 14, |first, block| {
+            for (g, _) in &results {
+                let g = &g[t].as_slice().expect("contiguous")[first..first + block.len()];
+                for (o, v) in block.iter_mut().zip(g) {
+                    *o += v;
+                }
+            }
+        });
+    }
     let mut stats = Stats::default();
-    for (g, s) in &results {
-        for (t, g) in total.iter_mut().zip(g) {
-            *t += g;
-        }
+    for (_, s) in &results {
         stats.add(s);
     }
     sgd.step(params, &total, lr);
