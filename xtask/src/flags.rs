@@ -107,18 +107,9 @@ pub struct FlashArgs {
     /// probe-rs chip name.
     #[arg(long, default_value = "STM32F429ZITx")]
     pub chip: String,
-    /// Model file (default: models/lenet-mnist-subset.snn).
-    #[arg(long)]
-    pub model: Option<std::path::PathBuf>,
-    /// Raw input images (HWC bytes); default: the bundled MNIST test images.
-    #[arg(long)]
-    pub inputs: Option<std::path::PathBuf>,
-    /// Number of inputs.
-    #[arg(long, default_value_t = 20)]
-    pub samples: usize,
-    /// Time steps per inference.
-    #[arg(long, default_value_t = 20)]
-    pub steps: u32,
+    /// Model, inputs, steps and seed, as for `qemu` (the timeout is not used).
+    #[command(flatten)]
+    pub vectors: QemuArgs,
 }
 
 #[derive(Debug, Args)]

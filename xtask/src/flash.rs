@@ -16,33 +16,24 @@ pub fn run(args: &FlashArgs) -> Result<()> {
              (about 8 minutes, no system libraries needed), connect the board's ST-LINK, and retry"
         );
     }
-    let model = args
+    let v = &args.vectors;
+    let model = v
         .model
         .clone()
         .unwrap_or_else(|| project_root().join("models/lenet-mnist-subset.snn"));
-    let qemu_args = crate::flags::QemuArgs {
-        model: Some(model.clone()),
-        inputs: args.inputs.clone(),
-        samples: args.samples,
-        steps: args.steps,
-        seed: 1000,
-        timeout: 0,
-    };
     let blob = std::fs::read(&model)?;
     let m = snn_core::Model::from_bytes(&blob)
         .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
     let out = project_root().join("target/qemu");
     std::fs::create_dir_all(&out)?;
-    let (inputs, _) = crate::qemu::inputs(&qemu_args, &m, &out)?;
-    let elf = firmware::build(
-        Target::Board,
-        &Embed {
-            model,
-            inputs,
-            steps: args.steps,
-            seed: 1000,
-        },
-    )?;
+    let (inputs, _) = crate::qemu::inputs(v, &m, &out)?;
+    let embed = Embed {
+        model,
+        inputs,
+        steps: v.steps,
+        seed: v.seed,
+    };
+    let elf = firmware::build(Target::Board, &embed)?;
     let status = Command::new("probe-rs")
         .args(["run", "--chip", &args.chip])
         .arg(&elf)
