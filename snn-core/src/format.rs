@@ -69,10 +69,15 @@ pub struct InputDesc<'a> {
 }
 
 /// How a neuron's membrane is reset after it fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Serde names are lowercase (`"hard"`, `"subtract"`, as in training configs); postcard
+/// encodes the variant index, so the names do not reach the model format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(rename_all = "lowercase")]
 pub enum Reset {
     /// `V = 0` (the paper's default).
+    #[default]
     Hard,
     /// `V = leak * (U - threshold)`.
     Subtract,

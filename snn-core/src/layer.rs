@@ -11,7 +11,7 @@
 //! validation bounds one step's current to `2^30`, so they never actually wrap.
 
 /// Shape of a channel-last tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Shape {
     /// Channels.
@@ -36,8 +36,14 @@ impl Shape {
     }
 
     /// Splits a neuron index into `(y, x, c)`.
+    ///
+    /// ```
+    /// use snn_core::Shape;
+    /// let s = Shape { channels: 3, height: 2, width: 4 };
+    /// assert_eq!(s.coords((1 * 4 + 2) * 3 + 1), (1, 2, 1));
+    /// ```
     #[inline]
-    fn coords(&self, i: usize) -> (usize, usize, usize) {
+    pub fn coords(&self, i: usize) -> (usize, usize, usize) {
         let c = i % usize::from(self.channels);
         let pix = i / usize::from(self.channels);
         (

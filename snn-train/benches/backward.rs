@@ -7,15 +7,19 @@ use snn_train::config::TrainConfig;
 use snn_train::data::{self, DatasetKind};
 use snn_train::grad::{backward, loss_and_grad, GradForm, Loss};
 use snn_train::net::{Network, Shape};
-use snn_train::sim::{forward, Masks};
+use snn_train::sim::{forward, Masks, Window};
 
 fn kernels(c: &mut Criterion) {
     let cfg = TrainConfig::default();
     let net = Network::build(
-        &cfg.layer_list(),
-        Shape { c: 1, h: 28, w: 28 },
+        &cfg.network.layer_list(),
+        Shape {
+            channels: 1,
+            height: 28,
+            width: 28,
+        },
         10,
-        cfg.neuron(),
+        cfg.network.neuron(),
         0.0,
     )
     .unwrap();
@@ -25,6 +29,12 @@ fn kernels(c: &mut Criterion) {
     let (_, test) = data::load(DatasetKind::MnistSubset, &data::bundled_dir()).unwrap();
     let enc = DatasetKind::MnistSubset.encoding();
     let img = test.image(0);
+    let win = Window {
+        net: &net,
+        enc: &enc,
+        steps: 20,
+        record: true,
+    };
     let masks = Masks::draw(
         &net,
         &mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1),
@@ -32,20 +42,9 @@ fn kernels(c: &mut Criterion) {
     let mut g = c.benchmark_group("train_kernels");
     g.throughput(Throughput::Elements(1));
     g.bench_function("forward_recorded_lenet_t20", |b| {
-        b.iter(|| {
-            black_box(forward(
-                &net,
-                &params,
-                &enc,
-                black_box(img),
-                7,
-                20,
-                &masks,
-                true,
-            ))
-        })
+        b.iter(|| black_box(forward(&win, &params, black_box(img), 7, &masks)))
     });
-    let trace = forward(&net, &params, &enc, img, 7, 20, &masks, true);
+    let trace = forward(&win, &params, img, 7, &masks);
     let (_, dldy) = loss_and_grad(&trace.y, 3, Loss::Sse);
     for form in [GradForm::Code, GradForm::Aggregate] {
         let mut grads = net.zeros();

@@ -7,8 +7,8 @@ use serde::Serialize;
 use snn_core::{LayerKind, Model};
 
 use crate::data::Dataset;
-use crate::export::eval_seed;
 use crate::par;
+use crate::seed::eval_seed;
 
 /// Energy of one 32-bit float multiply-accumulate at 45 nm (3.7 + 0.9 pJ).
 pub const E_MAC_PJ: f64 = 4.6;

@@ -4,20 +4,22 @@
 //!
 //! These are wall-clock benchmarks; they never run inside the tests.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
 use snn_core::Model;
 
 use crate::config::TrainConfig;
-use crate::data::Dataset;
-use crate::export::eval_seed;
+use crate::data::{self, Dataset, DatasetKind};
+use crate::error::{LayerIndex, TrainError};
 use crate::grad::GradForm;
-use crate::net::Network;
+use crate::net::{self, Network};
 use crate::optim::Sgd;
 use crate::par;
+use crate::seed::eval_seed;
 use crate::sim::{gradient_bytes, sample_bytes};
-use crate::train::{train_batch, CHUNK};
+use crate::step::{StepContext, CHUNK};
 
 /// One training-throughput measurement.
 #[derive(Debug, Clone, Serialize)]
@@ -39,27 +41,29 @@ pub struct TrainPoint {
 }
 
 /// Times `batches` mini-batches of `batch` samples (after one warm-up batch).
-pub fn training(
+pub fn training_point(
     net: &Network,
     cfg: &TrainConfig,
     data: &Dataset,
     batches: usize,
     batch: usize,
 ) -> Result<TrainPoint, rayon::ThreadPoolBuildError> {
-    let enc = cfg.dataset.encoding();
-    let mut params = net.init(cfg.init_gain, 1);
-    let mut sgd = Sgd::new(cfg.weight_decay, cfg.momentum, &params);
+    let enc = cfg.data.dataset.encoding();
+    let mut params = net.init(cfg.network.init_gain, 1);
+    let mut sgd = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &params);
     let order: Vec<usize> = (0..data.len()).collect();
-    let threads = if cfg.threads == 0 {
+    let threads = if cfg.run.threads == 0 {
         num_cores()
     } else {
-        cfg.threads
+        cfg.run.threads
     };
+    let ctx = StepContext::new(cfg, net, &enc);
     let secs = par::with_threads(threads, || {
-        let mut it = order.chunks(batch).cycle();
+        let mut it = order.chunks(batch.max(1)).cycle();
         let mut step = |params: &mut _, sgd: &mut _| {
-            let b = it.next().expect("cycle never ends");
-            train_batch(net, params, sgd, &enc, cfg, data, 0, b, cfg.lr);
+            if let Some(b) = it.next() {
+                ctx.train_batch(params, sgd, data, (0, b), cfg.optim.lr);
+            }
         };
         step(&mut params, &mut sgd);
         let t0 = Instant::now();
@@ -69,14 +73,14 @@ pub fn training(
         t0.elapsed().as_secs_f64()
     })?;
     Ok(TrainPoint {
-        timesteps: cfg.timesteps,
-        grad: match cfg.grad {
+        timesteps: cfg.run.timesteps,
+        grad: match cfg.optim.grad {
             GradForm::Code => "code".into(),
             GradForm::Aggregate => "aggregate".into(),
         },
         threads,
         samples_per_sec: (batches * batch) as f64 / secs,
-        bytes_per_sample: sample_bytes(net, cfg.timesteps, cfg.grad == GradForm::Code),
+        bytes_per_sample: sample_bytes(net, cfg.run.timesteps, cfg.optim.grad == GradForm::Code),
         gradient_bytes_per_chunk: gradient_bytes(net),
         chunk: CHUNK,
     })
@@ -141,4 +145,168 @@ pub fn inference(
 /// Logical cores of this machine.
 pub fn num_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// What `snn-train bench` measures.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// The dataset whose images are used (its shape and classes size the network).
+    pub dataset: DatasetKind,
+    /// Its directory (`None`: the usual search, see [`data::data_dir`]).
+    pub data_dir: Option<PathBuf>,
+    /// The model of the inference measurement.
+    pub model: PathBuf,
+    /// Time steps to measure.
+    pub timesteps: Vec<usize>,
+    /// Mini-batches timed per training point.
+    pub batches: usize,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Test images of the inference measurement.
+    pub images: usize,
+}
+
+/// Everything one `snn-train bench` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Logical cores.
+    pub cores: usize,
+    /// The model of the inference measurement.
+    pub model: String,
+    /// Training throughput points.
+    pub training: Vec<TrainPoint>,
+    /// Inference points.
+    pub inference: Vec<InferencePoint>,
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// Data, network or thread pool.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// The model file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The model file is not a valid model.
+    #[error("{path}: {error}")]
+    Model {
+        /// The file.
+        path: PathBuf,
+        /// What `snn-core` found.
+        error: snn_core::FormatError,
+    },
+    /// A measurement setting is zero or empty.
+    #[error("bench: {0} must be at least 1")]
+    Zero(&'static str),
+}
+
+/// Thread counts measured: 1 and all cores.
+fn thread_counts() -> Vec<usize> {
+    let mut t = vec![1, num_cores()];
+    t.dedup();
+    t
+}
+
+/// Runs every measurement of `opts`, printing a table as it goes.
+///
+/// # Errors
+/// [`BenchError`] for bad settings, missing data or model, or a network that does not
+/// fit the data.
+pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
+    for (what, n) in [
+        ("--batches", opts.batches),
+        ("--batch-size", opts.batch_size),
+        ("--images", opts.images),
+        (
+            "--timesteps",
+            opts.timesteps.iter().copied().min().unwrap_or(0),
+        ),
+    ] {
+        if n == 0 {
+            return Err(BenchError::Zero(what));
+        }
+    }
+    let dir = data::data_dir(opts.dataset, opts.data_dir.as_deref()).map_err(TrainError::from)?;
+    let (train, mut test) = data::load(opts.dataset, &dir).map_err(TrainError::from)?;
+    let input = net::shape(LayerIndex::Input, train.channels, train.height, train.width)
+        .map_err(TrainError::from)?;
+    let mut training = Vec::new();
+    println!(
+        "{:>4} {:>10} {:>8} {:>14} {:>16}",
+        "T", "backward", "threads", "samples/s", "KiB per sample"
+    );
+    for &t in &opts.timesteps {
+        for grad in [GradForm::Code, GradForm::Aggregate] {
+            for threads in thread_counts() {
+                let mut cfg = TrainConfig::default();
+                cfg.data.dataset = opts.dataset;
+                cfg.run.timesteps = t;
+                cfg.run.threads = threads;
+                cfg.optim.grad = grad;
+                cfg.optim.batch_size = opts.batch_size;
+                let net = Network::build(
+                    &cfg.network.layer_list(),
+                    input,
+                    train.classes,
+                    cfg.network.neuron(),
+                    cfg.network.dropout,
+                )
+                .map_err(TrainError::from)?;
+                let p = training_point(&net, &cfg, &train, opts.batches, opts.batch_size)
+                    .map_err(TrainError::from)?;
+                println!(
+                    "{:>4} {:>10} {:>8} {:>14.1} {:>16.0}",
+                    t,
+                    p.grad,
+                    p.threads,
+                    p.samples_per_sec,
+                    p.bytes_per_sample as f64 / 1024.0
+                );
+                training.push(p);
+            }
+        }
+    }
+    let blob = std::fs::read(&opts.model).map_err(|source| BenchError::Io {
+        path: opts.model.clone(),
+        source,
+    })?;
+    let model = Model::from_bytes(&blob).map_err(|error| BenchError::Model {
+        path: opts.model.clone(),
+        error,
+    })?;
+    test.truncate(opts.images);
+    let mut inference_points = Vec::new();
+    println!(
+        "\n{:>4} {:>8} {:>12} {:>16} {:>12}",
+        "T", "threads", "images/s", "events/image", "ns/event"
+    );
+    for &t in &opts.timesteps {
+        for threads in thread_counts() {
+            let steps = u32::try_from(t).unwrap_or(u32::MAX);
+            let p = inference(&model, &test, steps, threads, 2).map_err(TrainError::from)?;
+            println!(
+                "{:>4} {:>8} {:>12.1} {:>16.0} {:>12.3}",
+                t, p.threads, p.images_per_sec, p.events_per_image, p.ns_per_event
+            );
+            inference_points.push(p);
+        }
+    }
+    Ok(BenchReport {
+        cores: num_cores(),
+        model: opts.model.display().to_string(),
+        training,
+        inference: inference_points,
+    })
+}
+
+/// The default model of the inference measurement (`models/lenet-mnist-subset.snn`).
+pub fn default_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/lenet-mnist-subset.snn")
 }

@@ -1,47 +1,101 @@
 //! The training configuration: every knob of a run, with the paper's defaults where it
-//! has one, loaded from TOML and saved into the run directory before training starts.
+//! has one, in four sections (data, network, optimiser, run), each with its own
+//! validation. Loaded from TOML and saved into the run directory before training.
+//!
+//! ```toml
+//! [data]
+//! dataset = "mnist-subset"
+//!
+//! [network]
+//! arch = "lenet"
+//!
+//! [optim]
+//! epochs = 6
+//! lr = 0.025
+//!
+//! [run]
+//! timesteps = 20
+//! seed = 1
+//! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use snn_core::format::Reset;
 
 use crate::data::DatasetKind;
 use crate::grad::{GradForm, Loss};
-use crate::net::{LayerSpec, Neuron, Preset};
+use crate::net::Neuron;
+use crate::spec::{LayerSpec, Preset};
 use crate::ConfigError;
 
-/// How a LIF neuron resets after a spike.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum ResetKind {
-    /// `V = 0` (the paper).
-    #[default]
-    Hard,
-    /// `V = U - V_th`.
-    Subtract,
-}
+/// The longest simulation window a config may ask for.
+pub const MAX_TIMESTEPS: usize = 100_000;
 
 /// Everything that defines a training run. Unknown keys in a TOML file are errors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
+    /// The dataset and its augmentation.
+    pub data: DataConfig,
+    /// The architecture and its neurons.
+    pub network: NetworkConfig,
+    /// The loss, the backward form, SGD and its schedule.
+    pub optim: OptimConfig,
+    /// Simulation window, seed and threads.
+    pub run: RunConfig,
+}
+
+/// Which data a run trains on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
     /// Dataset (default: the bundled MNIST subset).
     pub dataset: DatasetKind,
     /// Where the dataset's files are (else `--data-dir`, else `SNN_DATA_DIR`).
-    pub data_dir: Option<PathBuf>,
+    pub dir: Option<PathBuf>,
+    /// Use only the first N training images.
+    pub train_limit: Option<usize>,
+    /// Use only the first N test images.
+    pub test_limit: Option<usize>,
+    /// Random crop with padding 4 (default: per dataset).
+    pub augment_crop: Option<bool>,
+    /// Random horizontal flip (default: per dataset).
+    pub augment_flip: Option<bool>,
+}
+
+/// The architecture and its neuron constants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
     /// Built-in architecture, used when `layers` is empty (default `lenet`).
     pub arch: Preset,
     /// An explicit layer list; overrides `arch` when not empty.
     pub layers: Vec<LayerSpec>,
-    /// Time steps per sample in training (paper: 100).
-    pub timesteps: usize,
-    /// Time steps when evaluating (default: `timesteps`).
-    pub eval_timesteps: Option<usize>,
+    /// Leak `lambda` (0.99).
+    pub leak: f32,
+    /// LIF threshold (1.0).
+    pub threshold: f32,
+    /// Pooling IF threshold (0.75).
+    pub pool_threshold: f32,
+    /// LIF reset rule (`hard`, the paper's, or `subtract`).
+    pub reset: Reset,
+    /// Dropout on hidden LIF outputs.
+    pub dropout: f32,
+    /// Weight init: `N(0, sqrt(init_gain / fan_in))` (2 for LeNet / VGG, 1 for ResNet).
+    pub init_gain: f32,
+}
+
+/// How the weights learn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
     /// Epochs.
     pub epochs: usize,
     /// Mini-batch size.
     pub batch_size: usize,
-    /// Initial learning rate.
+    /// Initial learning rate. The loss is summed over the batch, so a step moves the
+    /// weights by `lr` times the *summed* gradient.
     pub lr: f32,
     /// Epochs at which the learning rate is multiplied by `lr_gamma`.
     pub lr_milestones: Vec<usize>,
@@ -55,42 +109,54 @@ pub struct TrainConfig {
     pub loss: Loss,
     /// Backward form.
     pub grad: GradForm,
-    /// Dropout on hidden LIF outputs.
-    pub dropout: f32,
-    /// Leak `lambda` (0.99).
-    pub leak: f32,
-    /// LIF threshold (1.0).
-    pub threshold: f32,
-    /// Pooling IF threshold (0.75).
-    pub pool_threshold: f32,
-    /// LIF reset rule.
-    pub reset: ResetKind,
-    /// Weight init: `N(0, sqrt(init_gain / fan_in))` (2 for LeNet / VGG, 1 for ResNet).
-    pub init_gain: f32,
+}
+
+/// The simulation window and the run's execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Time steps per sample in training (paper: 100).
+    pub timesteps: usize,
+    /// Time steps when evaluating (default: `timesteps`).
+    pub eval_timesteps: Option<usize>,
     /// Seed of everything random (init, shuffling, spikes, dropout, augmentation).
     pub seed: u64,
     /// Worker threads (0: one per core). Results do not depend on it.
     pub threads: usize,
-    /// Use only the first N training images.
-    pub train_limit: Option<usize>,
-    /// Use only the first N test images.
-    pub test_limit: Option<usize>,
-    /// Random crop with padding 4 (default: per dataset).
-    pub augment_crop: Option<bool>,
-    /// Random horizontal flip (default: per dataset).
-    pub augment_flip: Option<bool>,
 }
 
-impl Default for TrainConfig {
-    /// The default run: LeNet on the bundled MNIST subset, sized for a 2-core machine.
+impl Default for DataConfig {
     fn default() -> Self {
         Self {
             dataset: DatasetKind::MnistSubset,
-            data_dir: None,
+            dir: None,
+            train_limit: None,
+            test_limit: None,
+            augment_crop: None,
+            augment_flip: None,
+        }
+    }
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
             arch: Preset::Lenet,
             layers: Vec::new(),
-            timesteps: 20,
-            eval_timesteps: None,
+            leak: 0.99,
+            threshold: 1.0,
+            pool_threshold: 0.75,
+            reset: Reset::Hard,
+            dropout: 0.0,
+            init_gain: 2.0,
+        }
+    }
+}
+
+impl Default for OptimConfig {
+    /// The default run: sized for a 2-core machine on the bundled subset.
+    fn default() -> Self {
+        Self {
             epochs: 6,
             batch_size: 32,
             lr: 0.025,
@@ -100,79 +166,114 @@ impl Default for TrainConfig {
             momentum: 0.0,
             loss: Loss::Sse,
             grad: GradForm::Code,
-            dropout: 0.0,
-            leak: 0.99,
-            threshold: 1.0,
-            pool_threshold: 0.75,
-            reset: ResetKind::Hard,
-            init_gain: 2.0,
-            seed: 1,
-            threads: 0,
-            train_limit: None,
-            test_limit: None,
-            augment_crop: None,
-            augment_flip: None,
         }
     }
 }
 
-impl TrainConfig {
-    /// Reads a TOML file; missing keys take their defaults.
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            timesteps: 20,
+            eval_timesteps: None,
+            seed: 1,
+            threads: 0,
+        }
+    }
+}
+
+/// `Err(OutOfRange)` for `key` unless `ok`.
+fn check(
+    ok: bool,
+    key: &'static str,
+    found: impl std::fmt::Display,
+    expected: &'static str,
+) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            key,
+            found: found.to_string(),
+            expected,
+        })
+    }
+}
+
+/// A finite, strictly positive number.
+fn positive(x: f32) -> bool {
+    x.is_finite() && x > 0.0
+}
+
+impl DataConfig {
+    /// Checks the limits and that `dir` can be written into `config.toml`.
     ///
     /// # Errors
-    /// [`ConfigError::Parse`] naming the file, or [`ConfigError::Invalid`].
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let cfg: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    /// The TOML text of this configuration.
-    pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a config always serialises")
-    }
-
-    /// Checks ranges and consistency.
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] naming the bad value.
+    /// [`ConfigError::OutOfRange`] or [`ConfigError::NotUtf8`].
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
-        if self.timesteps == 0 || self.eval_timesteps == Some(0) {
-            return bad("timesteps must be at least 1");
+        if let Some(n) = self.train_limit {
+            check(n > 0, "data.train_limit", n, "at least 1")?;
         }
-        if self.epochs == 0 {
-            return bad("epochs must be at least 1");
+        if let Some(n) = self.test_limit {
+            check(n > 0, "data.test_limit", n, "at least 1")?;
         }
-        if self.batch_size == 0 {
-            return bad("batch_size must be at least 1");
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad("lr must be positive");
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return bad("dropout must be in [0, 1)");
-        }
-        if !(self.leak > 0.0 && self.leak <= 1.0) {
-            return bad("leak must be in (0, 1]");
-        }
-        if !(self.threshold > 0.0 && self.pool_threshold > 0.0) {
-            return bad("thresholds must be positive");
-        }
-        if !(self.weight_decay >= 0.0 && self.momentum >= 0.0 && self.momentum < 1.0) {
-            return bad("weight_decay must be >= 0 and momentum in [0, 1)");
-        }
-        if !(self.init_gain > 0.0 && self.lr_gamma > 0.0) {
-            return bad("init_gain and lr_gamma must be positive");
+        if let Some(dir) = &self.dir {
+            if dir.to_str().is_none() {
+                return Err(ConfigError::NotUtf8 {
+                    key: "data.dir",
+                    path: dir.clone(),
+                });
+            }
         }
         Ok(())
+    }
+
+    /// Random crop and flip: the config's choice, else the dataset's default.
+    pub fn augmentation(&self) -> (bool, bool) {
+        let (crop, flip) = self.dataset.augmentation();
+        (
+            self.augment_crop.unwrap_or(crop),
+            self.augment_flip.unwrap_or(flip),
+        )
+    }
+}
+
+impl NetworkConfig {
+    /// Checks the neuron constants, dropout and init gain (the layer list is checked
+    /// when the network is built, against the data's shape).
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] naming the value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(
+            self.leak > 0.0 && self.leak <= 1.0,
+            "network.leak",
+            self.leak,
+            "a number in (0, 1]",
+        )?;
+        check(
+            positive(self.threshold),
+            "network.threshold",
+            self.threshold,
+            "a finite number > 0",
+        )?;
+        check(
+            positive(self.pool_threshold),
+            "network.pool_threshold",
+            self.pool_threshold,
+            "a finite number > 0",
+        )?;
+        check(
+            (0.0..1.0).contains(&self.dropout),
+            "network.dropout",
+            self.dropout,
+            "a number in [0, 1)",
+        )?;
+        check(
+            positive(self.init_gain),
+            "network.init_gain",
+            self.init_gain,
+            "a finite number > 0",
+        )
     }
 
     /// The layer list: `layers` if given, else the preset's.
@@ -190,15 +291,141 @@ impl TrainConfig {
             leak: self.leak,
             threshold: self.threshold,
             pool_threshold: self.pool_threshold,
-            reset: match self.reset {
-                ResetKind::Hard => snn_core::format::Reset::Hard,
-                ResetKind::Subtract => snn_core::format::Reset::Subtract,
-            },
+            reset: self.reset,
         }
+    }
+
+    /// `lenet`, or `a 7-layer network` for an explicit list.
+    pub fn describe(&self) -> String {
+        if self.layers.is_empty() {
+            format!("{:?}", self.arch).to_lowercase()
+        } else {
+            format!("a {}-layer network", self.layers.len())
+        }
+    }
+}
+
+impl OptimConfig {
+    /// Checks sizes, rates and factors.
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] naming the value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(self.epochs > 0, "optim.epochs", self.epochs, "at least 1")?;
+        check(
+            self.batch_size > 0,
+            "optim.batch_size",
+            self.batch_size,
+            "at least 1",
+        )?;
+        check(
+            positive(self.lr),
+            "optim.lr",
+            self.lr,
+            "a finite number > 0",
+        )?;
+        check(
+            positive(self.lr_gamma),
+            "optim.lr_gamma",
+            self.lr_gamma,
+            "a finite number > 0",
+        )?;
+        check(
+            self.weight_decay.is_finite() && self.weight_decay >= 0.0,
+            "optim.weight_decay",
+            self.weight_decay,
+            "a finite number >= 0",
+        )?;
+        check(
+            (0.0..1.0).contains(&self.momentum),
+            "optim.momentum",
+            self.momentum,
+            "a number in [0, 1)",
+        )
+    }
+
+    /// Learning rate of epoch `epoch` (0-based) under the step schedule.
+    pub fn lr_at(&self, epoch: usize) -> f32 {
+        crate::optim::lr_at(self.lr, &self.lr_milestones, self.lr_gamma, epoch)
+    }
+}
+
+impl RunConfig {
+    /// Checks the windows.
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] naming the value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let ok = |t: usize| (1..=MAX_TIMESTEPS).contains(&t);
+        check(
+            ok(self.timesteps),
+            "run.timesteps",
+            self.timesteps,
+            "1 to 100000",
+        )?;
+        if let Some(t) = self.eval_timesteps {
+            check(ok(t), "run.eval_timesteps", t, "1 to 100000")?;
+        }
+        Ok(())
     }
 
     /// Time steps used for evaluation.
     pub fn eval_steps(&self) -> usize {
         self.eval_timesteps.unwrap_or(self.timesteps)
+    }
+}
+
+impl TrainConfig {
+    /// Reads a TOML file; missing keys take their defaults.
+    ///
+    /// # Errors
+    /// [`ConfigError::Parse`] naming the file, or a validation error.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let parse = |message: String| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| parse(e.to_string()))?;
+        let cfg: Self = toml::from_str(&text).map_err(|e| parse(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The TOML text of this configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError::NotUtf8`] when a path cannot be written as TOML.
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        self.data.validate()?;
+        toml::to_string_pretty(self).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("config.toml"),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks every section.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.data.validate()?;
+        self.network.validate()?;
+        self.optim.validate()?;
+        self.run.validate()
+    }
+
+    /// The dataset.
+    pub fn dataset(&self) -> DatasetKind {
+        self.data.dataset
+    }
+
+    /// Where the dataset's files are, if the config says.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data.dir.as_deref()
+    }
+
+    /// Time steps used for evaluation.
+    pub fn eval_steps(&self) -> usize {
+        self.run.eval_steps()
     }
 }

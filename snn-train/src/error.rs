@@ -1,4 +1,5 @@
-//! Error types of the trainer, one per failure domain: data files and configuration.
+//! Error types of the trainer, one per failure domain: data files, configuration,
+//! network description, and a whole run (which wraps the others).
 
 use std::path::PathBuf;
 
@@ -41,22 +42,187 @@ impl DataError {
     }
 }
 
-/// A training configuration or network description is invalid.
+/// A training configuration is invalid.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The TOML could not be parsed or has unknown fields.
+    /// The TOML could not be read or parsed, or has unknown fields.
     #[error("config {path}: {message}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// The parser's message.
+        /// The reader's or parser's message.
         message: String,
     },
-    /// A value is out of range or inconsistent with another.
-    #[error("config: {0}")]
-    Invalid(String),
-    /// The network does not fit the data (shapes), or a layer is impossible.
-    #[error("network: {0}")]
-    Network(String),
+    /// A value is outside its range (or not a finite number).
+    #[error("config: `{key}` = {found} is out of range: expected {expected}")]
+    OutOfRange {
+        /// The key, with its section (`optim.lr`).
+        key: &'static str,
+        /// The value found.
+        found: String,
+        /// The accepted range, in words.
+        expected: &'static str,
+    },
+    /// A path setting cannot be stored in the run's `config.toml`.
+    #[error("config: `{key}` = {path:?} is not valid UTF-8")]
+    NotUtf8 {
+        /// The key.
+        key: &'static str,
+        /// The path found.
+        path: PathBuf,
+    },
+    /// The layer list does not describe a network the trainer and the format can run.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+}
+
+/// A layer list does not fit its input, or a layer is impossible.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[non_exhaustive]
+pub enum NetworkError {
+    /// The list does not end with the output integrator.
+    #[error("network: the last layer must be `output`")]
+    MissingOutput,
+    /// An `output` layer was found before the end.
+    #[error("network: layer {layer}: `output` must be the last layer")]
+    OutputNotLast {
+        /// Index of the layer (0-based).
+        layer: usize,
+    },
+    /// A size that must be positive is zero.
+    #[error("network: layer {layer}: {what} is zero")]
+    Zero {
+        /// Index of the layer.
+        layer: usize,
+        /// Which size (`channels`, `kernel`, `stride`, `units`).
+        what: &'static str,
+    },
+    /// A size is larger than the model format can store.
+    #[error("network: {layer}: {what} = {value} is larger than the maximum {max}")]
+    TooLarge {
+        /// Index of the layer (`None`: the input).
+        layer: LayerIndex,
+        /// Which size.
+        what: &'static str,
+        /// The size found.
+        value: usize,
+        /// The largest the format stores.
+        max: usize,
+    },
+    /// More layers than the model format allows.
+    #[error("network: {layers} layers, the model format allows at most {max}")]
+    TooManyLayers {
+        /// Layers found.
+        layers: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A convolution kernel does not fit its padded input.
+    #[error("network: layer {layer}: a {kernel}x{kernel} kernel does not fit a {height}x{width} input with padding {padding}")]
+    KernelTooLarge {
+        /// Index of the layer.
+        layer: usize,
+        /// Kernel size.
+        kernel: usize,
+        /// Input rows.
+        height: usize,
+        /// Input columns.
+        width: usize,
+        /// Padding.
+        padding: usize,
+    },
+    /// 2x2 pooling of a map with fewer than 2 rows or columns.
+    #[error("network: layer {layer}: cannot pool a {height}x{width} map")]
+    CannotPool {
+        /// Index of the layer.
+        layer: usize,
+        /// Input rows.
+        height: usize,
+        /// Input columns.
+        width: usize,
+    },
+    /// An identity shortcut across a change of channel count.
+    #[error("network: layer {layer}: identity shortcut from {from} to {to} channels")]
+    IdentityChannels {
+        /// Index of the layer.
+        layer: usize,
+        /// Channels entering the block.
+        from: usize,
+        /// Channels of the block.
+        to: usize,
+    },
+    /// The shortcut's output map differs from the second convolution's.
+    #[error("network: layer {layer}: shortcut and conv2 sizes differ")]
+    ShortcutMismatch {
+        /// Index of the layer.
+        layer: usize,
+    },
+    /// `snn-core` would reject the exported network (a limit found only in the format,
+    /// such as the state size, the class count or a fan-in).
+    #[error("network: cannot be exported: {0}")]
+    NotExportable(snn_core::FormatError),
+}
+
+/// Where in a network a size was found: a layer, or the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerIndex {
+    /// The input images.
+    Input,
+    /// Layer `i` (0-based).
+    Layer(usize),
+}
+
+impl std::fmt::Display for LayerIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Input => f.write_str("input"),
+            Self::Layer(i) => write!(f, "layer {i}"),
+        }
+    }
+}
+
+/// Why a training run (or an evaluation or export of one) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// Data files.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Configuration or network.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Checkpoints.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// Export.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
+    /// Run-directory I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Thread pool.
+    #[error("thread pool: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
+}
+
+impl From<NetworkError> for TrainError {
+    fn from(e: NetworkError) -> Self {
+        Self::Config(ConfigError::Network(e))
+    }
+}
+
+impl TrainError {
+    /// A closure that wraps an I/O error on `path`.
+    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }

@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::net::{Network, Params, PopKind};
 use crate::ops::{backward as conn_backward, Event, Link};
-use crate::sim::{events_of, words, Masks, Trace};
+use snn_core::layer::{for_each_spike, words_for as words};
+
+use crate::sim::{events_of, Masks, Trace};
 
 /// Which backward pass to run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -164,15 +166,11 @@ pub fn backward(
                 match at {
                     Some(t) => {
                         let bits = trace.step_bits(p, sizes[p], t);
-                        for (w, &word) in bits.iter().enumerate() {
-                            let mut word = word;
-                            while word != 0 {
-                                let i = w * 32 + word.trailing_zeros() as usize;
-                                word &= word - 1;
-                                d[p][i] = g[p][i] * factor(net, trace, masks, p, i);
-                                g[p][i] = 0.0;
-                            }
-                        }
+                        let (dp, gp) = (&mut d[p], &mut g[p]);
+                        for_each_spike(bits, |i| {
+                            dp[i] = gp[i] * factor(net, trace, masks, p, i);
+                            gp[i] = 0.0;
+                        });
                     }
                     None => {
                         for i in 0..sizes[p] {

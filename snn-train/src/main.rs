@@ -1,15 +1,16 @@
-//! The `snn-train` command line: `train`, `eval`, `export`. `cargo xtask train`
-//! builds this binary in release mode and runs it.
+//! The `snn-train` command line: flags and dispatch only; every command's logic lives
+//! in the library. `cargo xtask train` builds this binary in release mode and runs it.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use snn_train::checkpoint::Checkpoint;
 use snn_train::config::TrainConfig;
 use snn_train::data::DatasetKind;
 use snn_train::grad::GradForm;
-use snn_train::net::Preset;
+use snn_train::setup::{load_run, Which};
+use snn_train::sim::Window;
+use snn_train::spec::Preset;
 use snn_train::train::{self, RunOptions};
 
 /// Train deep spiking networks with spike-based backpropagation and export them to
@@ -43,9 +44,18 @@ struct BenchArgs {
     /// Time steps to measure.
     #[arg(long, value_delimiter = ',', default_value = "20,100")]
     timesteps: Vec<usize>,
-    /// Mini-batches timed per training point (batch 64).
+    /// Mini-batches timed per training point.
     #[arg(long, default_value_t = 4)]
     batches: usize,
+    /// Mini-batch size of the training points.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Dataset whose images are used (its shape sizes the network).
+    #[arg(long, value_enum, default_value = "mnist-subset")]
+    dataset: DatasetKind,
+    /// Directory of the dataset's files (else SNN_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// Test images for the inference measurement.
     #[arg(long, default_value_t = 200)]
     images: usize,
@@ -185,30 +195,25 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         Some(p) => TrainConfig::from_file(p)?,
         None => TrainConfig::default(),
     };
-    macro_rules! set {
-        ($($f:ident),*) => { $( if let Some(v) = a.$f { cfg.$f = v; } )* };
-    }
-    set!(dataset, arch, epochs, timesteps, grad, threads, seed);
+    let (data, run) = (&mut cfg.data, &mut cfg.run);
+    overwrite(&mut data.dataset, a.dataset);
+    overwrite(&mut cfg.network.arch, a.arch);
+    overwrite(&mut cfg.optim.epochs, a.epochs);
+    overwrite(&mut cfg.optim.grad, a.grad);
+    overwrite(&mut run.timesteps, a.timesteps);
+    overwrite(&mut run.threads, a.threads);
+    overwrite(&mut run.seed, a.seed);
     if a.data_dir.is_some() {
-        cfg.data_dir = a.data_dir.clone();
+        data.dir = a.data_dir;
     }
     if a.train_limit.is_some() {
-        cfg.train_limit = a.train_limit;
+        data.train_limit = a.train_limit;
     }
     if a.test_limit.is_some() {
-        cfg.test_limit = a.test_limit;
+        data.test_limit = a.test_limit;
     }
     cfg.validate()?;
-    let dir = a.out.clone().unwrap_or_else(|| {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        PathBuf::from("runs").join(format!(
-            "{}-{}-{secs}",
-            cfg.dataset.name(),
-            format!("{:?}", cfg.arch).to_lowercase()
-        ))
-    });
+    let dir = a.out.unwrap_or_else(|| train::default_run_dir(&cfg));
     if dir.join("checkpoint_latest").exists() {
         bail!(
             "{} already holds a run; continue it with --resume {} or choose another --out",
@@ -218,6 +223,13 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     }
     let s = train::run(&cfg, &dir, &opts)?;
     report(&s, &dir)
+}
+
+/// `*slot = v` when a flag gave `v`.
+fn overwrite<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
 }
 
 fn report(s: &train::RunSummary, dir: &Path) -> Result<()> {
@@ -234,43 +246,43 @@ fn report(s: &train::RunSummary, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn load_run(
-    run: &Path,
-    latest: bool,
-    data_dir: Option<PathBuf>,
-) -> Result<(Checkpoint, train::Setup)> {
-    let name = if latest {
-        "checkpoint_latest"
+fn which(latest: bool) -> Which {
+    if latest {
+        Which::Latest
     } else {
-        "checkpoint_best"
-    };
-    let ck = Checkpoint::load(&run.join(name)).with_context(|| format!("loading {name}"))?;
-    let mut cfg = ck.config.clone();
-    if data_dir.is_some() {
-        cfg.data_dir = data_dir;
+        Which::Best
     }
-    let setup = train::setup(&cfg)?;
-    Ok((ck, setup))
 }
 
 fn eval_cmd(a: EvalArgs) -> Result<()> {
-    let (ck, setup) = load_run(&a.run, a.latest, a.data_dir)?;
-    let steps = a.timesteps.unwrap_or(ck.config.eval_steps());
-    let acc = snn_train::par::with_threads(ck.config.threads, || {
-        train::evaluate(&ck.net, &ck.params, &setup.enc, &setup.test, steps)
+    if a.timesteps == Some(0) {
+        bail!("--timesteps must be at least 1");
+    }
+    let (ck, setup) = load_run(&a.run, which(a.latest), a.data_dir)
+        .with_context(|| format!("loading run {}", a.run.display()))?;
+    let win = Window {
+        net: &ck.net,
+        enc: &setup.enc,
+        steps: a.timesteps.unwrap_or(ck.config.eval_steps()),
+        record: false,
+    };
+    let acc = snn_train::par::with_threads(ck.config.run.threads, || {
+        snn_train::eval::evaluate(&win, &ck.params, &setup.test)
     })?;
     println!(
-        "float test accuracy {acc:.2}% on {} images at T = {steps} (epoch {})",
+        "float test accuracy {acc:.2}% on {} images at T = {} (epoch {})",
         setup.test.len(),
+        win.steps,
         ck.epochs_done
     );
     Ok(())
 }
 
 fn export_cmd(a: ExportArgs) -> Result<()> {
-    let (ck, setup) = load_run(&a.run, a.latest, a.data_dir)?;
+    let (ck, setup) = load_run(&a.run, which(a.latest), a.data_dir)
+        .with_context(|| format!("loading run {}", a.run.display()))?;
     let out = a.out.unwrap_or_else(|| a.run.join("model.snn"));
-    let agreement = snn_train::par::with_threads(ck.config.threads, || {
+    let agreement = snn_train::par::with_threads(ck.config.run.threads, || {
         train::export_checkpoint(&ck, &setup.test, &setup.enc, &out)
     })??;
     println!(
@@ -291,8 +303,8 @@ fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
             let steps = a.timesteps.unwrap_or(cfg.eval_steps() as u32);
             (
                 run.join("model.snn"),
-                cfg.dataset,
-                a.data_dir.clone().or(cfg.data_dir),
+                cfg.dataset(),
+                a.data_dir.clone().or(cfg.data_dir().map(Path::to_path_buf)),
                 steps,
                 run.clone(),
             )
@@ -334,12 +346,7 @@ fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
         &[("snn-core", pts)],
         &out.join("accuracy_vs_steps.png"),
     )?;
-    let spikes = analysis::raster(
-        &model,
-        test.image(0),
-        snn_train::export::eval_seed(0),
-        steps,
-    );
+    let spikes = analysis::raster(&model, test.image(0), snn_train::seed::eval_seed(0), steps);
     let sizes: Vec<usize> = model
         .layers()
         .flat_map(|l| match l.kind {
@@ -406,80 +413,25 @@ fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
 }
 
 fn bench_cmd(a: BenchArgs) -> Result<()> {
-    use snn_train::{bench, data};
-    let (train, test) = data::load(DatasetKind::MnistSubset, &data::bundled_dir())?;
-    let cores = bench::num_cores();
-    let mut training = Vec::new();
-    println!(
-        "{:>4} {:>10} {:>8} {:>14} {:>16}",
-        "T", "backward", "threads", "samples/s", "KiB per sample"
-    );
-    for &t in &a.timesteps {
-        for grad in [GradForm::Code, GradForm::Aggregate] {
-            let mut threads: Vec<usize> = vec![1, cores];
-            threads.dedup();
-            for th in threads {
-                let cfg = TrainConfig {
-                    timesteps: t,
-                    grad,
-                    threads: th,
-                    batch_size: 64,
-                    ..TrainConfig::default()
-                };
-                let net = snn_train::net::Network::build(
-                    &cfg.layer_list(),
-                    snn_train::net::Shape { c: 1, h: 28, w: 28 },
-                    10,
-                    cfg.neuron(),
-                    cfg.dropout,
-                )?;
-                let p = bench::training(&net, &cfg, &train, a.batches, 64)?;
-                println!(
-                    "{:>4} {:>10} {:>8} {:>14.1} {:>16.0}",
-                    t,
-                    p.grad,
-                    p.threads,
-                    p.samples_per_sec,
-                    p.bytes_per_sample as f64 / 1024.0
-                );
-                training.push(p);
-            }
-        }
-    }
-    let model_path = a.model.unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/lenet-mnist-subset.snn")
-    });
-    let blob =
-        std::fs::read(&model_path).with_context(|| format!("reading {}", model_path.display()))?;
-    let model = snn_core::Model::from_bytes(&blob)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
-    let mut test = test;
-    test.truncate(a.images);
-    let mut inference = Vec::new();
-    println!(
-        "\n{:>4} {:>8} {:>12} {:>16} {:>12}",
-        "T", "threads", "images/s", "events/image", "ns/event"
-    );
-    for &t in &a.timesteps {
-        let mut threads: Vec<usize> = vec![1, cores];
-        threads.dedup();
-        for th in threads {
-            let p = bench::inference(&model, &test, t as u32, th, 2)?;
-            println!(
-                "{:>4} {:>8} {:>12.1} {:>16.0} {:>12.3}",
-                t, p.threads, p.images_per_sec, p.events_per_image, p.ns_per_event
-            );
-            inference.push(p);
-        }
-    }
+    use snn_train::bench;
+    let opts = bench::BenchOptions {
+        dataset: a.dataset,
+        data_dir: a.data_dir,
+        model: a.model.unwrap_or_else(bench::default_model),
+        timesteps: a.timesteps,
+        batches: a.batches,
+        batch_size: a.batch_size,
+        images: a.images,
+    };
+    let report = bench::run(&opts)?;
     if let Some(dir) = a.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let doc = serde_json::json!({
-        "machine": { "cores": cores },
-        "model": model_path.display().to_string(),
-        "training": training,
-        "inference": inference,
+        "machine": { "cores": report.cores },
+        "model": report.model,
+        "training": report.training,
+        "inference": report.inference,
     });
     snn_train::checkpoint::write_atomic(&a.out, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     eprintln!("wrote {}", a.out.display());

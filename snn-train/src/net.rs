@@ -1,5 +1,5 @@
-//! Float spiking networks: the layer list (presets or TOML), the population graph it
-//! builds, and the parameters.
+//! Float spiking networks: the population graph built from a layer list
+//! ([`crate::spec`]), and its parameters.
 //!
 //! A network is a chain of *populations* (the input, spiking layers, the output
 //! integrator) joined by *connections* (conv, dense, 2x2 pool, identity). A residual
@@ -15,186 +15,11 @@ use rand_distr::{Distribution, Normal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::ConfigError;
+pub use snn_core::layer::Shape;
+use snn_core::{format::Reset, MAX_LAYERS};
 
-/// One layer of a network description.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum LayerSpec {
-    /// `k x k` convolution feeding LIF neurons; padding defaults to `k / 2` ("same").
-    Conv {
-        /// Output channels.
-        channels: usize,
-        /// Kernel size.
-        kernel: usize,
-        /// Stride (default 1).
-        #[serde(default = "one")]
-        stride: usize,
-        /// Zero padding (default `kernel / 2`).
-        #[serde(default)]
-        padding: Option<usize>,
-    },
-    /// 2x2 average pooling feeding integrate-and-fire neurons.
-    Pool,
-    /// Fully connected layer feeding LIF neurons.
-    Dense {
-        /// Output neurons.
-        units: usize,
-    },
-    /// Residual basic block: two 3x3 conv LIF layers; the shortcut current is added
-    /// into the second layer's membrane.
-    Residual {
-        /// Channels of both convolutions.
-        channels: usize,
-        /// Stride of the second convolution and of the shortcut (default 1).
-        #[serde(default = "one")]
-        stride: usize,
-        /// Shortcut kind (default: 1x1 conv).
-        #[serde(default)]
-        shortcut: ShortcutKind,
-    },
-    /// The non-spiking output integrator (a fully connected layer, one unit per class).
-    Output,
-}
-
-fn one() -> usize {
-    1
-}
-
-/// Kind of a residual block's shortcut.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ShortcutKind {
-    /// 1x1 convolution with the block's stride.
-    #[default]
-    Conv,
-    /// The input subsampled by the block's stride (needs equal channels).
-    Identity,
-}
-
-/// The built-in architectures of `method.md` §7.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// MNIST LeNet: 20C5-AP-50C5-AP-FC200-FC10.
-    Lenet,
-    /// SVHN VGG7: 64C3-64C3-AP-128C3-128C3-AP-256C3-AP-FC1024-FC10.
-    Vgg7,
-    /// CIFAR-10 VGG9.
-    Vgg9,
-    /// SVHN ResNet7: 64C3-AP, 2 blocks, FC1024-FC10.
-    Resnet7,
-    /// CIFAR-10 ResNet9: 64C3-AP, 3 blocks, FC1024-FC10.
-    Resnet9,
-    /// CIFAR-10 ResNet11: 64C3-AP, 4 blocks, FC1024-FC10.
-    Resnet11,
-}
-
-impl Preset {
-    /// The preset's layer list.
-    pub fn layers(self) -> Vec<LayerSpec> {
-        let c = |channels, kernel| LayerSpec::Conv {
-            channels,
-            kernel,
-            stride: 1,
-            padding: None,
-        };
-        let r = |channels, stride, shortcut| LayerSpec::Residual {
-            channels,
-            stride,
-            shortcut,
-        };
-        use LayerSpec::{Dense, Output, Pool};
-        use ShortcutKind::{Conv, Identity};
-        match self {
-            Self::Lenet => vec![c(20, 5), Pool, c(50, 5), Pool, Dense { units: 200 }, Output],
-            Self::Vgg7 => vec![
-                c(64, 3),
-                c(64, 3),
-                Pool,
-                c(128, 3),
-                c(128, 3),
-                Pool,
-                c(256, 3),
-                Pool,
-                Dense { units: 1024 },
-                Output,
-            ],
-            Self::Vgg9 => vec![
-                c(64, 3),
-                c(64, 3),
-                Pool,
-                c(128, 3),
-                c(128, 3),
-                Pool,
-                c(256, 3),
-                c(256, 3),
-                c(256, 3),
-                Pool,
-                Dense { units: 1024 },
-                Output,
-            ],
-            Self::Resnet7 => vec![
-                c(64, 3),
-                Pool,
-                r(128, 1, Conv),
-                r(256, 2, Conv),
-                Dense { units: 1024 },
-                Output,
-            ],
-            Self::Resnet9 => vec![
-                c(64, 3),
-                Pool,
-                r(128, 1, Conv),
-                r(256, 2, Conv),
-                r(512, 2, Conv),
-                Dense { units: 1024 },
-                Output,
-            ],
-            Self::Resnet11 => vec![
-                c(64, 3),
-                Pool,
-                r(128, 1, Conv),
-                r(256, 2, Conv),
-                r(512, 1, Conv),
-                r(512, 2, Identity),
-                Dense { units: 1024 },
-                Output,
-            ],
-        }
-    }
-}
-
-/// A `channels x height x width` tensor shape (stored `HWC`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shape {
-    /// Channels.
-    pub c: usize,
-    /// Rows.
-    pub h: usize,
-    /// Columns.
-    pub w: usize,
-}
-
-impl Shape {
-    /// Number of neurons.
-    pub fn len(&self) -> usize {
-        self.c * self.h * self.w
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// `(y, x, c)` of neuron `i`.
-    #[inline]
-    pub fn coords(&self, i: usize) -> (usize, usize, usize) {
-        let c = i % self.c;
-        let p = i / self.c;
-        (p / self.w, p % self.w, c)
-    }
-}
+use crate::error::{LayerIndex, NetworkError};
+use crate::spec::{LayerSpec, ShortcutKind};
 
 /// What kind of neurons a population holds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -270,7 +95,7 @@ pub struct Neuron {
     /// Pooling IF threshold (0.75).
     pub pool_threshold: f32,
     /// Reset rule of LIF neurons.
-    pub reset: snn_core::format::Reset,
+    pub reset: Reset,
 }
 
 /// A network: populations and connections, built from a layer list.
@@ -299,23 +124,66 @@ fn conv_out(n: usize, g: ConvGeo) -> Option<usize> {
     (n + 2 * g.p).checked_sub(g.k).map(|v| v / g.s + 1)
 }
 
+/// `value` as a `u16` dimension of the model format, or [`NetworkError::TooLarge`].
+fn dim(layer: LayerIndex, what: &'static str, value: usize) -> Result<u16, NetworkError> {
+    u16::try_from(value).map_err(|_| NetworkError::TooLarge {
+        layer,
+        what,
+        value,
+        max: usize::from(u16::MAX),
+    })
+}
+
+/// A `channels x height x width` shape in the format's `u16` range.
+///
+/// # Errors
+/// [`NetworkError::TooLarge`] (for `layer`) when a dimension exceeds `u16::MAX`.
+pub fn shape(
+    layer: LayerIndex,
+    channels: usize,
+    height: usize,
+    width: usize,
+) -> Result<Shape, NetworkError> {
+    Ok(Shape {
+        channels: dim(layer, "channels", channels)?,
+        height: dim(layer, "height", height)?,
+        width: dim(layer, "width", width)?,
+    })
+}
+
+/// `(channels, height, width)` of `s` as `usize`.
+#[inline]
+pub fn dims(s: Shape) -> (usize, usize, usize) {
+    (
+        usize::from(s.channels),
+        usize::from(s.height),
+        usize::from(s.width),
+    )
+}
+
 impl Network {
     /// Builds the graph for `layers` on inputs of shape `input` with `classes` outputs.
     ///
     /// # Errors
-    /// [`ConfigError::Network`] when a layer does not fit its input (kernel larger than
-    /// the padded input, pooling a 1-pixel map, identity shortcut across a channel
-    /// change, no or misplaced output layer, zero sizes).
+    /// [`NetworkError`] when a layer does not fit its input (kernel larger than the
+    /// padded input, pooling a 1-pixel map, identity shortcut across a channel change),
+    /// when the output layer is missing or misplaced, for zero sizes, and for sizes or
+    /// layer counts beyond what the model format stores.
     pub fn build(
         layers: &[LayerSpec],
         input: Shape,
         classes: usize,
         neuron: Neuron,
         dropout: f32,
-    ) -> Result<Self, ConfigError> {
-        let bad = |m: String| Err(ConfigError::Network(m));
+    ) -> Result<Self, NetworkError> {
         if !matches!(layers.last(), Some(LayerSpec::Output)) {
-            return bad("the last layer must be `output`".into());
+            return Err(NetworkError::MissingOutput);
+        }
+        if layers.len() > MAX_LAYERS {
+            return Err(NetworkError::TooManyLayers {
+                layers: layers.len(),
+                max: MAX_LAYERS,
+            });
         }
         let mut net = Self {
             layers: layers.to_vec(),
@@ -332,109 +200,119 @@ impl Network {
         };
         let mut cur = 0usize;
         for (li, layer) in layers.iter().enumerate() {
-            let src = net.pops[cur].shape;
             let (first_pop, first_param) = (net.pops.len(), net.param_shapes.len());
-            match *layer {
-                LayerSpec::Conv {
-                    channels,
-                    kernel,
-                    stride,
-                    padding,
-                } => {
-                    let g = ConvGeo {
-                        k: kernel,
-                        s: stride,
-                        p: padding.unwrap_or(kernel / 2),
-                    };
-                    cur = net.conv(cur, channels, g, PopKind::Lif, dropout, li)?;
-                }
-                LayerSpec::Pool => {
-                    if src.h < 2 || src.w < 2 {
-                        return bad(format!("layer {li}: cannot pool a {}x{} map", src.h, src.w));
-                    }
-                    let shape = Shape {
-                        c: src.c,
-                        h: src.h / 2,
-                        w: src.w / 2,
-                    };
-                    let prev = cur;
-                    cur = net.pop(shape, PopKind::Pool, 0.0);
-                    net.conns.push(Conn {
-                        src: prev,
-                        dst: cur,
-                        op: Op::Pool,
-                        param: None,
-                    });
-                }
-                LayerSpec::Dense { units } => {
-                    if units == 0 {
-                        return bad(format!("layer {li}: zero units"));
-                    }
-                    cur = net.dense(cur, units, PopKind::Lif, dropout);
-                }
-                LayerSpec::Residual {
-                    channels,
-                    stride,
-                    shortcut,
-                } => {
-                    let block_in = cur;
-                    let g1 = ConvGeo { k: 3, s: 1, p: 1 };
-                    let a = net.conv(block_in, channels, g1, PopKind::Lif, dropout, li)?;
-                    let g2 = ConvGeo {
-                        k: 3,
-                        s: stride,
-                        p: 1,
-                    };
-                    let b = net.conv(a, channels, g2, PopKind::Lif, dropout, li)?;
-                    let sc = ConvGeo {
-                        k: 1,
-                        s: stride,
-                        p: 0,
-                    };
-                    match shortcut {
-                        ShortcutKind::Conv => {
-                            let param = net.param(vec![src.c, 1, 1, channels]);
-                            net.conns.push(Conn {
-                                src: block_in,
-                                dst: b,
-                                op: Op::Conv(sc),
-                                param: Some(param),
-                            });
-                        }
-                        ShortcutKind::Identity => {
-                            if src.c != channels {
-                                return bad(format!(
-                                    "layer {li}: identity shortcut from {} to {channels} channels",
-                                    src.c
-                                ));
-                            }
-                            net.conns.push(Conn {
-                                src: block_in,
-                                dst: b,
-                                op: Op::Identity { stride },
-                                param: None,
-                            });
-                        }
-                    }
-                    let out = net.pops[b].shape;
-                    if conv_out(src.h, sc) != Some(out.h) || conv_out(src.w, sc) != Some(out.w) {
-                        return bad(format!("layer {li}: shortcut and conv2 sizes differ"));
-                    }
-                    cur = b;
-                }
-                LayerSpec::Output => {
-                    if li + 1 != layers.len() {
-                        return bad(format!("layer {li}: `output` must be the last layer"));
-                    }
-                    cur = net.dense(cur, classes, PopKind::Output, 0.0);
-                }
-            }
+            cur = net.layer(li, layer, cur, classes, dropout, layers.len())?;
             net.layer_pops.push((first_pop..net.pops.len()).collect());
             net.layer_params
                 .push((first_param..net.param_shapes.len()).collect());
         }
         net.conns.sort_by_key(|c| c.dst);
         Ok(net)
+    }
+
+    /// Adds layer `li` on top of population `cur`; returns its last population.
+    fn layer(
+        &mut self,
+        li: usize,
+        layer: &LayerSpec,
+        cur: usize,
+        classes: usize,
+        dropout: f32,
+        n_layers: usize,
+    ) -> Result<usize, NetworkError> {
+        let src = self.pops[cur].shape;
+        let (sc, sh, sw) = dims(src);
+        let at = LayerIndex::Layer(li);
+        Ok(match *layer {
+            LayerSpec::Conv {
+                channels,
+                kernel,
+                stride,
+                padding,
+            } => {
+                let g = ConvGeo {
+                    k: kernel,
+                    s: stride,
+                    p: padding.unwrap_or(kernel / 2),
+                };
+                self.conv(cur, channels, g, PopKind::Lif, dropout, li)?
+            }
+            LayerSpec::Pool => {
+                if sh < 2 || sw < 2 {
+                    return Err(NetworkError::CannotPool {
+                        layer: li,
+                        height: sh,
+                        width: sw,
+                    });
+                }
+                let out = shape(at, sc, sh / 2, sw / 2)?;
+                let dst = self.pop(out, PopKind::Pool, 0.0);
+                self.conns.push(Conn {
+                    src: cur,
+                    dst,
+                    op: Op::Pool,
+                    param: None,
+                });
+                dst
+            }
+            LayerSpec::Dense { units } => {
+                if units == 0 {
+                    return Err(NetworkError::Zero {
+                        layer: li,
+                        what: "units",
+                    });
+                }
+                self.dense(cur, units, PopKind::Lif, dropout, at)?
+            }
+            LayerSpec::Residual {
+                channels,
+                stride,
+                shortcut,
+            } => {
+                let g1 = ConvGeo { k: 3, s: 1, p: 1 };
+                let a = self.conv(cur, channels, g1, PopKind::Lif, dropout, li)?;
+                let g2 = ConvGeo {
+                    k: 3,
+                    s: stride,
+                    p: 1,
+                };
+                let b = self.conv(a, channels, g2, PopKind::Lif, dropout, li)?;
+                let sg = ConvGeo {
+                    k: 1,
+                    s: stride,
+                    p: 0,
+                };
+                let op = match shortcut {
+                    ShortcutKind::Conv => Op::Conv(sg),
+                    ShortcutKind::Identity if sc != channels => {
+                        return Err(NetworkError::IdentityChannels {
+                            layer: li,
+                            from: sc,
+                            to: channels,
+                        })
+                    }
+                    ShortcutKind::Identity => Op::Identity { stride },
+                };
+                let param = matches!(op, Op::Conv(_)).then(|| self.param(vec![sc, 1, 1, channels]));
+                self.conns.push(Conn {
+                    src: cur,
+                    dst: b,
+                    op,
+                    param,
+                });
+                let (_, oh, ow) = dims(self.pops[b].shape);
+                if conv_out(sh, sg) != Some(oh) || conv_out(sw, sg) != Some(ow) {
+                    return Err(NetworkError::ShortcutMismatch { layer: li });
+                }
+                b
+            }
+            LayerSpec::Output => {
+                if li + 1 != n_layers {
+                    return Err(NetworkError::OutputNotLast { layer: li });
+                }
+                self.dense(cur, classes, PopKind::Output, 0.0, at)?
+            }
+        })
     }
 
     fn pop(&mut self, shape: Shape, kind: PopKind, dropout: f32) -> usize {
@@ -459,24 +337,41 @@ impl Network {
         kind: PopKind,
         dropout: f32,
         li: usize,
-    ) -> Result<usize, ConfigError> {
-        let s = self.pops[src].shape;
-        if channels == 0 || g.k == 0 || g.s == 0 {
-            return Err(ConfigError::Network(format!(
-                "layer {li}: zero channels, kernel or stride"
-            )));
+    ) -> Result<usize, NetworkError> {
+        let (sc, sh, sw) = dims(self.pops[src].shape);
+        let zero = |what| NetworkError::Zero { layer: li, what };
+        if channels == 0 {
+            return Err(zero("channels"));
         }
-        let (Some(h), Some(w)) = (conv_out(s.h, g), conv_out(s.w, g)) else {
-            return Err(ConfigError::Network(format!(
-                "layer {li}: a {k}x{k} kernel does not fit a {}x{} input with padding {}",
-                s.h,
-                s.w,
-                g.p,
-                k = g.k
-            )));
+        if g.k == 0 {
+            return Err(zero("kernel"));
+        }
+        if g.s == 0 {
+            return Err(zero("stride"));
+        }
+        let at = LayerIndex::Layer(li);
+        for (what, v) in [("kernel", g.k), ("stride", g.s), ("padding", g.p)] {
+            if v > usize::from(u8::MAX) {
+                return Err(NetworkError::TooLarge {
+                    layer: at,
+                    what,
+                    value: v,
+                    max: usize::from(u8::MAX),
+                });
+            }
+        }
+        let (Some(h), Some(w)) = (conv_out(sh, g), conv_out(sw, g)) else {
+            return Err(NetworkError::KernelTooLarge {
+                layer: li,
+                kernel: g.k,
+                height: sh,
+                width: sw,
+                padding: g.p,
+            });
         };
-        let param = self.param(vec![s.c, g.k, g.k, channels]);
-        let dst = self.pop(Shape { c: channels, h, w }, kind, dropout);
+        let out = shape(at, channels, h, w)?;
+        let param = self.param(vec![sc, g.k, g.k, channels]);
+        let dst = self.pop(out, kind, dropout);
         self.conns.push(Conn {
             src,
             dst,
@@ -486,27 +381,35 @@ impl Network {
         Ok(dst)
     }
 
-    fn dense(&mut self, src: usize, units: usize, kind: PopKind, dropout: f32) -> usize {
+    fn dense(
+        &mut self,
+        src: usize,
+        units: usize,
+        kind: PopKind,
+        dropout: f32,
+        at: LayerIndex,
+    ) -> Result<usize, NetworkError> {
         let n_in = self.pops[src].shape.len();
+        let what = if kind == PopKind::Output {
+            "classes"
+        } else {
+            "units"
+        };
+        let out = Shape {
+            channels: dim(at, what, units)?,
+            height: 1,
+            width: 1,
+        };
         let param = self.param(vec![n_in, units]);
-        let dst = self.pop(
-            Shape {
-                c: units,
-                h: 1,
-                w: 1,
-            },
-            kind,
-            dropout,
-        );
+        let dst = self.pop(out, kind, dropout);
         self.conns.push(Conn {
             src,
             dst,
             op: Op::Dense,
             param: Some(param),
         });
-        dst
+        Ok(dst)
     }
-
     /// Fan-in of a weight tensor (all dimensions but the last).
     pub fn fan_in(&self, param: usize) -> usize {
         let s = &self.param_shapes[param];

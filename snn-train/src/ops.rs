@@ -6,7 +6,7 @@
 //! aggregate form). Each kernel touches only the synapses of the events, so its cost
 //! is `events x fan-out`, whatever the layer size.
 
-use crate::net::{ConvGeo, Op, Shape};
+use crate::net::{dims, ConvGeo, Op, Shape};
 
 /// A presynaptic event: neuron index and value.
 pub type Event = (u32, f32);
@@ -57,12 +57,12 @@ fn conv_rows(
     dst: Shape,
     mut f: impl FnMut(usize, usize),
 ) {
-    let oc = dst.c;
+    let (oc, dh, dw) = dims(dst);
     for ky in 0..g.k {
         let Some(ny) = (iy + g.p).checked_sub(ky) else {
             break;
         };
-        if ny % g.s != 0 || ny / g.s >= dst.h {
+        if ny % g.s != 0 || ny / g.s >= dh {
             continue;
         }
         let oy = ny / g.s;
@@ -70,11 +70,11 @@ fn conv_rows(
             let Some(nx) = (ix + g.p).checked_sub(kx) else {
                 break;
             };
-            if nx % g.s != 0 || nx / g.s >= dst.w {
+            if nx % g.s != 0 || nx / g.s >= dw {
                 continue;
             }
             let ox = nx / g.s;
-            f(((ic * g.k + ky) * g.k + kx) * oc, (oy * dst.w + ox) * oc);
+            f(((ic * g.k + ky) * g.k + kx) * oc, (oy * dw + ox) * oc);
         }
     }
 }
@@ -93,7 +93,8 @@ fn single_dst(op: Op, (iy, ix, ic): (usize, usize, usize), dst: Shape) -> Option
         _ => return None,
     };
     let (oy, ox) = (iy / s, ix / s);
-    (oy < dst.h && ox < dst.w).then(|| (oy * dst.w + ox) * dst.c + ic)
+    let (dc, dh, dw) = dims(dst);
+    (oy < dh && ox < dw).then(|| (oy * dw + ox) * dc + ic)
 }
 
 fn fixed_weight(op: Op) -> f32 {
@@ -113,7 +114,7 @@ pub fn scatter(link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
     let Link { op, src, dst } = link;
     match op {
         Op::Conv(g) => {
-            let oc = dst.c;
+            let oc = usize::from(dst.channels);
             for &(j, v) in events {
                 conv_rows(g, src.coords(j as usize), dst, |wo, mo| {
                     axpy(&mut mem[mo..mo + oc], v, &w[wo..wo + oc]);
@@ -160,7 +161,7 @@ pub fn backward(
     let Link { op, src, dst } = link;
     match op {
         Op::Conv(geo) => {
-            let oc = dst.c;
+            let oc = usize::from(dst.channels);
             for &(j, v) in events {
                 let mut acc = 0.0;
                 conv_rows(geo, src.coords(j as usize), dst, |wo, mo| {

@@ -8,16 +8,11 @@
 use rand::Rng;
 use snn_core::encode::{encode_step, pixel_threshold, Xoshiro128PlusPlus};
 use snn_core::format::Reset;
+use snn_core::layer::{for_each_spike, words_for as words};
 
 use crate::data::Encoding;
 use crate::net::{Network, Params, PopKind};
 use crate::ops::{scatter, Event, Link};
-
-/// Words of a bitset of `n` bits.
-#[inline]
-pub fn words(n: usize) -> usize {
-    n.div_ceil(32)
-}
 
 /// Dropout masks, one per population: kept neurons and the `1 / (1 - p)` scale.
 /// Drawn once per sample and iteration, shared by all time steps.
@@ -146,17 +141,12 @@ pub fn events_of(
     out.clear();
     for (sign, bits) in [(1.0f32, Some(pos)), (-1.0, neg)] {
         let Some(bits) = bits else { continue };
-        for (w, &word) in bits.iter().enumerate() {
-            let mut word = word;
-            while word != 0 {
-                let i = w * 32 + word.trailing_zeros() as usize;
-                word &= word - 1;
-                let s = masks.scale(pop, i);
-                if s != 0.0 {
-                    out.push((i as u32, sign * s));
-                }
+        for_each_spike(bits, |i| {
+            let s = masks.scale(pop, i);
+            if s != 0.0 {
+                out.push((i as u32, sign * s));
             }
-        }
+        });
     }
 }
 
@@ -175,7 +165,22 @@ pub fn input_thresholds(image: &[u8], channels: usize, enc: &Encoding) -> (Vec<u
     (thr, sign)
 }
 
-/// Runs the network on `image` for `steps` steps with encoder seed `seed`.
+/// What a forward pass simulates: a network with its input encoding, over a window of
+/// `steps` time steps, keeping every step's spikes (`record`, for the code-form
+/// backward) or only the current step's.
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    /// The network.
+    pub net: &'a Network,
+    /// The rate encoder's parameters.
+    pub enc: &'a Encoding,
+    /// Time steps `T`.
+    pub steps: usize,
+    /// Keep all steps' spikes.
+    pub record: bool,
+}
+
+/// Runs the network of `win` on `image` for `win.steps` steps with encoder seed `seed`.
 ///
 /// ```text
 /// U(t) = V(t-1) + sum_conns W * (m / (1-p)) o_src(t)
@@ -183,17 +188,13 @@ pub fn input_thresholds(image: &[u8], channels: usize, enc: &Encoding) -> (Vec<u
 /// Pool:   o = U > 0.75;   V = o ? 0 : U
 /// Output: M = lambda * U;  y = M(T) / T
 /// ```
-#[allow(clippy::too_many_arguments)] // the window's inputs are orthogonal; a struct would only rename them
-pub fn forward(
-    net: &Network,
-    params: &Params,
-    enc: &Encoding,
-    image: &[u8],
-    seed: u64,
-    steps: usize,
-    masks: &Masks,
-    record: bool,
-) -> Trace {
+pub fn forward(win: &Window<'_>, params: &Params, image: &[u8], seed: u64, masks: &Masks) -> Trace {
+    let Window {
+        net,
+        enc,
+        steps,
+        record,
+    } = *win;
     let n_pops = net.pops.len();
     let sizes: Vec<usize> = net.pops.iter().map(|p| p.shape.len()).collect();
     let slots = if record { steps } else { 1 };
@@ -205,7 +206,7 @@ pub fn forward(
     let mut events: Vec<Vec<Event>> = vec![Vec::new(); n_pops];
     let mut input_net = vec![0i32; sizes[0]];
 
-    let (thr, sign) = input_thresholds(image, net.pops[0].shape.c, enc);
+    let (thr, sign) = input_thresholds(image, usize::from(net.pops[0].shape.channels), enc);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
     let nw = |p: usize| words(sizes[p]);
     let lambda = net.neuron.leak;

@@ -29,12 +29,7 @@ fn analysis_matches_the_engine_and_the_energy_formula() {
     let direct: f64 = (0..20)
         .map(|i| {
             model
-                .classify(
-                    &mut state,
-                    test.image(i),
-                    snn_train::export::eval_seed(i),
-                    10,
-                )
+                .classify(&mut state, test.image(i), snn_train::seed::eval_seed(i), 10)
                 .unwrap()
                 .total_synaptic_events() as f64
         })

@@ -14,8 +14,9 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use snn_core::format::Reset;
 use snn_train::data::Encoding;
 use snn_train::grad::{backward, loss_and_grad, ng, GradForm, Loss};
-use snn_train::net::{LayerSpec, Network, Neuron, Op, Params, PopKind, Shape, ShortcutKind};
-use snn_train::sim::{forward, Masks, Trace};
+use snn_train::net::{Network, Neuron, Op, Params, PopKind, Shape};
+use snn_train::sim::{forward, Masks, Trace, Window};
+use snn_train::spec::{LayerSpec, ShortcutKind};
 
 /// A dense connection: weights and, per entry, the parameter element it comes from.
 struct Dense {
@@ -33,28 +34,32 @@ fn unroll(net: &Network, params: &Params) -> Vec<Dense> {
             let (s, d) = (net.pops[c.src].shape, net.pops[c.dst].shape);
             let mut w = vec![vec![0.0; d.len()]; s.len()];
             let mut idx = vec![vec![None; d.len()]; s.len()];
-            let at = |sh: Shape, y: usize, x: usize, ch: usize| (y * sh.w + x) * sh.c + ch;
+            let at = |sh: Shape, y: usize, x: usize, ch: usize| {
+                (y * usize::from(sh.width) + x) * usize::from(sh.channels) + ch
+            };
             match c.op {
                 Op::Conv(g) => {
                     let p = params[c.param.unwrap()].as_slice().unwrap();
-                    for oy in 0..d.h {
-                        for ox in 0..d.w {
-                            for oc in 0..d.c {
-                                for ic in 0..s.c {
+                    for oy in 0..usize::from(d.height) {
+                        for ox in 0..usize::from(d.width) {
+                            for oc in 0..usize::from(d.channels) {
+                                for ic in 0..usize::from(s.channels) {
                                     for ky in 0..g.k {
                                         for kx in 0..g.k {
                                             let y = (oy * g.s + ky) as isize - g.p as isize;
                                             let x = (ox * g.s + kx) as isize - g.p as isize;
                                             if y < 0
                                                 || x < 0
-                                                || y >= s.h as isize
-                                                || x >= s.w as isize
+                                                || y >= usize::from(s.height) as isize
+                                                || x >= usize::from(s.width) as isize
                                             {
                                                 continue;
                                             }
                                             let j = at(s, y as usize, x as usize, ic);
                                             let k = at(d, oy, ox, oc);
-                                            let pi = ((ic * g.k + ky) * g.k + kx) * d.c + oc;
+                                            let pi = ((ic * g.k + ky) * g.k + kx)
+                                                * usize::from(d.channels)
+                                                + oc;
                                             w[j][k] = p[pi] as f64;
                                             idx[j][k] = Some(pi);
                                         }
@@ -74,9 +79,9 @@ fn unroll(net: &Network, params: &Params) -> Vec<Dense> {
                     }
                 }
                 Op::Pool => {
-                    for oy in 0..d.h {
-                        for ox in 0..d.w {
-                            for ch in 0..d.c {
+                    for oy in 0..usize::from(d.height) {
+                        for ox in 0..usize::from(d.width) {
+                            for ch in 0..usize::from(d.channels) {
                                 for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
                                     w[at(s, 2 * oy + dy, 2 * ox + dx, ch)][at(d, oy, ox, ch)] =
                                         0.25;
@@ -86,9 +91,9 @@ fn unroll(net: &Network, params: &Params) -> Vec<Dense> {
                     }
                 }
                 Op::Identity { stride } => {
-                    for oy in 0..d.h {
-                        for ox in 0..d.w {
-                            for ch in 0..d.c {
+                    for oy in 0..usize::from(d.height) {
+                        for ox in 0..usize::from(d.width) {
+                            for ch in 0..usize::from(d.channels) {
                                 w[at(s, oy * stride, ox * stride, ch)][at(d, oy, ox, ch)] = 1.0;
                             }
                         }
@@ -279,7 +284,18 @@ fn tiny_net(reset: Reset, leak: f32, dropout: f32) -> Network {
         pool_threshold: 0.75,
         reset,
     };
-    Network::build(&layers, Shape { c: 2, h: 6, w: 6 }, 4, neuron, dropout).unwrap()
+    Network::build(
+        &layers,
+        Shape {
+            channels: 2,
+            height: 6,
+            width: 6,
+        },
+        4,
+        neuron,
+        dropout,
+    )
+    .unwrap()
 }
 
 fn check(reset: Reset, leak: f32, dropout: f32, form: GradForm, seed: u64) -> usize {
@@ -296,7 +312,13 @@ fn check(reset: Reset, leak: f32, dropout: f32, form: GradForm, seed: u64) -> us
         .map(|i| ((i * 37 + seed as usize * 11) % 256) as u8)
         .collect();
     let masks = Masks::draw(&net, &mut rng);
-    let trace = forward(&net, &params, &enc, &image, seed, 10, &masks, true);
+    let win = Window {
+        net: &net,
+        enc: &enc,
+        steps: 10,
+        record: true,
+    };
+    let trace = forward(&win, &params, &image, seed, &masks);
     let (_, dldy) = loss_and_grad(&trace.y, (seed % 4) as usize, Loss::Sse);
     let mut got = net.zeros();
     backward(&net, &params, &trace, &masks, &dldy, form, &mut got);

@@ -7,21 +7,22 @@ use std::path::Path;
 use snn_train::checkpoint::Checkpoint;
 use snn_train::config::TrainConfig;
 use snn_train::grad::GradForm;
+use snn_train::setup::setup;
+use snn_train::step::StepContext;
 use snn_train::train::{self, RunOptions};
 
 fn small(grad: GradForm) -> TrainConfig {
-    TrainConfig {
-        timesteps: 5,
-        epochs: 2,
-        batch_size: 16,
-        lr: 0.02,
-        lr_milestones: vec![1],
-        train_limit: Some(96),
-        test_limit: Some(48),
-        grad,
-        dropout: 0.1,
-        ..TrainConfig::default()
-    }
+    let mut c = TrainConfig::default();
+    c.run.timesteps = 5;
+    c.optim.epochs = 2;
+    c.optim.batch_size = 16;
+    c.optim.lr = 0.02;
+    c.optim.lr_milestones = vec![1];
+    c.optim.grad = grad;
+    c.data.train_limit = Some(96);
+    c.data.test_limit = Some(48);
+    c.network.dropout = 0.1;
+    c
 }
 
 fn weights(p: &snn_train::net::Params) -> Vec<u32> {
@@ -36,10 +37,8 @@ fn same_seed_same_weights_with_one_or_two_threads() {
         let mut runs = Vec::new();
         for threads in [1, 2] {
             let dir = tempfile::tempdir().unwrap();
-            let cfg = TrainConfig {
-                threads,
-                ..small(grad)
-            };
+            let mut cfg = small(grad);
+            cfg.run.threads = threads;
             let s = train::run(&cfg, dir.path(), &RunOptions::default()).unwrap();
             runs.push(weights(&s.params));
         }
@@ -48,10 +47,8 @@ fn same_seed_same_weights_with_one_or_two_threads() {
             "{grad:?}: thread count changed the weights"
         );
         let dir = tempfile::tempdir().unwrap();
-        let other = TrainConfig {
-            seed: 2,
-            ..small(grad)
-        };
+        let mut other = small(grad);
+        other.run.seed = 2;
         let s = train::run(&other, dir.path(), &RunOptions::default()).unwrap();
         assert_ne!(weights(&s.params), runs[0], "the seed must matter");
     }
@@ -122,10 +119,8 @@ fn corrupt_checkpoints_are_clear_errors() {
         .unwrap_err()
         .to_string()
         .contains("not a valid checkpoint"));
-    let cfg = TrainConfig {
-        epochs: 1,
-        ..small(GradForm::Aggregate)
-    };
+    let mut cfg = small(GradForm::Aggregate);
+    cfg.optim.epochs = 1;
     train::run(
         &cfg,
         dir.path(),
@@ -157,7 +152,7 @@ fn shipped_configs_parse_build_and_take_a_step() {
         let cfg = TrainConfig::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
         // Build the network on data of the dataset's shape and run one sample at T=2:
         // the recipe starts correctly even where its dataset is not installed here.
-        let (c, hw) = match cfg.dataset {
+        let (c, hw) = match cfg.data.dataset {
             snn_train::data::DatasetKind::Cifar10 | snn_train::data::DatasetKind::Svhn => (3, 32),
             _ => (1, 28),
         };
@@ -170,27 +165,21 @@ fn shipped_configs_parse_build_and_take_a_step() {
             labels: vec![3],
         };
         let net = snn_train::net::Network::build(
-            &cfg.layer_list(),
-            snn_train::net::Shape { c, h: hw, w: hw },
+            &cfg.network.layer_list(),
+            snn_train::net::shape(snn_train::LayerIndex::Input, c, hw, hw).unwrap(),
             10,
-            cfg.neuron(),
-            cfg.dropout,
+            cfg.network.neuron(),
+            cfg.network.dropout,
         )
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let params = net.init(cfg.init_gain, 1);
-        let quick = TrainConfig {
-            timesteps: 2,
-            ..cfg.clone()
-        };
-        let (g, stats) = train::chunk_gradient(
-            &net,
-            &params,
-            &cfg.dataset.encoding(),
-            &quick,
-            &data,
-            0,
-            &[0],
-        );
+        let enc = cfg.data.dataset.encoding();
+        snn_train::setup::check_exportable(&net, &enc)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let params = net.init(cfg.network.init_gain, 1);
+        let mut quick = cfg.clone();
+        quick.run.timesteps = 2;
+        let ctx = StepContext::new(&quick, &net, &enc);
+        let (g, stats) = ctx.chunk_gradient(&params, &data, 0, &[0]);
         assert_eq!(stats.samples, 1);
         assert!(
             g.iter().all(|t| t.iter().all(|v| v.is_finite())),
@@ -208,16 +197,68 @@ fn shipped_configs_parse_build_and_take_a_step() {
 fn bad_configs_are_rejected_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("c.toml");
-    std::fs::write(&p, "epochs = 0\n").unwrap();
+    std::fs::write(&p, "[optim]\nepochs = 0\n").unwrap();
     assert!(TrainConfig::from_file(&p)
         .unwrap_err()
         .to_string()
-        .contains("epochs"));
-    std::fs::write(&p, "epoch = 3\n").unwrap();
+        .contains("optim.epochs"));
+    std::fs::write(&p, "[optim]\nepoch = 3\n").unwrap();
     let e = TrainConfig::from_file(&p).unwrap_err().to_string();
     assert!(e.contains("c.toml") && e.contains("epoch"), "{e}");
-    std::fs::write(&p, "[[layers]]\ntype = \"conv\"\nchannels = 4\nkernel = 40\npadding = 0\n[[layers]]\ntype = \"output\"\n").unwrap();
-    let cfg = TrainConfig::from_file(&p).unwrap();
-    let e = train::setup(&cfg).err().unwrap().to_string();
-    assert!(e.contains("does not fit"), "{e}");
+    // Non-finite numbers are out of range, wherever they are.
+    for (text, key) in [
+        ("[network]\ninit_gain = inf\n", "network.init_gain"),
+        ("[network]\nthreshold = nan\n", "network.threshold"),
+        (
+            "[network]\npool_threshold = -inf\n",
+            "network.pool_threshold",
+        ),
+        ("[optim]\nlr = inf\n", "optim.lr"),
+        ("[optim]\nweight_decay = nan\n", "optim.weight_decay"),
+        ("[optim]\nmomentum = nan\n", "optim.momentum"),
+        ("[network]\nleak = nan\n", "network.leak"),
+        ("[network]\ndropout = nan\n", "network.dropout"),
+        ("[run]\ntimesteps = 0\n", "run.timesteps"),
+        ("[data]\ntest_limit = 0\n", "data.test_limit"),
+    ] {
+        std::fs::write(&p, text).unwrap();
+        let e = TrainConfig::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains(key) && e.contains("out of range"), "{text}: {e}");
+    }
+    let layers = |l: &str| format!("[network]\nlayers = [{l}, {{type = \"output\"}}]\n");
+    for (l, want) in [
+        (
+            "{type = \"conv\", channels = 4, kernel = 40, padding = 0}",
+            "does not fit",
+        ),
+        (
+            "{type = \"dense\", units = 70000}",
+            "units = 70000 is larger than the maximum 65535",
+        ),
+        (
+            "{type = \"conv\", channels = 70000, kernel = 3}",
+            "channels = 70000 is larger than the maximum 65535",
+        ),
+        (
+            "{type = \"conv\", channels = 4, kernel = 300, padding = 200}",
+            "kernel = 300 is larger than the maximum 255",
+        ),
+        ("{type = \"dense\", units = 0}", "units is zero"),
+        ("{type = \"output\"}", "`output` must be the last layer"),
+    ] {
+        std::fs::write(&p, layers(l)).unwrap();
+        let cfg = TrainConfig::from_file(&p).unwrap();
+        let e = setup(&cfg).err().unwrap().to_string();
+        assert!(e.contains(want), "{l}: {e}");
+    }
+    let many = vec!["{type = \"dense\", units = 4}"; 30].join(", ");
+    std::fs::write(&p, layers(&many)).unwrap();
+    let e = setup(&TrainConfig::from_file(&p).unwrap())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("31 layers, the model format allows at most 24"),
+        "{e}"
+    );
 }

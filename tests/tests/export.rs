@@ -8,17 +8,15 @@ use snn_train::train::{self, RunOptions};
 #[test]
 fn export_is_loaded_and_scored_by_snn_core() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = TrainConfig {
-        epochs: 2,
-        lr: 0.025,
-        batch_size: 16,
-        train_limit: Some(1000),
-        test_limit: Some(200),
-        timesteps: 10,
-        dropout: 0.0,
-        lr_milestones: vec![],
-        ..TrainConfig::default()
-    };
+    let mut cfg = TrainConfig::default();
+    cfg.optim.epochs = 2;
+    cfg.optim.lr = 0.025;
+    cfg.optim.batch_size = 16;
+    cfg.optim.lr_milestones = vec![];
+    cfg.data.train_limit = Some(1000);
+    cfg.data.test_limit = Some(200);
+    cfg.run.timesteps = 10;
+    cfg.network.dropout = 0.0;
     let s = train::run(&cfg, dir.path(), &RunOptions::default()).unwrap();
     let a = s.export.unwrap();
     assert_eq!(a.images, 200);

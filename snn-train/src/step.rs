@@ -1,0 +1,191 @@
+//! One training step: the per-sample forward and backward pass, the ordered reduction
+//! of a mini-batch's gradients, and the SGD update.
+//!
+//! [`StepContext`] is built once from the configuration (network, encoding, window,
+//! backward form, loss, resolved augmentation, seed), so a step takes only what
+//! changes between steps: the weights, the data and the sample indices.
+
+use rand::RngCore;
+
+use crate::config::TrainConfig;
+use crate::data::{augment, Dataset, Encoding};
+use crate::eval::argmax;
+use crate::grad::{backward, cross_entropy, loss_and_grad, GradForm, Loss};
+use crate::net::{Network, Params};
+use crate::optim::Sgd;
+use crate::par;
+use crate::seed::sample_rng;
+use crate::sim::{forward, Masks, Window};
+
+/// Samples per parallel work item. Fixed, so the summation order of gradients (and
+/// hence the result) does not depend on the number of threads.
+pub const CHUNK: usize = 4;
+
+/// Statistics of training samples (sums).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stats {
+    /// Summed training loss.
+    pub loss: f64,
+    /// Summed cross-entropy (logged for every loss).
+    pub ce: f64,
+    /// Correct predictions.
+    pub correct: usize,
+    /// Samples.
+    pub samples: usize,
+}
+
+impl Stats {
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &Stats) {
+        self.loss += o.loss;
+        self.ce += o.ce;
+        self.correct += o.correct;
+        self.samples += o.samples;
+    }
+
+    /// Mean loss per sample (0 without samples).
+    pub fn mean_loss(&self) -> f64 {
+        self.loss / self.samples.max(1) as f64
+    }
+
+    /// Mean cross-entropy per sample.
+    pub fn mean_ce(&self) -> f64 {
+        self.ce / self.samples.max(1) as f64
+    }
+
+    /// Accuracy in percent.
+    pub fn accuracy(&self) -> f64 {
+        100.0 * self.correct as f64 / self.samples.max(1) as f64
+    }
+}
+
+/// Everything a training step needs that stays fixed for the whole run.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext<'a> {
+    /// The network, its encoding and the window (recorded for the code form).
+    pub window: Window<'a>,
+    /// Backward form.
+    pub grad: GradForm,
+    /// Loss.
+    pub loss: Loss,
+    /// Random crop with padding 4.
+    pub crop: bool,
+    /// Random horizontal flip.
+    pub flip: bool,
+    /// The run's seed.
+    pub seed: u64,
+}
+
+impl<'a> StepContext<'a> {
+    /// The step context of `cfg` for `net` with input encoding `enc`.
+    pub fn new(cfg: &TrainConfig, net: &'a Network, enc: &'a Encoding) -> Self {
+        let (crop, flip) = cfg.data.augmentation();
+        Self {
+            window: Window {
+                net,
+                enc,
+                steps: cfg.run.timesteps,
+                record: cfg.optim.grad == GradForm::Code,
+            },
+            grad: cfg.optim.grad,
+            loss: cfg.optim.loss,
+            crop,
+            flip,
+            seed: cfg.run.seed,
+        }
+    }
+
+    /// The network.
+    pub fn net(&self) -> &'a Network {
+        self.window.net
+    }
+
+    /// Adds the gradients of training sample `i` of epoch `epoch` into `grads`.
+    /// `scratch` holds an augmented image (any contents; resized as needed).
+    pub fn sample_gradient(
+        &self,
+        params: &Params,
+        data: &Dataset,
+        (epoch, i): (usize, usize),
+        scratch: &mut Vec<u8>,
+        grads: &mut Params,
+    ) -> Stats {
+        let net = self.net();
+        let mut rng = sample_rng(self.seed, epoch, i);
+        let image = if self.crop || self.flip {
+            scratch.resize(data.image_len(), 0);
+            let pad = if self.crop { 4 } else { 0 };
+            let hwc = (data.height, data.width, data.channels);
+            augment::crop_flip(data.image(i), hwc, pad, self.flip, &mut rng, scratch);
+            &scratch[..]
+        } else {
+            data.image(i)
+        };
+        let masks = Masks::draw(net, &mut rng);
+        let spike_seed = rng.next_u64();
+        let trace = forward(&self.window, params, image, spike_seed, &masks);
+        let label = usize::from(data.labels[i]);
+        let (loss, dldy) = loss_and_grad(&trace.y, label, self.loss);
+        backward(net, params, &trace, &masks, &dldy, self.grad, grads);
+        Stats {
+            loss: f64::from(loss),
+            ce: f64::from(cross_entropy(&trace.y, label)),
+            correct: usize::from(argmax(&trace.y) == label),
+            samples: 1,
+        }
+    }
+
+    /// Gradient and statistics of a chunk of samples, summed in index order.
+    pub fn chunk_gradient(
+        &self,
+        params: &Params,
+        data: &Dataset,
+        epoch: usize,
+        indices: &[usize],
+    ) -> (Params, Stats) {
+        let mut grads = self.net().zeros();
+        let mut stats = Stats::default();
+        let mut scratch = Vec::new();
+        for &i in indices {
+            let s = self.sample_gradient(params, data, (epoch, i), &mut scratch, &mut grads);
+            stats.add(&s);
+        }
+        (grads, stats)
+    }
+
+    /// One optimisation step on a mini-batch: parallel chunks of [`CHUNK`] samples,
+    /// their gradients summed in chunk order, then one SGD step with rate `lr`.
+    pub fn train_batch(
+        &self,
+        params: &mut Params,
+        sgd: &mut Sgd,
+        data: &Dataset,
+        (epoch, batch): (usize, &[usize]),
+        lr: f32,
+    ) -> Stats {
+        let results = par::map_chunks(batch, CHUNK, |_, idx| {
+            self.chunk_gradient(params, data, epoch, idx)
+        });
+        // Sum the chunks' gradients element by element, always in chunk order, with
+        // the elements split across threads: deterministic and not a serial bottleneck.
+        let mut total = self.net().zeros();
+        for (t, out) in total.iter_mut().enumerate() {
+            let out = out.as_slice_mut().expect("zeros() are contiguous");
+            par::for_each_block_mut(out, 1 << 14, |first, block| {
+                for (g, _) in &results {
+                    let g = &g[t].as_slice().expect("zeros() are contiguous")
+                        [first..first + block.len()];
+                    for (o, v) in block.iter_mut().zip(g) {
+                        *o += v;
+                    }
+                }
+            });
+        }
+        let mut stats = Stats::default();
+        for (_, s) in &results {
+            stats.add(s);
+        }
+        sgd.step(params, &total, lr);
+        stats
+    }
+}
