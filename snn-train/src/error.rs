@@ -42,6 +42,7 @@ impl DataError {
     }
 }
 
+#[cfg(feature = "train")]
 /// A training configuration is invalid.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -77,6 +78,7 @@ pub enum ConfigError {
     Network(#[from] NetworkError),
 }
 
+#[cfg(feature = "train")]
 /// A layer list does not fit its input, or a layer is impossible.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[non_exhaustive]
@@ -164,6 +166,7 @@ pub enum NetworkError {
     NotExportable(snn_core::FormatError),
 }
 
+#[cfg(feature = "train")]
 /// Where in a network a size was found: a layer, or the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LayerIndex {
@@ -173,6 +176,7 @@ pub enum LayerIndex {
     Layer(usize),
 }
 
+#[cfg(feature = "train")]
 impl std::fmt::Display for LayerIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -182,6 +186,7 @@ impl std::fmt::Display for LayerIndex {
     }
 }
 
+#[cfg(feature = "train")]
 /// Why a training run (or an evaluation or export of one) failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -211,12 +216,14 @@ pub enum TrainError {
     Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
+#[cfg(feature = "train")]
 impl From<NetworkError> for TrainError {
     fn from(e: NetworkError) -> Self {
         Self::Config(ConfigError::Network(e))
     }
 }
 
+#[cfg(feature = "train")]
 impl TrainError {
     /// A closure that wraps an I/O error on `path`.
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {

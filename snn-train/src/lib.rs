@@ -20,28 +20,53 @@
 //! println!("best float test accuracy {:.2}%", summary.best.0);
 //! # Ok::<(), snn_train::TrainError>(())
 //! ```
+//!
+//! The default feature `train` builds all of it; without it only [`data`] is built
+//! (the dataset readers, for tools that need test images but not the trainer).
 #![warn(missing_docs)]
 
-pub mod analysis;
-pub mod bench;
-pub mod checkpoint;
-pub mod config;
 pub mod data;
 mod error;
-pub mod eval;
-pub mod export;
-pub mod grad;
-pub mod net;
-pub mod ops;
-pub mod optim;
-pub mod par;
-pub mod plots;
-pub mod report;
-pub mod seed;
-pub mod setup;
-pub mod sim;
-pub mod spec;
-pub mod step;
-pub mod train;
 
-pub use error::{ConfigError, DataError, LayerIndex, NetworkError, TrainError};
+pub use error::DataError;
+#[cfg(feature = "train")]
+pub use error::{ConfigError, LayerIndex, NetworkError, TrainError};
+
+#[cfg(feature = "train")]
+pub mod analysis;
+#[cfg(feature = "train")]
+pub mod bench;
+#[cfg(feature = "train")]
+pub mod checkpoint;
+#[cfg(feature = "train")]
+pub mod config;
+#[cfg(feature = "train")]
+pub mod eval;
+#[cfg(feature = "train")]
+pub mod export;
+#[cfg(feature = "train")]
+pub mod grad;
+#[cfg(feature = "train")]
+pub mod net;
+#[cfg(feature = "train")]
+pub mod ops;
+#[cfg(feature = "train")]
+pub mod optim;
+#[cfg(feature = "train")]
+pub mod par;
+#[cfg(feature = "train")]
+pub mod plots;
+#[cfg(feature = "train")]
+pub mod report;
+#[cfg(feature = "train")]
+pub mod seed;
+#[cfg(feature = "train")]
+pub mod setup;
+#[cfg(feature = "train")]
+pub mod sim;
+#[cfg(feature = "train")]
+pub mod spec;
+#[cfg(feature = "train")]
+pub mod step;
+#[cfg(feature = "train")]
+pub mod train;
