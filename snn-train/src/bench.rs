@@ -12,7 +12,7 @@ use snn_core::Model;
 
 use crate::config::TrainConfig;
 use crate::data::{self, Dataset, DatasetKind};
-use crate::error::{LayerIndex, TrainError};
+use crate::error::LayerIndex;
 use crate::grad::GradForm;
 use crate::net::{self, Network};
 use crate::optim::Sgd;
@@ -20,6 +20,7 @@ use crate::par;
 use crate::seed::eval_seed;
 use crate::sim::{gradient_bytes, sample_bytes};
 use crate::step::{StepContext, CHUNK};
+use crate::TrainError;
 
 /// One training-throughput measurement.
 #[derive(Debug, Clone, Serialize)]

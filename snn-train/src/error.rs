@@ -1,5 +1,6 @@
-//! Error types of the trainer, one per failure domain: data files, configuration,
-//! network description, and a whole run (which wraps the others).
+//! The trainer's leaf error types, one per failure domain: data files, configuration,
+//! network description. They depend on no other module of the crate; the error of a
+//! whole run, which wraps them, is `TrainError` (module `train_error`).
 
 use std::path::PathBuf;
 
@@ -182,54 +183,6 @@ impl std::fmt::Display for LayerIndex {
         match self {
             Self::Input => f.write_str("input"),
             Self::Layer(i) => write!(f, "layer {i}"),
-        }
-    }
-}
-
-#[cfg(feature = "train")]
-/// Why a training run (or an evaluation or export of one) failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TrainError {
-    /// Data files.
-    #[error(transparent)]
-    Data(#[from] DataError),
-    /// Configuration or network.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Checkpoints.
-    #[error(transparent)]
-    Checkpoint(#[from] crate::checkpoint::CheckpointError),
-    /// Export.
-    #[error(transparent)]
-    Export(#[from] crate::export::ExportError),
-    /// Run-directory I/O.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// Thread pool.
-    #[error("thread pool: {0}")]
-    Threads(#[from] rayon::ThreadPoolBuildError),
-}
-
-#[cfg(feature = "train")]
-impl From<NetworkError> for TrainError {
-    fn from(e: NetworkError) -> Self {
-        Self::Config(ConfigError::Network(e))
-    }
-}
-
-#[cfg(feature = "train")]
-impl TrainError {
-    /// A closure that wraps an I/O error on `path`.
-    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
-        move |source| Self::Io {
-            path: path.to_path_buf(),
-            source,
         }
     }
 }

@@ -30,7 +30,9 @@ mod error;
 
 pub use error::DataError;
 #[cfg(feature = "train")]
-pub use error::{ConfigError, LayerIndex, NetworkError, TrainError};
+pub use error::{ConfigError, LayerIndex, NetworkError};
+#[cfg(feature = "train")]
+pub use train_error::TrainError;
 
 #[cfg(feature = "train")]
 pub mod analysis;
@@ -70,3 +72,5 @@ pub mod spec;
 pub mod step;
 #[cfg(feature = "train")]
 pub mod train;
+#[cfg(feature = "train")]
+mod train_error;

@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use crate::config::TrainConfig;
 use crate::data::Dataset;
-use crate::error::TrainError;
 use crate::grad::GradForm;
 use crate::net::Network;
 use crate::step::{Stats, CHUNK};
+use crate::TrainError;
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Clone, Serialize)]

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::data::{self, Dataset, Encoding};
-use crate::error::{LayerIndex, NetworkError, TrainError};
+use crate::error::{LayerIndex, NetworkError};
 use crate::net::{self, Network};
+use crate::TrainError;
 
 /// Loaded data, network and encoding of a configuration.
 #[derive(Debug)]

@@ -14,7 +14,6 @@ use rand::seq::SliceRandom;
 use crate::checkpoint::{write_atomic, Checkpoint};
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Encoding};
-use crate::error::TrainError;
 use crate::eval::{compare, evaluate, Agreement};
 use crate::net::Params;
 use crate::optim::Sgd;
@@ -24,6 +23,7 @@ use crate::seed::{init_seed, shuffle_rng};
 use crate::setup::{setup, Setup};
 use crate::sim::Window;
 use crate::step::{Stats, StepContext};
+use crate::TrainError;
 
 /// What to do with checkpoints after an epoch (a pure decision).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

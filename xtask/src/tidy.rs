@@ -71,3 +71,131 @@ fn module_docs_detection() {
     assert!(!has_module_docs("fn f() {}\n//! late"));
     assert!(!has_module_docs("// plain comment\n"));
 }
+
+/// The crate-internal imports of each top-level module of a crate's `src/`:
+/// module name -> modules it names as `crate::m` (outside comments). A module's
+/// submodules (`src/m/*.rs`) count as `m`; re-exports at the crate root
+/// (`crate::TrainError`) count as the module that defines them, given by `roots`.
+fn module_imports(
+    src: &Path,
+    roots: &[(&str, &str)],
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut graph = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for f in files {
+        let rel = f.strip_prefix(src).unwrap_or(&f);
+        let module = match rel.components().next() {
+            Some(c) => c
+                .as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string(),
+            None => continue,
+        };
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        let deps = graph.entry(module.clone()).or_default();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (i, _) in line.match_indices("crate::") {
+                let rest = &line[i + "crate::".len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let target = roots
+                    .iter()
+                    .find(|(item, _)| *item == name)
+                    .map_or(name.clone(), |(_, m)| (*m).to_string());
+                if target != module && target.chars().next().is_some_and(|c| c.is_lowercase()) {
+                    deps.insert(target);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle in `graph`, if there is one.
+fn find_cycle(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        g: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        u: &str,
+        state: &mut std::collections::BTreeMap<String, u8>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        state.insert(u.to_string(), 1);
+        stack.push(u.to_string());
+        for v in g.get(u).into_iter().flatten() {
+            if !g.contains_key(v) {
+                continue;
+            }
+            match state.get(v.as_str()) {
+                Some(1) => {
+                    let at = stack.iter().position(|s| s == v).unwrap_or(0);
+                    let mut cycle = stack[at..].to_vec();
+                    cycle.push(v.clone());
+                    return Some(cycle);
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(c) = visit(g, v, state, stack) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        stack.pop();
+        state.insert(u.to_string(), 2);
+        None
+    }
+    let mut state = std::collections::BTreeMap::new();
+    for u in graph.keys() {
+        if !state.contains_key(u.as_str()) {
+            if let Some(c) = visit(graph, u, &mut state, &mut Vec::new()) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn trainer_modules_import_without_cycles() {
+    let src = project_root().join("snn-train/src");
+    let roots = [
+        ("TrainError", "train_error"),
+        ("ConfigError", "error"),
+        ("DataError", "error"),
+        ("NetworkError", "error"),
+        ("LayerIndex", "error"),
+    ];
+    let graph = module_imports(&src, &roots);
+    assert!(graph.len() > 10, "found only {} modules", graph.len());
+    if let Some(c) = find_cycle(&graph) {
+        panic!(
+            "snn-train's modules import each other in a cycle: {}",
+            c.join(" -> ")
+        );
+    }
+}
+
+#[test]
+fn cycle_detection() {
+    let g = |edges: &[(&str, &str)]| {
+        let mut g = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+        for (a, b) in edges {
+            g.entry((*a).into()).or_default().insert((*b).into());
+            g.entry((*b).into()).or_default();
+        }
+        g
+    };
+    assert_eq!(find_cycle(&g(&[("a", "b"), ("b", "c")])), None);
+    let c = find_cycle(&g(&[("a", "b"), ("b", "c"), ("c", "a")])).unwrap();
+    assert_eq!(c.first(), c.last());
+    assert_eq!(c.len(), 4);
+}

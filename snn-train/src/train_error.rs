@@ -1,0 +1,52 @@
+//! The error of a whole run (training, evaluation or export of a run directory): it
+//! wraps the leaf errors of data, configuration, checkpoints and export, so it sits
+//! above all of them in the module graph.
+
+use std::path::PathBuf;
+
+use crate::error::{ConfigError, DataError, NetworkError};
+
+/// Why a training run (or an evaluation or export of one) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// Data files.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Configuration or network.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Checkpoints.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// Export.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
+    /// Run-directory I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Thread pool.
+    #[error("thread pool: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
+}
+
+impl From<NetworkError> for TrainError {
+    fn from(e: NetworkError) -> Self {
+        Self::Config(ConfigError::Network(e))
+    }
+}
+
+impl TrainError {
+    /// A closure that wraps an I/O error on `path`.
+    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
