@@ -130,8 +130,12 @@ struct TrainArgs {
     /// Use only the first N test images.
     #[arg(long)]
     test_limit: Option<usize>,
-    /// Continue the run in this directory from its checkpoint_latest.
-    #[arg(long, conflicts_with = "config")]
+    /// Base learning rate.
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Continue the run in this directory from its checkpoint_latest; only --epochs,
+    /// --lr and --threads may change with it.
+    #[arg(long, conflicts_with_all = ["config", "dataset", "data_dir", "arch", "timesteps", "grad", "seed", "train_limit", "test_limit", "out"])]
     resume: Option<PathBuf>,
     /// Run directory (default: runs/<dataset>-<arch>-<time>).
     #[arg(long)]
@@ -185,6 +189,11 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     let opts = RunOptions {
         progress: !a.quiet,
         resume: a.resume.is_some(),
+        overrides: train::ResumeOverrides {
+            lr: a.lr,
+            epochs: a.epochs,
+            threads: a.threads,
+        },
         stop_after: None,
     };
     if let Some(dir) = &a.resume {
@@ -199,6 +208,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     overwrite(&mut data.dataset, a.dataset);
     overwrite(&mut cfg.network.arch, a.arch);
     overwrite(&mut cfg.optim.epochs, a.epochs);
+    overwrite(&mut cfg.optim.lr, a.lr);
     overwrite(&mut cfg.optim.grad, a.grad);
     overwrite(&mut run.timesteps, a.timesteps);
     overwrite(&mut run.threads, a.threads);

@@ -55,8 +55,48 @@ pub struct RunOptions {
     pub progress: bool,
     /// Continue from `checkpoint_latest` in the run directory.
     pub resume: bool,
+    /// Settings a resumed run may change.
+    pub overrides: ResumeOverrides,
     /// Stop after this many epochs in this invocation (for tests of resume).
     pub stop_after: Option<usize>,
+}
+
+/// What a resumed run may change; everything else is fixed by the run's checkpoint
+/// (changing the data or the network would not continue the same run).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ResumeOverrides {
+    /// A new base learning rate (the schedule's milestones still apply).
+    pub lr: Option<f32>,
+    /// A new total number of epochs.
+    pub epochs: Option<usize>,
+    /// A new thread count (results do not depend on it).
+    pub threads: Option<usize>,
+}
+
+impl ResumeOverrides {
+    /// True when nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// `cfg` with the overrides applied (and validated).
+    ///
+    /// # Errors
+    /// [`crate::ConfigError`] when an override is out of range.
+    pub fn apply(&self, cfg: &TrainConfig) -> Result<TrainConfig, crate::ConfigError> {
+        let mut cfg = cfg.clone();
+        if let Some(lr) = self.lr {
+            cfg.optim.lr = lr;
+        }
+        if let Some(epochs) = self.epochs {
+            cfg.optim.epochs = epochs;
+        }
+        if let Some(threads) = self.threads {
+            cfg.run.threads = threads;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
 }
 
 /// The result of a run.
@@ -86,7 +126,8 @@ pub fn default_run_dir(cfg: &TrainConfig) -> PathBuf {
 
 /// Trains according to `cfg` in `run_dir`, writing `config.toml`, `metrics.jsonl`,
 /// `checkpoint_latest`, `checkpoint_best` and, at the end, `model.snn`. With
-/// `opts.resume`, `cfg` is ignored and the run continues from its checkpoint.
+/// `opts.resume`, `cfg` is ignored and the run continues from its checkpoint, with
+/// `opts.overrides` applied (and `config.toml` rewritten to say so).
 ///
 /// # Errors
 /// [`TrainError`] for data, config, checkpoint, export or file-system problems.
@@ -95,7 +136,7 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
     let latest_path = run_dir.join("checkpoint_latest");
     let (cfg, resumed) = if opts.resume {
         let ck = Checkpoint::load(&latest_path)?;
-        (ck.config.clone(), Some(ck))
+        (opts.overrides.apply(&ck.config)?, Some(ck))
     } else {
         (cfg.clone(), None)
     };
@@ -105,7 +146,7 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
         net,
         enc,
     } = setup(&cfg)?;
-    if resumed.is_none() {
+    if resumed.is_none() || !opts.overrides.is_empty() {
         let path = run_dir.join("config.toml");
         write_atomic(&path, cfg.to_toml()?.as_bytes()).map_err(TrainError::io(&path))?;
     }

@@ -262,3 +262,54 @@ fn bad_configs_are_rejected_with_the_reason() {
         "{e}"
     );
 }
+
+#[test]
+fn a_resumed_run_takes_a_new_lr_epochs_and_threads() {
+    let cfg = small(GradForm::Aggregate);
+    let dir = tempfile::tempdir().unwrap();
+    let first = RunOptions {
+        stop_after: Some(1),
+        ..RunOptions::default()
+    };
+    train::run(&cfg, dir.path(), &first).unwrap();
+    let resume = |overrides| RunOptions {
+        resume: true,
+        overrides,
+        ..RunOptions::default()
+    };
+    // An override out of range is refused, and the run is left as it was.
+    let bad = train::ResumeOverrides {
+        lr: Some(f32::NAN),
+        ..Default::default()
+    };
+    let e = train::run(&TrainConfig::default(), dir.path(), &resume(bad))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("optim.lr"), "{e}");
+    let good = train::ResumeOverrides {
+        lr: Some(0.01),
+        epochs: Some(3),
+        threads: Some(1),
+    };
+    let s = train::run(&TrainConfig::default(), dir.path(), &resume(good)).unwrap();
+    assert!(s.export.is_some(), "the run ran to its new last epoch");
+    let ck = Checkpoint::load(&dir.path().join("checkpoint_latest")).unwrap();
+    assert_eq!(ck.epochs_done, 3);
+    assert_eq!((ck.config.optim.lr, ck.config.optim.epochs), (0.01, 3));
+    let saved = TrainConfig::from_file(&dir.path().join("config.toml")).unwrap();
+    assert_eq!(saved, ck.config, "config.toml says what the run now uses");
+    let lrs: Vec<f64> = std::fs::read_to_string(dir.path().join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["lr"].as_f64().unwrap()
+        })
+        .collect();
+    // Epoch 1 at the original 0.02; epochs 2 and 3 past the milestone at 1: 0.01 * 0.2.
+    assert_eq!(lrs.len(), 3);
+    assert!(
+        (lrs[0] - 0.02).abs() < 1e-7 && (lrs[1] - 0.002).abs() < 1e-7,
+        "{lrs:?}"
+    );
+}
