@@ -427,18 +427,18 @@ impl<W: FnMut(&[u8])> Encoder<W> {
         Ok(())
     }
 
-    /// Ends the file and returns the sink.
+    /// Ends the file (dropping the sink, so whatever it borrowed is free again).
     ///
     /// # Errors
     /// [`VectorError::CaseCount`] when fewer cases than announced were written.
-    pub fn finish(self) -> Result<W, VectorError> {
+    pub fn finish(self) -> Result<(), VectorError> {
         if self.written != self.header.cases {
             return Err(VectorError::CaseCount {
                 expected: self.header.cases,
                 found: u64::from(self.written),
             });
         }
-        Ok(self.sink)
+        Ok(())
     }
 }
 
