@@ -5,7 +5,7 @@
 //! `cargo xtask qemu` sets), else the golden files of `snn-core`. The expected results
 //! are computed here with `snn-core` on the host, so the firmware can check itself bit
 //! for bit, and written in the vector format of `snn_embedded::contract::vectors`; the
-//! state arena size is the model's `state_words()`.
+//! state arena size (the model's `state_words()`) and the step count become constants.
 
 use std::{env, fs, path::PathBuf};
 
@@ -79,12 +79,18 @@ fn main() {
         .unwrap_or_else(|e| panic!("test vectors: {e}"));
     fs::write(out.join("vectors.bin"), bytes).expect("write vectors");
     fs::write(out.join("model.snn"), &blob).expect("write model");
+    // The step count is a build constant too (checked against the vectors at start-up):
+    // a compile-time step count lets LLVM specialise the engine's time loop, as it
+    // would in a deployed firmware, and keeps the instruction counts comparable.
     fs::write(
-        out.join("arena.rs"),
+        out.join("consts.rs"),
         format!(
-            "/// State words the embedded model needs (computed by build.rs).\npub const ARENA_WORDS: usize = {};\n",
+            "/// State words the embedded model needs (computed by build.rs).\n\
+             pub const ARENA_WORDS: usize = {};\n\
+             /// Time steps per inference (the embedded vectors' header says the same).\n\
+             pub const STEPS: u32 = {steps};\n",
             model.state_words()
         ),
     )
-    .expect("write arena.rs");
+    .expect("write consts.rs");
 }

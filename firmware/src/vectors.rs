@@ -4,13 +4,23 @@
 
 use snn_embedded::contract::vectors::{VectorError, Vectors};
 
+use crate::STEPS;
+
 static VECTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vectors.bin"));
 
-/// The embedded vectors, decoded and checked.
+/// The embedded vectors, decoded and checked, with the header's step count equal to
+/// the build constant [`STEPS`].
 ///
 /// # Errors
 /// The [`VectorError`] naming the first problem (a build-script bug, or a firmware
 /// built against another version of the contract).
 pub fn embedded() -> Result<Vectors<'static>, VectorError> {
-    Vectors::decode(VECTORS)
+    let v = Vectors::decode(VECTORS)?;
+    if v.header().steps != STEPS {
+        return Err(VectorError::OutOfRange {
+            field: "steps",
+            found: u64::from(v.header().steps),
+        });
+    }
+    Ok(v)
 }
