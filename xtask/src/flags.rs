@@ -187,10 +187,26 @@ mod tests {
 
     #[test]
     fn zero_timeout_samples_and_steps_are_rejected() {
-        rejected(&["qemu", "--timeout", "0"], "--timeout", "0 would mean no limit");
-        rejected(&["qemu", "--samples", "0"], "--samples", "at least one input");
-        rejected(&["qemu", "--steps", "0"], "--steps", "at least one time step");
-        rejected(&["flash", "--samples", "0"], "--samples", "at least one input");
+        rejected(
+            &["qemu", "--timeout", "0"],
+            "--timeout",
+            "0 would mean no limit",
+        );
+        rejected(
+            &["qemu", "--samples", "0"],
+            "--samples",
+            "at least one input",
+        );
+        rejected(
+            &["qemu", "--steps", "0"],
+            "--steps",
+            "at least one time step",
+        );
+        rejected(
+            &["flash", "--samples", "0"],
+            "--samples",
+            "at least one input",
+        );
         rejected(&["qemu", "--timeout=-1"], "--timeout", "invalid digit");
         rejected(&["qemu", "--samples", "many"], "--samples", "invalid digit");
     }

@@ -155,6 +155,11 @@ pub struct SummaryLine {
 pub struct ExitLine(pub ExitCode);
 
 /// Any line of the grammar, as parsed.
+///
+/// The list variants hold their values inline (no allocation in this `no_std` crate),
+/// so a `Line` is about half a KiB: a short-lived parse result, not something to store
+/// by the thousand.
+#[allow(clippy::large_enum_variant)] // <- no `alloc` to box with; see above
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
     /// `MODEL ...`.
