@@ -4,11 +4,13 @@
 //! The model and inputs come from `SNN_FW_MODEL` / `SNN_FW_INPUTS` (what
 //! `cargo xtask qemu` sets), else the golden files of `snn-core`. The expected results
 //! are computed here with `snn-core` on the host, so the firmware can check itself bit
-//! for bit; the state arena size is the model's `state_words()`.
+//! for bit, and written in the vector format of `snn_embedded::contract::vectors`; the
+//! state arena size (the model's `state_words()`) and the step count become constants.
 
 use std::{env, fs, path::PathBuf};
 
 use snn_core::Model;
+use snn_embedded::contract::vectors::{Encoder, Header};
 
 fn var(name: &str) -> Option<String> {
     println!("cargo:rerun-if-env-changed={name}");
@@ -46,47 +48,49 @@ fn main() {
     let inputs = fs::read(&inputs_path).unwrap_or_else(|e| panic!("{inputs_path}: {e}"));
     let n_in = model.input_len();
     assert!(
-        inputs.len().is_multiple_of(n_in) && !inputs.is_empty(),
+        inputs.len().is_multiple_of(n_in),
         "{inputs_path}: {} bytes is not a whole number of {n_in}-pixel images",
         inputs.len()
     );
     let cases: Vec<&[u8]> = inputs.chunks(n_in).take(limit).collect();
+    assert!(
+        !cases.is_empty(),
+        "{inputs_path}: no input image to embed (at least one test case is needed)"
+    );
 
-    // vectors.bin, all little-endian u32 words (see src/vectors.rs).
-    let mut v: Vec<u32> = vec![
-        cases.len() as u32,
-        n_in as u32,
-        model.classes() as u32,
-        model.populations() as u32,
-        steps,
-        seed as u32,
-        (seed >> 32) as u32,
-    ];
+    // vectors.bin: the contract's vector file (snn_embedded::contract::vectors), with
+    // the expected results of snn-core on the host and the seeds it defines.
+    let header = Header::for_model(&model, cases.len(), steps, seed)
+        .unwrap_or_else(|e| panic!("{model_path}: {e}"));
+    let mut bytes = Vec::new();
+    let mut encoder = Encoder::new(header, |b: &[u8]| bytes.extend_from_slice(b))
+        .unwrap_or_else(|e| panic!("test vectors: {e}"));
     let mut state = vec![0u32; model.state_words()];
     for (i, img) in cases.iter().enumerate() {
         let r = model
-            .classify(&mut state, img, seed + i as u64, steps)
-            .expect("classify");
-        v.push(u32::from(r.class));
-        v.push(r.input_spikes);
-        let ev = r.total_synaptic_events();
-        v.push(ev as u32);
-        v.push((ev >> 32) as u32);
-        v.extend(r.scores.iter().map(|&s| s as u32));
-        v.extend(r.spikes.iter().copied());
+            .classify(&mut state, img, header.case_seed(i), steps)
+            .unwrap_or_else(|e| panic!("{inputs_path}: case {i}: {e}"));
+        encoder
+            .push(img, &r)
+            .unwrap_or_else(|e| panic!("test vectors: {e}"));
     }
-    let mut bytes: Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
-    for img in &cases {
-        bytes.extend_from_slice(img);
-    }
+    encoder
+        .finish()
+        .unwrap_or_else(|e| panic!("test vectors: {e}"));
     fs::write(out.join("vectors.bin"), bytes).expect("write vectors");
     fs::write(out.join("model.snn"), &blob).expect("write model");
+    // The step count is a build constant too (checked against the vectors at start-up):
+    // a compile-time step count lets LLVM specialise the engine's time loop, as it
+    // would in a deployed firmware, and keeps the instruction counts comparable.
     fs::write(
-        out.join("arena.rs"),
+        out.join("consts.rs"),
         format!(
-            "/// State words the embedded model needs (computed by build.rs).\npub const ARENA_WORDS: usize = {};\n",
+            "/// State words the embedded model needs (computed by build.rs).\n\
+             pub const ARENA_WORDS: usize = {};\n\
+             /// Time steps per inference (the embedded vectors' header says the same).\n\
+             pub const STEPS: u32 = {steps};\n",
             model.state_words()
         ),
     )
-    .expect("write arena.rs");
+    .expect("write consts.rs");
 }

@@ -10,6 +10,8 @@ use core::cell::RefCell;
 use cortex_m::interrupt::Mutex;
 use defmt_rtt as _;
 use panic_probe as _;
+use snn_embedded::contract::exit::ExitCode;
+use snn_embedded::contract::report::ExitLine;
 use snn_embedded::signal::Signals;
 use stm32f4xx_hal::gpio::{Output, Pin, PushPull};
 use stm32f4xx_hal::pac;
@@ -48,9 +50,10 @@ pub fn signal<T>(f: impl FnOnce() -> T, ok: impl FnOnce(&T) -> bool) -> T {
     out
 }
 
-/// Stops: probe-rs ends `run` at the breakpoint; the code is in the log.
-pub fn exit(code: i32) -> ! {
-    defmt::println!("EXIT {=i32}", code);
+/// Stops: probe-rs ends `run` at the breakpoint; the code is in the log (an `EXIT`
+/// line of the contract's report).
+pub fn exit(code: ExitCode) -> ! {
+    defmt::println!("{}", ExitLine(code));
     loop {
         cortex_m::asm::bkpt();
     }

@@ -2,6 +2,10 @@
 //! `snn-core`, reports each result, the instructions (QEMU) or cycles (board) per
 //! inference and the memory used, and exits 0 only if every class, score vector and
 //! spike count equals what `snn-core` computed on the host.
+//!
+//! What it reads (the vector file), prints (the report lines) and exits with (the
+//! exit codes) is the host/device contract of `snn_embedded::contract`; this file only
+//! sequences it.
 #![no_std]
 #![no_main]
 
@@ -19,14 +23,19 @@ use qemu as platform;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::{entry, exception};
+use snn_core::Classification;
+use snn_embedded::contract::exit::ExitCode;
+use snn_embedded::contract::report::{
+    CaseLine, Counter, MemoryLine, ModelLine, ScoresLine, SpikesLine, SummaryLine,
+};
+use snn_embedded::contract::vectors::{Case, Vectors};
 use snn_embedded::runner::Runner;
 use snn_embedded::slot::ModelSlot;
 use snn_embedded::stopwatch::{dwt_advances, DwtStopwatch, Stopwatch, SysTickStopwatch};
 
-include!(concat!(env!("OUT_DIR"), "/arena.rs"));
+include!(concat!(env!("OUT_DIR"), "/consts.rs"));
 
 static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.snn"));
-static VECTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vectors.bin"));
 
 static SYST_WRAPS: AtomicU32 = AtomicU32::new(0);
 
@@ -60,6 +69,11 @@ fn main() -> ! {
 
     let mut cp = cortex_m::Peripherals::take().expect("first and only take");
     let cycles = dwt_advances(&mut cp.DCB, &mut cp.DWT);
+    let counter = if cycles {
+        Counter::DwtCycles
+    } else {
+        Counter::SysTick
+    };
     let mut systick = SysTickStopwatch::start(cp.SYST, || SYST_WRAPS.load(Ordering::Relaxed));
     let mut dwt = DwtStopwatch::default();
     platform::init();
@@ -68,7 +82,7 @@ fn main() -> ! {
         Ok(s) => s,
         Err(e) => {
             defmt::error!("model rejected: {}", e);
-            platform::exit(2)
+            platform::exit(ExitCode::ModelRejected)
         }
     };
     let model = slot.model().clone();
@@ -76,86 +90,131 @@ fn main() -> ! {
         Ok(r) => r,
         Err(e) => {
             defmt::error!("{}", e);
-            platform::exit(3)
+            platform::exit(ExitCode::ArenaTooSmall)
         }
     };
-    let v = vectors::Vectors::parse(VECTORS);
+    let v = match vectors::embedded() {
+        Ok(v) => v,
+        Err(e) => {
+            defmt::error!("{}", e);
+            platform::exit(ExitCode::BadVectors)
+        }
+    };
     let (flash, ram) = memory_used(platform::FLASH_ORIGIN);
     defmt::println!(
-        "MODEL bytes={=usize} crc={=u32:#010x} state_words={=usize} classes={=usize} populations={=usize} cases={=usize} steps={=u32}",
-        slot.flash_bytes(),
-        slot.checksum(),
-        model.state_words(),
-        model.classes(),
-        model.populations(),
-        v.cases,
-        v.steps
+        "{}",
+        ModelLine {
+            bytes: slot.flash_bytes(),
+            crc: slot.checksum(),
+            state_words: model.state_words(),
+            classes: model.classes(),
+            populations: model.populations(),
+            cases: v.len(),
+            steps: v.header().steps,
+        }
     );
     defmt::println!(
-        "MEMORY flash={=usize} ram={=usize} arena={=usize} counter={=str}",
-        flash,
-        ram,
-        4 * ARENA_WORDS,
-        if cycles { "dwt-cycles" } else { "systick" }
+        "{}",
+        MemoryLine {
+            flash,
+            ram,
+            arena: 4 * ARENA_WORDS,
+            counter,
+        }
     );
 
-    let mut mismatches = 0u32;
-    let mut total_ticks = 0u64;
-    let mut total_events = 0u64;
-    for i in 0..v.cases {
-        let case = v.case(i);
-        let t0 = if cycles { dwt.now() } else { systick.now() };
+    let totals = if cycles {
+        run_cases(&mut dwt, &mut runner, &v)
+    } else {
+        run_cases(&mut systick, &mut runner, &v)
+    };
+    defmt::println!(
+        "{}",
+        SummaryLine {
+            cases: v.len(),
+            mismatches: totals.mismatches,
+            ticks: totals.ticks,
+            events: totals.events,
+            counter,
+        }
+    );
+    platform::exit(if totals.mismatches == 0 {
+        ExitCode::Pass
+    } else {
+        ExitCode::Mismatch
+    })
+}
+
+/// What a run over every case adds up to.
+#[derive(Default)]
+struct Totals {
+    mismatches: u32,
+    ticks: u64,
+    events: u64,
+}
+
+/// Runs every case of `v`, timing each inference with `clock`, and reports each result;
+/// ends the run with [`ExitCode::InferenceFailed`] if an inference returns an error.
+fn run_cases<const N: usize>(
+    clock: &mut impl Stopwatch,
+    runner: &mut Runner<'_, N>,
+    v: &Vectors<'_>,
+) -> Totals {
+    // `STEPS` (a build constant, checked against the header by `vectors::embedded`)
+    // rather than the header's value: the engine's loops get a known trip count.
+    let steps = STEPS;
+    let mut totals = Totals::default();
+    for case in v.cases() {
+        let t0 = clock.now();
         let result = platform::signal(
-            || runner.classify(case.image, case.seed, v.steps),
+            || runner.classify(case.image, case.seed, steps),
             |r| r.as_ref().is_ok_and(|r| r.class == case.class),
         );
-        let ticks = if cycles {
-            dwt.since(t0)
-        } else {
-            systick.since(t0)
-        };
+        let ticks = clock.since(t0);
         let r = match result {
             Ok(r) => r,
             Err(e) => {
-                defmt::error!("case {=usize}: {}", i, e);
-                platform::exit(4)
+                defmt::error!("case {=usize}: {}", case.index, e);
+                platform::exit(ExitCode::InferenceFailed)
             }
         };
-        let events = r.total_synaptic_events();
-        let ok = r.class == case.class
-            && r.input_spikes == case.input_spikes
-            && events == case.events
-            && r.scores
-                .iter()
-                .enumerate()
-                .all(|(k, &s)| s == case.score(k))
-            && r.spikes
-                .iter()
-                .enumerate()
-                .all(|(p, &s)| s == case.spikes(p));
-        mismatches += u32::from(!ok);
-        total_ticks += ticks;
-        total_events += events;
-        defmt::println!(
-            "CASE {=usize} class={=u16} expected={=u16} ok={=bool} ticks={=u64} events={=u64} input_spikes={=u32}",
-            i,
-            r.class,
-            case.class,
+        let ok = report(&case, &r, ticks);
+        totals.mismatches += u32::from(!ok);
+        totals.ticks += ticks;
+        totals.events += r.total_synaptic_events();
+    }
+    totals
+}
+
+/// Compares one result with the host's and prints its `CASE`, `SCORES` and `SPIKES`
+/// lines; true when it matches.
+fn report(case: &Case<'_>, r: &Classification, ticks: u64) -> bool {
+    let ok = case.matches(r);
+    defmt::println!(
+        "{}",
+        CaseLine {
+            case: case.index,
+            class: r.class,
+            expected: case.class,
             ok,
             ticks,
-            events,
-            r.input_spikes
-        );
-        defmt::println!("SCORES {=usize} {}", i, &r.scores[..]);
-        defmt::println!("SPIKES {=usize} {}", i, &r.spikes[..]);
-    }
-    defmt::println!(
-        "SUMMARY cases={=usize} mismatches={=u32} ticks={=u64} events={=u64} counter={=str}",
-        v.cases,
-        mismatches,
-        total_ticks,
-        total_events,
-        if cycles { "dwt-cycles" } else { "systick" }
+            events: r.total_synaptic_events(),
+            input_spikes: r.input_spikes,
+        }
     );
-    platform::exit(if mismatches == 0 { 0 } else { 1 })
+    defmt::println!(
+        "{}",
+        ScoresLine {
+            case: case.index,
+            scores: &r.scores[..],
+        }
+    );
+    defmt::println!(
+        "{}",
+        SpikesLine {
+            case: case.index,
+            spikes: &r.spikes[..],
+        }
+    );
+    ok
 }

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod contract;
 pub mod runner;
 pub mod signal;
 pub mod slot;

@@ -54,18 +54,47 @@ pub struct QemuArgs {
     /// Raw input images (HWC bytes); default: the bundled MNIST test images.
     #[arg(long)]
     pub inputs: Option<std::path::PathBuf>,
-    /// Number of inputs.
-    #[arg(long, default_value_t = 20)]
+    /// Number of inputs (at least 1).
+    #[arg(long, default_value_t = 20, value_parser = samples)]
     pub samples: usize,
-    /// Time steps per inference.
-    #[arg(long, default_value_t = 20)]
+    /// Time steps per inference (at least 1).
+    #[arg(long, default_value_t = 20, value_parser = steps)]
     pub steps: u32,
-    /// Encoder seed of the first input (input i uses seed + i).
+    /// Encoder seed of the first input (input i uses seed + i, wrapping at 2^64: any
+    /// u64 is valid).
     #[arg(long, default_value_t = 1000)]
     pub seed: u64,
-    /// QEMU timeout in seconds.
-    #[arg(long, default_value_t = 300)]
+    /// QEMU timeout in seconds (at least 1).
+    #[arg(long, default_value_t = 300, value_parser = timeout)]
     pub timeout: u64,
+}
+
+/// A whole number of at least 1, else an error saying why `what` needs one.
+fn at_least_one<T>(s: &str, why: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialEq + From<u8>,
+    T::Err: std::fmt::Display,
+{
+    let v: T = s.parse().map_err(|e| format!("{e}"))?;
+    if v == T::from(0) {
+        return Err(why.to_string());
+    }
+    Ok(v)
+}
+
+fn samples(s: &str) -> Result<usize, String> {
+    at_least_one(s, "at least one input is needed")
+}
+
+fn steps(s: &str) -> Result<u32, String> {
+    at_least_one(s, "an inference needs at least one time step")
+}
+
+fn timeout(s: &str) -> Result<u64, String> {
+    at_least_one(
+        s,
+        "the QEMU timeout must be at least 1 second (0 would mean no limit)",
+    )
 }
 
 impl QemuArgs {
@@ -133,4 +162,79 @@ pub struct CiArgs {
     /// Skip the slow steps that need extra tooling (the thumb-target builds).
     #[arg(long)]
     pub quick: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+    use clap::Parser;
+
+    use super::{Cmd, Xtask};
+
+    fn parse(args: &[&str]) -> Result<Xtask, clap::Error> {
+        Xtask::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied()))
+    }
+
+    /// `args` fail with a validation error naming `flag` and saying `why`.
+    fn rejected(args: &[&str], flag: &str, why: &str) {
+        let e = parse(args).expect_err("must be rejected");
+        assert_eq!(e.kind(), ErrorKind::ValueValidation, "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains(flag), "{msg}");
+        assert!(msg.contains(why), "{msg}");
+        assert!(!msg.contains("panicked"), "{msg}");
+    }
+
+    #[test]
+    fn zero_timeout_samples_and_steps_are_rejected() {
+        rejected(
+            &["qemu", "--timeout", "0"],
+            "--timeout",
+            "0 would mean no limit",
+        );
+        rejected(
+            &["qemu", "--samples", "0"],
+            "--samples",
+            "at least one input",
+        );
+        rejected(
+            &["qemu", "--steps", "0"],
+            "--steps",
+            "at least one time step",
+        );
+        rejected(
+            &["flash", "--samples", "0"],
+            "--samples",
+            "at least one input",
+        );
+        rejected(&["qemu", "--timeout=-1"], "--timeout", "invalid digit");
+        rejected(&["qemu", "--samples", "many"], "--samples", "invalid digit");
+    }
+
+    #[test]
+    fn the_largest_seed_is_accepted() {
+        let x = parse(&["qemu", "--seed", "18446744073709551615"]).unwrap();
+        let Cmd::Qemu(q) = x.command else {
+            panic!("parsed as {:?}", x.command)
+        };
+        assert_eq!(q.seed, u64::MAX);
+        rejected(
+            &["qemu", "--seed", "18446744073709551616"],
+            "--seed",
+            "too large",
+        );
+    }
+
+    #[test]
+    fn defaults_match_the_ci_runs() {
+        let Cmd::Qemu(q) = parse(&["qemu"]).unwrap().command else {
+            panic!()
+        };
+        let d = super::QemuArgs::default_lenet();
+        assert_eq!(
+            (q.samples, q.steps, q.seed, q.timeout),
+            (d.samples, d.steps, d.seed, d.timeout)
+        );
+        assert!(parse(&["qemu", "--timeout", "1", "--samples", "1", "--steps", "1"]).is_ok());
+    }
 }

@@ -5,12 +5,19 @@
 //! embedded, runs QEMU (mps2-an386, `-icount shift=0`) under a timeout, decodes the
 //! defmt stream with the `defmt-decoder` library, compares every class, score vector
 //! and spike count, prints a table and a summary, and fails on any mismatch.
+//!
+//! The seeds, the report lines and the exit codes are those of
+//! `snn_embedded::contract`, the same module the firmware uses: this file reads the
+//! lines with `Line::parse` and explains an exit status with `ExitCode`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 use snn_core::{Classification, Model};
+use snn_embedded::contract::exit::ExitCode;
+use snn_embedded::contract::report::{CaseLine, Line, ParseError};
+use snn_embedded::contract::vectors::case_seed;
 
 use crate::firmware::{self, Embed, Target};
 use crate::flags::QemuArgs;
@@ -19,14 +26,10 @@ use crate::project_root;
 /// SysTick ticks per guest instruction on mps2-an386 at `-icount shift=0`.
 const INSTRUCTIONS_PER_TICK: u64 = 40;
 
-/// One decoded result line of the firmware.
+/// What the firmware reported for one case (its `CASE`, `SCORES` and `SPIKES` lines).
 #[derive(Debug, Default, Clone)]
 struct DeviceResult {
-    class: u16,
-    ok: bool,
-    ticks: u64,
-    events: u64,
-    input_spikes: u32,
+    case: Option<CaseLine>,
     scores: Vec<i32>,
     spikes: Vec<u32>,
 }
@@ -78,7 +81,7 @@ fn host_results(
     inputs
         .chunks(model.input_len())
         .enumerate()
-        .map(|(i, img)| Ok(model.classify(&mut state, img, seed + i as u64, steps)?))
+        .map(|(i, img)| Ok(model.classify(&mut state, img, case_seed(seed, i), steps)?))
         .collect()
 }
 
@@ -131,42 +134,60 @@ fn run_qemu(elf: &Path, timeout_s: u64) -> Result<(i32, Vec<String>)> {
     Ok((code, lines))
 }
 
-fn field<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
-}
-
-/// `[1, -2, 3]` (defmt's slice display) to numbers.
-fn list<T: std::str::FromStr>(s: &str) -> Vec<T> {
-    s.trim_matches(|c| c == '[' || c == ']')
-        .split(',')
-        .filter_map(|v| v.trim().parse().ok())
-        .collect()
-}
-
-fn parse(lines: &[String], n: usize) -> Vec<DeviceResult> {
+/// Reads the decoded log: the contract's lines for cases `0..n` into results, and
+/// every line outside the grammar (free-form messages, errors) and the start-up lines
+/// (`MODEL`, `MEMORY`) into the lines to show, in log order.
+///
+/// A line with a known tag that does not parse, or does not print back identically
+/// (the firmware's `defmt` formatter and the contract's `Display` disagree), is an
+/// error: the two sides of the contract have drifted.
+fn read_log(lines: &[String], n: usize) -> Result<(Vec<DeviceResult>, Vec<&str>)> {
     let mut out = vec![DeviceResult::default(); n];
-    for l in lines {
-        let mut words = l.splitn(3, ' ');
-        let (tag, idx, rest) = (words.next(), words.next(), words.next().unwrap_or(""));
-        let Some(i) = idx.and_then(|v| v.parse::<usize>().ok()).filter(|&i| i < n) else {
-            continue;
-        };
-        match tag {
-            Some("CASE") => {
-                let r = &mut out[i];
-                r.class = field(rest, "class").unwrap_or(u16::MAX);
-                r.ok = field(rest, "ok").unwrap_or(false);
-                r.ticks = field(rest, "ticks").unwrap_or(0);
-                r.events = field(rest, "events").unwrap_or(0);
-                r.input_spikes = field(rest, "input_spikes").unwrap_or(0);
+    let mut show = Vec::new();
+    for text in lines {
+        let line = match Line::parse(text) {
+            Ok(line) => line,
+            Err(ParseError::UnknownTag) => {
+                show.push(text.as_str());
+                continue;
             }
-            Some("SCORES") => out[i].scores = list(rest),
-            Some("SPIKES") => out[i].spikes = list(rest),
-            _ => {}
+            Err(e) => bail!("firmware line {text:?}: {e}"),
+        };
+        if line.to_string() != *text {
+            bail!("firmware line {text:?} differs from the contract's form {line}");
+        }
+        match line {
+            Line::Model(_) | Line::Memory(_) => show.push(text.as_str()),
+            Line::Case(c) => {
+                if let Some(r) = out.get_mut(c.case) {
+                    r.case = Some(c);
+                }
+            }
+            Line::Scores(l) => {
+                if let Some(r) = out.get_mut(l.case) {
+                    r.scores = l.scores.to_vec();
+                }
+            }
+            Line::Spikes(l) => {
+                if let Some(r) = out.get_mut(l.case) {
+                    r.spikes = l.spikes.to_vec();
+                }
+            }
+            Line::Summary(_) | Line::Exit(_) => {}
         }
     }
-    out
+    Ok((out, show))
+}
+
+/// Why the firmware exited with `code`, for an error message.
+fn exit_message(code: i32) -> String {
+    match ExitCode::from_code(code) {
+        Some(c) => format!("the firmware exited with code {c}"),
+        None => format!(
+            "the firmware exited with code {code}, which is none of the contract's ({})",
+            ExitCode::legend()
+        ),
+    }
 }
 
 /// The figures of one QEMU run.
@@ -208,13 +229,10 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     };
     let elf = firmware::build(Target::Qemu, &embed)?;
     let (code, lines) = run_qemu(&elf, args.timeout)?;
-    for l in lines
-        .iter()
-        .filter(|l| l.starts_with("MODEL") || l.starts_with("MEMORY") || l.contains("rror"))
-    {
+    let (device, show) = read_log(&lines, host.len())?;
+    for l in show {
         println!("{l}");
     }
-    let device = parse(&lines, host.len());
 
     println!(
         "\n{:>4} {:>5} {:>5} {:>6} {:>6} {:>13} {:>10}",
@@ -223,27 +241,36 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     let (mut equal, mut correct, mut labelled) = (0usize, 0usize, 0usize);
     let (mut instr, mut events) = (0u64, 0u64);
     for (i, (h, d)) in host.iter().zip(&device).enumerate() {
-        let same = d.ok
-            && d.class == h.class
+        let c = d.case.unwrap_or(CaseLine {
+            case: i,
+            class: u16::MAX,
+            expected: h.class,
+            ok: false,
+            ticks: 0,
+            events: 0,
+            input_spikes: 0,
+        });
+        let same = c.ok
+            && c.class == h.class
             && d.scores == h.scores.as_slice()
             && d.spikes == h.spikes.as_slice()
-            && d.input_spikes == h.input_spikes
-            && d.events == h.total_synaptic_events();
+            && c.input_spikes == h.input_spikes
+            && c.events == h.total_synaptic_events();
         equal += usize::from(same);
         if let Some(l) = labels[i] {
             labelled += 1;
-            correct += usize::from(u16::from(l) == d.class);
+            correct += usize::from(u16::from(l) == c.class);
         }
-        let n_instr = d.ticks * INSTRUCTIONS_PER_TICK;
+        let n_instr = c.ticks * INSTRUCTIONS_PER_TICK;
         instr += n_instr;
-        events += d.events;
+        events += c.events;
         let label = labels[i].map_or("-".to_string(), |l| l.to_string());
         println!(
             "{i:>4} {label:>5} {:>5} {:>6} {:>6} {n_instr:>13} {:>10}",
             h.class,
-            d.class,
+            c.class,
             if same { "yes" } else { "NO" },
-            d.events
+            c.events
         );
     }
     let n = host.len() as u64;
@@ -273,8 +300,8 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
             events / n.max(1)
         );
     }
-    if code != 0 {
-        bail!("the firmware exited with code {code} (1: mismatch, 2: model rejected, 3: arena too small, 101: panic, 102: HardFault, 124: timeout)");
+    if code != ExitCode::Pass.code() {
+        bail!("{}", exit_message(code));
     }
     if equal as u64 != n {
         bail!("{} of {n} results differ from the host", n - equal as u64);
@@ -287,4 +314,69 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         instructions_per_event: instr as f64 / events.max(1) as f64,
         events_per_inference: events / n.max(1),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_seed_wraps_instead_of_overflowing() {
+        let g = project_root().join("snn-core/tests/golden");
+        let blob = std::fs::read(g.join("model.snn")).unwrap();
+        let model = Model::from_bytes(&blob).unwrap();
+        let inputs = std::fs::read(g.join("inputs.bin")).unwrap();
+        let two = &inputs[..2 * model.input_len()];
+        let r = host_results(&model, two, u64::MAX, 4).unwrap();
+        let mut state = vec![0u32; model.state_words()];
+        let second = &two[model.input_len()..];
+        assert_eq!(r[1], model.classify(&mut state, second, 0, 4).unwrap());
+    }
+
+    #[test]
+    fn every_exit_code_is_explained() {
+        for &c in ExitCode::ALL {
+            let m = exit_message(c.code());
+            assert!(m.contains(c.meaning()), "{m}");
+        }
+        assert!(exit_message(4).contains("4 (an inference failed)"));
+        let unknown = exit_message(134);
+        assert!(unknown.contains("134"), "{unknown}");
+        assert!(unknown.contains("4: an inference failed"), "{unknown}");
+    }
+
+    fn log(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn the_log_is_read_through_the_contract() {
+        let lines = log(&[
+            "MODEL bytes=1 crc=0x0000002a state_words=2 classes=2 populations=1 cases=1 steps=3",
+            "case 0: wrong image size",
+            "CASE 0 class=1 expected=1 ok=true ticks=5 events=6 input_spikes=7",
+            "SCORES 0 [-3, 4]",
+            "SPIKES 0 [9]",
+            "CASE 5 class=1 expected=1 ok=true ticks=5 events=6 input_spikes=7",
+            "SUMMARY cases=1 mismatches=0 ticks=5 events=6 counter=systick",
+        ]);
+        let (device, show) = read_log(&lines, 1).unwrap();
+        assert_eq!(show, [lines[0].as_str(), lines[1].as_str()]);
+        let c = device[0].case.unwrap();
+        assert_eq!((c.class, c.ticks, c.events, c.input_spikes), (1, 5, 6, 7));
+        assert_eq!(device[0].scores, [-3, 4]);
+        assert_eq!(device[0].spikes, [9]);
+    }
+
+    #[test]
+    fn a_drifted_line_is_an_error() {
+        for bad in [
+            "CASE 0 class=1 ok=true",
+            "CASE 00 class=1 expected=1 ok=true ticks=5 events=6 input_spikes=7",
+            "SCORES 0 [1,2]",
+        ] {
+            let e = read_log(&log(&[bad]), 1).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
 }
