@@ -201,4 +201,14 @@ impl TrainConfig {
     pub fn eval_steps(&self) -> usize {
         self.eval_timesteps.unwrap_or(self.timesteps)
     }
+
+    /// The dataset.
+    pub fn dataset(&self) -> DatasetKind {
+        self.dataset
+    }
+
+    /// Where the dataset's files are, when the configuration says.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref()
+    }
 }
