@@ -74,28 +74,28 @@ pub enum AnalyzeError {
     #[error(transparent)]
     Data(#[from] DataError),
     /// The model file is not a valid `snn-core` model.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Model {
         /// The model file.
         path: PathBuf,
         /// What `snn-core` found.
-        source: snn_core::FormatError,
+        error: snn_core::FormatError,
     },
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// `analysis.json` could not be encoded.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Json {
         /// The file.
         path: PathBuf,
         /// What the encoder said.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// A plot could not be drawn or written.
     #[error(transparent)]
@@ -404,9 +404,9 @@ pub struct AnalyzeOutput {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AnalyzeError + '_ {
-    move |source| AnalyzeError::Io {
+    move |error| AnalyzeError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -473,9 +473,9 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
     }
     let out = opts.out.clone().unwrap_or(out);
     let blob = std::fs::read(&model_path).map_err(io_err(&model_path))?;
-    let model = Model::from_bytes(&blob).map_err(|source| AnalyzeError::Model {
+    let model = Model::from_bytes(&blob).map_err(|error| AnalyzeError::Model {
         path: model_path.clone(),
-        source,
+        error,
     })?;
     let dir = data::data_dir(dataset, data_dir.as_deref())?;
     let (_, mut test) = data::load(dataset, &dir)?;
@@ -487,9 +487,9 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
     let curve = accuracy_vs_steps(&model, &test, &opts.curve)?;
     let json = out.join("analysis.json");
     let doc = serde_json::json!({ "analysis": report, "accuracy_vs_steps": curve });
-    let text = serde_json::to_string_pretty(&doc).map_err(|source| AnalyzeError::Json {
+    let text = serde_json::to_string_pretty(&doc).map_err(|error| AnalyzeError::Json {
         path: json.clone(),
-        source,
+        error,
     })?;
     crate::checkpoint::write_atomic(&json, text.as_bytes()).map_err(io_err(&json))?;
     plots::ac_vs_mac(&report, &out.join("ac_vs_mac.png"))?;

@@ -52,12 +52,13 @@ struct Header {
 #[non_exhaustive]
 pub enum CheckpointError {
     /// File system error.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: std::path::PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, not as `source()`, so the error prints as
+        /// one line).
+        error: std::io::Error,
     },
     /// The checkpoint cannot be encoded: a path in its configuration (`data_dir`) is
     /// not valid UTF-8, and the header stores paths as JSON text.
@@ -137,9 +138,9 @@ impl Checkpoint {
     /// [`CheckpointError::Encode`] (see [`Checkpoint::to_bytes`]), or
     /// [`CheckpointError::Io`].
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
-        write_atomic(path, &self.to_bytes()?).map_err(|source| CheckpointError::Io {
+        write_atomic(path, &self.to_bytes()?).map_err(|error| CheckpointError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     }
 
@@ -148,9 +149,9 @@ impl Checkpoint {
     /// # Errors
     /// [`CheckpointError`] for a missing, truncated or corrupt file.
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let bad = |p: &str| CheckpointError::Corrupt {
             path: path.to_path_buf(),

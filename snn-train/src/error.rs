@@ -7,12 +7,13 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DataError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, not as `source()`, so the error prints as
+        /// one line).
+        error: std::io::Error,
     },
     /// The file's content is not what its format requires.
     #[error("{path}: {problem}")]

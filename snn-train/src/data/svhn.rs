@@ -196,9 +196,9 @@ pub fn read_mat(path: &Path, bytes: &[u8]) -> Result<Vec<MatArray>, DataError> {
 
 /// Loads an SVHN `*_32x32.mat` file.
 pub fn load(path: &Path) -> Result<Dataset, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+    let bytes = std::fs::read(path).map_err(|error| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let arrays = read_mat(path, &bytes)?;
     let get = |name: &str| {
