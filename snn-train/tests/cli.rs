@@ -43,6 +43,14 @@ fn toml_with(overrides: &[(&str, &str)], tail: &str) -> String {
     text
 }
 
+/// A bad configuration: overrides of [`SMALL_RUN`], a tail (`[[layers]]`), and the
+/// substring the error must contain.
+type ConfigCase = (
+    &'static [(&'static str, &'static str)],
+    String,
+    &'static str,
+);
+
 /// One bad input: the arguments after the subcommand, and a substring that the first
 /// line of the error must contain.
 struct Case {
@@ -339,7 +347,7 @@ fn train_rejects_bad_configs_and_arguments() {
     let mut cases = Vec::new();
     // (overrides of SMALL_RUN, tail, wanted substring). Files and run directories get
     // neutral names (c0.toml, r0), so a wanted key never matches a path by accident.
-    let config_cases: Vec<(&[(&str, &str)], String, &str)> = vec![
+    let config_cases: Vec<ConfigCase> = vec![
         (&[("epochs", "= 1")], String::new(), "parse error"),
         (&[("epoch", "3")], String::new(), "unknown field `epoch`"),
         (&[("init_gain", "inf")], String::new(), "init_gain"),
