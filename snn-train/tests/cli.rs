@@ -200,6 +200,7 @@ fn good_run() -> &'static Path {
         let dir =
             Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-run-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        sweep_old_runs(dir.parent().expect("in the target's tmp directory"));
         let out = Command::new(env!("CARGO_BIN_EXE_snn-train"))
             .args([
                 "train",
@@ -230,6 +231,25 @@ fn good_run() -> &'static Path {
         }
         dir
     })
+}
+
+/// Removes the shared runs of earlier test processes (a static is never dropped, so
+/// each process leaves its run behind); an hour old is old enough not to be in use.
+fn sweep_old_runs(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if old && e.file_name().to_string_lossy().starts_with("cli-run-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// A copy of the shared run in `into/name`, with `file` replaced by `bytes`.
