@@ -188,12 +188,12 @@ pub enum BenchError {
     #[error(transparent)]
     Train(#[from] TrainError),
     /// The model file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The model file is not a valid model.
     #[error("{path}: {error}")]
@@ -274,9 +274,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
             }
         }
     }
-    let blob = std::fs::read(&opts.model).map_err(|source| BenchError::Io {
+    let blob = std::fs::read(&opts.model).map_err(|error| BenchError::Io {
         path: opts.model.clone(),
-        source,
+        error,
     })?;
     let model = Model::from_bytes(&blob).map_err(|error| BenchError::Model {
         path: opts.model.clone(),

@@ -52,12 +52,20 @@ struct Header {
 #[non_exhaustive]
 pub enum CheckpointError {
     /// File system error.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: std::path::PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, not as `source()`, so the error prints as
+        /// one line).
+        error: std::io::Error,
+    },
+    /// The checkpoint cannot be encoded: a path in its configuration (`data_dir`) is
+    /// not valid UTF-8, and the header stores paths as JSON text.
+    #[error("checkpoint cannot be encoded: {problem}")]
+    Encode {
+        /// What could not be encoded, naming the path.
+        problem: String,
     },
     /// The file is not a checkpoint or is damaged.
     #[error("{path}: not a valid checkpoint ({problem})")]
@@ -88,7 +96,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 impl Checkpoint {
     /// Serialises the checkpoint.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    ///
+    /// # Errors
+    /// [`CheckpointError::Encode`] when the configuration's `data_dir` is not valid
+    /// UTF-8 (the header is JSON text).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, CheckpointError> {
+        if let Some(d) = self.config.data_dir() {
+            crate::data::check_utf8_path(d).map_err(|e| CheckpointError::Encode {
+                problem: format!("data.dir: {e}"),
+            })?;
+        }
         let header = Header {
             config: self.config.clone(),
             net: self.net.clone(),
@@ -100,7 +117,9 @@ impl Checkpoint {
             shapes: self.params.iter().map(|p| p.shape().to_vec()).collect(),
             velocity: !self.sgd.velocity.is_empty(),
         };
-        let json = serde_json::to_vec(&header).expect("header serialises");
+        let json = serde_json::to_vec(&header).map_err(|e| CheckpointError::Encode {
+            problem: format!("header: {e}"),
+        })?;
         let mut out = Vec::with_capacity(16 + json.len() + 4 * self.net.num_params() * 2);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
@@ -110,17 +129,18 @@ impl Checkpoint {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
-        out
+        Ok(out)
     }
 
     /// Writes the checkpoint atomically.
     ///
     /// # Errors
+    /// [`CheckpointError::Encode`] (see [`Checkpoint::to_bytes`]), or
     /// [`CheckpointError::Io`].
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
-        write_atomic(path, &self.to_bytes()).map_err(|source| CheckpointError::Io {
+        write_atomic(path, &self.to_bytes()?).map_err(|error| CheckpointError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     }
 
@@ -129,9 +149,9 @@ impl Checkpoint {
     /// # Errors
     /// [`CheckpointError`] for a missing, truncated or corrupt file.
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let bad = |p: &str| CheckpointError::Corrupt {
             path: path.to_path_buf(),
@@ -140,16 +160,22 @@ impl Checkpoint {
         if bytes.len() < 16 || &bytes[..8] != MAGIC {
             return Err(bad("bad magic"));
         }
-        let hlen = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-        let json = bytes
-            .get(16..16usize.saturating_add(hlen))
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&bytes[8..16]);
+        let (json, mut rest) = usize::try_from(u64::from_le_bytes(len))
+            .ok()
+            .and_then(|hlen| bytes[16..].split_at_checked(hlen))
             .ok_or_else(|| bad("truncated header"))?;
         let h: Header = serde_json::from_slice(json).map_err(|e| bad(&e.to_string()))?;
-        let mut rest = &bytes[16 + hlen..];
         let mut take = |shape: &Vec<usize>| -> Result<ArrayD<f32>, CheckpointError> {
-            let n: usize = shape.iter().product();
-            let raw = rest.get(..4 * n).ok_or_else(|| bad("truncated tensors"))?;
-            rest = &rest[4 * n..];
+            let bytes = shape
+                .iter()
+                .try_fold(4usize, |a, &d| a.checked_mul(d))
+                .ok_or_else(|| bad(&format!("tensor shape {shape:?} overflows")))?;
+            let (raw, tail) = rest
+                .split_at_checked(bytes)
+                .ok_or_else(|| bad("truncated tensors"))?;
+            rest = tail;
             let data = raw
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))

@@ -386,7 +386,21 @@ impl TrainConfig {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| parse(e.to_string()))?;
-        let cfg: Self = toml::from_str(&text).map_err(|e| parse(e.to_string()))?;
+        let cfg: Self = toml::from_str(&text).map_err(|e| {
+            // One line: where, then what (toml's own text adds a multi-line snippet).
+            let line = e.span().map(|s| {
+                text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1
+            });
+            let what = e.message().trim().replace('\n', " ");
+            parse(match line {
+                Some(l) => format!("line {l}: {what}"),
+                None => what,
+            })
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }

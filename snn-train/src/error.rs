@@ -9,12 +9,13 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DataError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, not as `source()`, so the error prints as
+        /// one line).
+        error: std::io::Error,
     },
     /// The file's content is not what its format requires.
     #[error("{path}: {problem}")]
@@ -23,6 +24,34 @@ pub enum DataError {
         path: PathBuf,
         /// What is wrong, in words (what was found and what was expected).
         problem: String,
+    },
+    /// The training and test splits of one dataset disagree (image size, channels or
+    /// classes), so a network built for one cannot run on the other.
+    #[error("{train} and {test} do not match: {problem}")]
+    Mismatch {
+        /// The training split's file (or directory, for multi-file splits).
+        train: PathBuf,
+        /// The test split's file (or directory).
+        test: PathBuf,
+        /// What differs, with both values.
+        problem: String,
+    },
+    /// A split holds no images (the file's image count is zero).
+    #[error("{path}: no images in the {split} split")]
+    Empty {
+        /// The split's file (or directory, for multi-file splits).
+        path: PathBuf,
+        /// `train` or `test`.
+        split: &'static str,
+    },
+    /// A path that the run records as text (in `config.toml` and checkpoints) is not
+    /// valid UTF-8.
+    #[error(
+        "path {path} is not valid UTF-8; run directories store paths as text, so use a UTF-8 path"
+    )]
+    NonUtf8Path {
+        /// The path found (shown with replacement characters).
+        path: PathBuf,
     },
     /// No files for the dataset were found where they were looked for.
     #[error("dataset {name}: {hint}")]

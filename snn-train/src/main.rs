@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 use snn_train::config::TrainConfig;
 use snn_train::data::DatasetKind;
@@ -268,8 +268,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     if a.timesteps == Some(0) {
         bail!("--timesteps must be at least 1");
     }
-    let (ck, setup) = load_run(&a.run, which(a.latest), a.data_dir)
-        .with_context(|| format!("loading run {}", a.run.display()))?;
+    let (ck, setup) = load_run(&a.run, which(a.latest), a.data_dir)?;
     let win = Window {
         net: &ck.net,
         enc: &setup.enc,
@@ -289,8 +288,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
 }
 
 fn export_cmd(a: ExportArgs) -> Result<()> {
-    let (ck, setup) = load_run(&a.run, which(a.latest), a.data_dir)
-        .with_context(|| format!("loading run {}", a.run.display()))?;
+    let (ck, setup) = load_run(&a.run, which(a.latest), a.data_dir)?;
     let out = a.out.unwrap_or_else(|| a.run.join("model.snn"));
     let agreement = snn_train::par::with_threads(ck.config.run.threads, || {
         train::export_checkpoint(&ck, &setup.test, &setup.enc, &out)
@@ -306,119 +304,19 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
 }
 
 fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
-    use snn_train::{analysis, data, plots};
-    let (model_path, dataset, data_dir, steps, out) = match &a.run {
-        Some(run) => {
-            let cfg = TrainConfig::from_file(&run.join("config.toml"))?;
-            let steps = a.timesteps.unwrap_or(cfg.eval_steps() as u32);
-            (
-                run.join("model.snn"),
-                cfg.dataset(),
-                a.data_dir.clone().or(cfg.data_dir().map(Path::to_path_buf)),
-                steps,
-                run.clone(),
-            )
-        }
-        None => {
-            let Some(m) = a.model.clone() else {
-                bail!("give a run directory or --model FILE");
-            };
-            (
-                m,
-                a.dataset.unwrap_or(DatasetKind::MnistSubset),
-                a.data_dir.clone(),
-                a.timesteps.unwrap_or(20),
-                a.out.clone().unwrap_or_else(|| PathBuf::from(".")),
-            )
-        }
-    };
-    let out = a.out.clone().unwrap_or(out);
-    std::fs::create_dir_all(&out)?;
-    let blob =
-        std::fs::read(&model_path).with_context(|| format!("reading {}", model_path.display()))?;
-    let model = snn_core::Model::from_bytes(&blob)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
-    let dir = data::data_dir(dataset, data_dir.as_deref())?;
-    let (_, mut test) = data::load(dataset, &dir)?;
-    test.truncate(a.images);
-    let report = analysis::analyze(&model, &test, steps);
-    analysis::print(&report);
-    let json = out.join("analysis.json");
-    let curve = analysis::accuracy_vs_steps(&model, &test, &a.curve);
-    let doc = serde_json::json!({ "analysis": report, "accuracy_vs_steps": curve });
-    snn_train::checkpoint::write_atomic(&json, serde_json::to_string_pretty(&doc)?.as_bytes())?;
-    plots::ac_vs_mac(&report, &out.join("ac_vs_mac.png"))?;
-    let pts: Vec<(f64, f64)> = curve.iter().map(|&(t, acc)| (f64::from(t), acc)).collect();
-    plots::lines(
-        "Fixed-point accuracy against time steps",
-        "time steps T",
-        "test accuracy (%)",
-        &[("snn-core", pts)],
-        &out.join("accuracy_vs_steps.png"),
-    )?;
-    let spikes = analysis::raster(&model, test.image(0), snn_train::seed::eval_seed(0), steps);
-    let sizes: Vec<usize> = model
-        .layers()
-        .flat_map(|l| match l.kind {
-            snn_core::LayerKind::Residual => vec![l.neurons - l.output.len(), l.output.len()],
-            snn_core::LayerKind::Output => vec![],
-            _ => vec![l.neurons],
-        })
-        .collect();
-    let names: Vec<String> = report
-        .layers
-        .iter()
-        .flat_map(|l| match l.kind.as_str() {
-            "residual" => vec![
-                format!("layer {} residual conv1", l.layer),
-                format!("layer {} residual conv2", l.layer),
-            ],
-            "output" => vec![],
-            k => vec![format!("layer {} {k} {}", l.layer, l.shape)],
-        })
-        .collect();
-    plots::raster(&spikes, &sizes, &names, steps, &out.join("raster.png"))?;
-    let mut written = vec![
-        "analysis.json",
-        "ac_vs_mac.png",
-        "accuracy_vs_steps.png",
-        "raster.png",
-    ];
-    if let Some(run) = &a.run {
-        if let Ok(text) = std::fs::read_to_string(run.join("metrics.jsonl")) {
-            let rows: Vec<serde_json::Value> = text
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect();
-            let col = |k: &str| -> Vec<(f64, f64)> {
-                rows.iter()
-                    .filter_map(|r| Some((r["epoch"].as_f64()?, r[k].as_f64()?)))
-                    .collect()
-            };
-            plots::lines(
-                "Training curves",
-                "epoch",
-                "accuracy (%)",
-                &[
-                    ("train", col("train_acc")),
-                    ("test (float)", col("test_acc")),
-                ],
-                &out.join("training_accuracy.png"),
-            )?;
-            plots::lines(
-                "Training loss",
-                "epoch",
-                "loss per sample",
-                &[
-                    ("summed squared error", col("train_loss")),
-                    ("cross-entropy", col("train_ce")),
-                ],
-                &out.join("training_loss.png"),
-            )?;
-            written.extend(["training_accuracy.png", "training_loss.png"]);
-        }
-    }
-    eprintln!("wrote {} in {}", written.join(", "), out.display());
+    use snn_train::analysis;
+    let out = analysis::run(&analysis::AnalyzeOptions {
+        run: a.run,
+        model: a.model,
+        dataset: a.dataset,
+        data_dir: a.data_dir,
+        images: a.images,
+        timesteps: a.timesteps,
+        curve: a.curve,
+        out: a.out,
+    })?;
+    analysis::print(&out.analysis);
+    eprintln!("wrote {} in {}", out.written.join(", "), out.out.display());
     Ok(())
 }
 

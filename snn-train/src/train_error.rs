@@ -23,12 +23,12 @@ pub enum TrainError {
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
     /// Run-directory I/O.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, not a `source()`, so the error is one line).
+        error: std::io::Error,
     },
     /// Thread pool.
     #[error("thread pool: {0}")]
@@ -44,9 +44,9 @@ impl From<NetworkError> for TrainError {
 impl TrainError {
     /// A closure that wraps an I/O error on `path`.
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
-        move |source| Self::Io {
+        move |error| Self::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }

@@ -19,7 +19,7 @@ fn analysis_matches_the_engine_and_the_energy_formula() {
     let model = snn_core::Model::from_bytes(&blob).unwrap();
     let (_, mut test) = data::load(DatasetKind::MnistSubset, &data::bundled_dir()).unwrap();
     test.truncate(20);
-    let a = analyze(&model, &test, 10);
+    let a = analyze(&model, &test, 10).unwrap();
     assert_eq!(a.images, 20);
     assert_eq!(a.layers.len(), 6);
     // #MAC of LeNet (method.md §7): 20*25*784 + 4*3920 + 50*20*25*196 + 4*2450 + 2450*200 + 200*10.
@@ -56,9 +56,10 @@ fn every_plot_renders_a_png() {
     let (_, mut test) = data::load(DatasetKind::MnistSubset, &data::bundled_dir()).unwrap();
     test.truncate(8);
     let dir = tempfile::tempdir().unwrap();
-    let a = analyze(&model, &test, 5);
+    let a = analyze(&model, &test, 5).unwrap();
     plots::ac_vs_mac(&a, &dir.path().join("bars.png")).unwrap();
     let curve: Vec<(f64, f64)> = accuracy_vs_steps(&model, &test, &[2, 5])
+        .unwrap()
         .into_iter()
         .map(|(t, v)| (f64::from(t), v))
         .collect();
@@ -80,5 +81,171 @@ fn every_plot_renders_a_png() {
         let bytes = std::fs::read(dir.path().join(f)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{f}");
         assert!(bytes.len() > 5_000, "{f} is suspiciously small");
+    }
+}
+
+fn mnist_dir_of(side: usize, n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let pixels: Vec<u8> = (0..n * side * side).map(|i| (i * 7 % 256) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    for split in ["train", "t10k"] {
+        std::fs::write(
+            dir.path().join(format!("{split}-images-idx3-ubyte")),
+            data::idx::encode_idx(&[n, side, side], &pixels),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(format!("{split}-labels-idx1-ubyte")),
+            data::idx::encode_idx(&[n], &labels),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn default_model_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/lenet-mnist-subset.snn")
+}
+
+#[test]
+fn bad_analysis_inputs_are_errors_that_name_the_problem() {
+    let blob = model_bytes();
+    let model = snn_core::Model::from_bytes(&blob).unwrap();
+    let (_, mut test) = data::load(DatasetKind::MnistSubset, &data::bundled_dir()).unwrap();
+    test.truncate(3);
+    let msg = |e: snn_train::analysis::AnalyzeError| e.to_string();
+    assert!(msg(analyze(&model, &test, 0).unwrap_err()).contains("at least 1"));
+    assert!(msg(accuracy_vs_steps(&model, &test, &[5, 0]).unwrap_err()).contains("at least 1"));
+    let mut wide = test.clone();
+    wide.height = 32;
+    wide.width = 32;
+    wide.images = vec![0; 3 * 32 * 32];
+    let e = msg(analyze(&model, &wide, 5).unwrap_err());
+    assert_eq!(
+        e,
+        "model takes 1x28x28 inputs, the test set has 1x32x32 images"
+    );
+    let mut empty = test.clone();
+    empty.truncate(0);
+    assert!(msg(analyze(&model, &empty, 5).unwrap_err()).contains("no test images"));
+    assert!(msg(accuracy_vs_steps(&model, &empty, &[5]).unwrap_err()).contains("no test images"));
+    let mut many = test.clone();
+    many.classes = 12;
+    assert!(msg(analyze(&model, &many, 5).unwrap_err()).contains("model has 10 classes"));
+}
+
+#[test]
+fn the_analyze_command_rejects_bad_options_before_any_work() {
+    use snn_train::analysis::{run, AnalyzeOptions};
+    let out = tempfile::tempdir().unwrap();
+    let base = AnalyzeOptions {
+        model: Some(default_model_path()),
+        images: 4,
+        timesteps: Some(2),
+        curve: vec![2],
+        out: Some(out.path().to_path_buf()),
+        ..AnalyzeOptions::default()
+    };
+    let err = |o: AnalyzeOptions| run(&o).unwrap_err().to_string();
+    let cases = [
+        (
+            AnalyzeOptions {
+                timesteps: Some(0),
+                ..base.clone()
+            },
+            "--timesteps must be at least 1",
+        ),
+        (
+            AnalyzeOptions {
+                curve: vec![5, 0, 10],
+                ..base.clone()
+            },
+            "--curve value must be at least 1",
+        ),
+        (
+            AnalyzeOptions {
+                curve: vec![],
+                ..base.clone()
+            },
+            "--curve needs at least one",
+        ),
+        (
+            AnalyzeOptions {
+                images: 0,
+                ..base.clone()
+            },
+            "no test images: --images must be at least 1",
+        ),
+        (
+            AnalyzeOptions {
+                model: None,
+                ..base.clone()
+            },
+            "give a run directory or --model FILE",
+        ),
+        (
+            AnalyzeOptions {
+                model: None,
+                run: Some(out.path().join("missing-run")),
+                ..base.clone()
+            },
+            "no such run directory",
+        ),
+        (
+            AnalyzeOptions {
+                model: Some(out.path().join("missing.snn")),
+                ..base.clone()
+            },
+            "missing.snn",
+        ),
+    ];
+    for (o, want) in cases {
+        let e = err(o);
+        assert!(e.contains(want), "{e:?} does not contain {want:?}");
+    }
+    // Nothing was written for any of them.
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn the_analyze_command_names_a_model_that_does_not_fit_the_dataset() {
+    use snn_train::analysis::{run, AnalyzeOptions};
+    let data_dir = mnist_dir_of(32, 3);
+    let out = tempfile::tempdir().unwrap();
+    let e = run(&AnalyzeOptions {
+        model: Some(default_model_path()),
+        dataset: Some(DatasetKind::Mnist),
+        data_dir: Some(data_dir.path().to_path_buf()),
+        images: 4,
+        timesteps: Some(2),
+        curve: vec![2],
+        out: Some(out.path().to_path_buf()),
+        ..AnalyzeOptions::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        "model takes 1x28x28 inputs, dataset mnist has 1x32x32 images"
+    );
+}
+
+#[test]
+fn the_analyze_command_writes_its_files() {
+    use snn_train::analysis::{run, AnalyzeOptions};
+    let out = tempfile::tempdir().unwrap();
+    let r = run(&AnalyzeOptions {
+        model: Some(default_model_path()),
+        images: 3,
+        timesteps: Some(2),
+        curve: vec![1, 2],
+        out: Some(out.path().to_path_buf()),
+        ..AnalyzeOptions::default()
+    })
+    .unwrap();
+    assert_eq!(r.analysis.images, 3);
+    assert_eq!(r.curve.len(), 2);
+    for f in &r.written {
+        assert!(out.path().join(f).is_file(), "{f} missing");
     }
 }

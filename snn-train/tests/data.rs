@@ -266,3 +266,159 @@ fn full_mnist_when_available() {
     let (sub, _) = data::load(DatasetKind::MnistSubset, &data::bundled_dir()).unwrap();
     assert_eq!(&train.images[..sub.images.len()], &sub.images[..]);
 }
+
+/// Writes an IDX pair (`PREFIX-images-idx3-ubyte`, `PREFIX-labels-idx1-ubyte`) of `n`
+/// images of `h x w`.
+fn idx_split(dir: &Path, prefix: &str, n: usize, h: usize, w: usize) {
+    let pixels: Vec<u8> = (0..n * h * w).map(|i| (i * 5 % 256) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    write(
+        dir,
+        &format!("{prefix}-images-idx3-ubyte"),
+        &idx::encode_idx(&[n, h, w], &pixels),
+    );
+    write(
+        dir,
+        &format!("{prefix}-labels-idx1-ubyte"),
+        &idx::encode_idx(&[n], &labels),
+    );
+}
+
+#[test]
+fn train_and_test_of_different_sizes_are_rejected_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    idx_split(dir.path(), "train", 3, 28, 28);
+    idx_split(dir.path(), "t10k", 2, 32, 32);
+    let e = data::load(DatasetKind::Mnist, dir.path()).unwrap_err();
+    assert!(matches!(e, DataError::Mismatch { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("train-images-idx3-ubyte")
+            && msg.contains("t10k-images-idx3-ubyte")
+            && msg.contains("train images are 1x28x28, test images are 1x32x32"),
+        "{msg}"
+    );
+    // Same for width only.
+    idx_split(dir.path(), "t10k", 2, 28, 27);
+    let msg = data::load(DatasetKind::Mnist, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("test images are 1x28x27"), "{msg}");
+}
+
+#[test]
+fn a_split_without_images_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    idx_split(dir.path(), "train", 3, 28, 28);
+    idx_split(dir.path(), "t10k", 0, 28, 28);
+    let e = data::load(DatasetKind::Mnist, dir.path()).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, DataError::Empty { split: "test", .. }), "{msg}");
+    assert!(
+        msg.contains("t10k-images-idx3-ubyte") && msg.contains("no images in the test split"),
+        "{msg}"
+    );
+    idx_split(dir.path(), "train", 0, 28, 28);
+    idx_split(dir.path(), "t10k", 2, 28, 28);
+    let msg = data::load(DatasetKind::Mnist, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("no images in the train split"), "{msg}");
+    // Zero-sized images are no images either.
+    idx_split(dir.path(), "train", 2, 0, 28);
+    idx_split(dir.path(), "t10k", 2, 0, 28);
+    let msg = data::load(DatasetKind::Mnist, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("have no pixels"), "{msg}");
+    // An SVHN file with no images.
+    let (bytes, _, _) = svhn_file(0, false);
+    write(dir.path(), "train_32x32.mat", &svhn_file(2, false).0);
+    write(dir.path(), "test_32x32.mat", &bytes);
+    let msg = data::load(DatasetKind::Svhn, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("test_32x32.mat") && msg.contains("no images"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn check_splits_compares_classes_and_labels() {
+    let one = data::Dataset {
+        channels: 1,
+        height: 2,
+        width: 2,
+        classes: 10,
+        images: vec![0; 4],
+        labels: vec![3],
+    };
+    let (a, b) = (Path::new("a"), Path::new("b"));
+    data::check_splits(&one, a, &one, b).unwrap();
+    let fewer = data::Dataset {
+        classes: 5,
+        ..one.clone()
+    };
+    let msg = data::check_splits(&one, a, &fewer, b)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("10 classes, test split has 5"), "{msg}");
+    let bad_label = data::Dataset {
+        labels: vec![7],
+        ..fewer
+    };
+    let msg = data::check_splits(&bad_label, a, &one, b)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("label 7 outside 0..5"), "{msg}");
+    let short = data::Dataset {
+        images: vec![0; 3],
+        ..one.clone()
+    };
+    let msg = data::check_splits(&one, a, &short, b)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("3 pixels for 1 images"), "{msg}");
+}
+
+#[test]
+fn svhn_dimensions_whose_product_overflows_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("train_32x32.mat");
+    // 2^16 * 2^16 * 2^16 * 2^16 = 2^64 elements wraps to 0 (and matched an empty data
+    // element) before the checked product; also (2^31 - 1)^3, and a product that
+    // overflows in the middle of six dimensions.
+    for dims in [
+        vec![65536usize, 65536, 65536, 65536],
+        vec![i32::MAX as usize; 3],
+        vec![32, 32, 3, i32::MAX as usize, i32::MAX as usize, 1 << 20],
+    ] {
+        let bytes = svhn::write_mat(&[("X", &dims, &[], true)], false);
+        std::fs::write(&p, &bytes).unwrap();
+        let e = svhn::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("overflow") && e.contains("train_32x32.mat"),
+            "{dims:?}: {e}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_data_dirs_are_rejected_by_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let p = Path::new(std::ffi::OsStr::from_bytes(b"/tmp/data-\xff\xfe"));
+    let e = data::check_utf8_path(p).unwrap_err();
+    assert!(matches!(e, DataError::NonUtf8Path { .. }));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("not valid UTF-8") && msg.contains("/tmp/data-"),
+        "{msg}"
+    );
+    data::check_utf8_path(Path::new("/tmp/data")).unwrap();
+    for kind in [DatasetKind::Mnist, DatasetKind::MnistSubset] {
+        let msg = data::data_dir(kind, Some(p)).unwrap_err().to_string();
+        assert!(msg.contains("not valid UTF-8"), "{kind:?}: {msg}");
+    }
+}

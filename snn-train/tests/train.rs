@@ -313,3 +313,75 @@ fn a_resumed_run_takes_a_new_lr_epochs_and_threads() {
         "{lrs:?}"
     );
 }
+
+/// The momentum resume test's configuration, as the TOML a user would write. Only TOML
+/// text, parsed by `TrainConfig::from_file`, so the test follows the file format rather
+/// than the struct's field layout. Keys: dotted keys of the config's sections.
+const MOMENTUM_RESUME_TOML: &str = r#"
+run.timesteps = 5
+optim.epochs = 2
+optim.batch_size = 16
+optim.lr = 0.02
+optim.lr_milestones = [1]
+optim.momentum = 0.9
+optim.weight_decay = 0.0005
+data.train_limit = 96
+data.test_limit = 48
+optim.grad = "code"
+network.dropout = 0.1
+"#;
+
+fn config_from_toml(text: &str) -> (tempfile::TempDir, TrainConfig) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("config.toml");
+    std::fs::write(&p, text).unwrap();
+    let cfg = TrainConfig::from_file(&p).unwrap_or_else(|e| panic!("{e}"));
+    (dir, cfg)
+}
+
+#[test]
+fn resume_with_momentum_restores_the_velocity_exactly() {
+    let (_keep, cfg) = config_from_toml(MOMENTUM_RESUME_TOML);
+    let straight = tempfile::tempdir().unwrap();
+    let full = train::run(&cfg, straight.path(), &RunOptions::default()).unwrap();
+
+    let split = tempfile::tempdir().unwrap();
+    let first = RunOptions {
+        stop_after: Some(1),
+        ..RunOptions::default()
+    };
+    train::run(&cfg, split.path(), &first).unwrap();
+    let half = Checkpoint::load(&split.path().join("checkpoint_latest")).unwrap();
+    assert_eq!(half.epochs_done, 1);
+    // The velocity is saved, and it is not trivially zero (else resuming without it
+    // would also pass).
+    assert!(half.sgd.momentum > 0.0);
+    assert_eq!(half.sgd.velocity.len(), half.params.len());
+    assert!(
+        weights(&half.sgd.velocity)
+            .iter()
+            .any(|&b| f32::from_bits(b) != 0.0),
+        "momentum 0.9 left a zero velocity after one epoch"
+    );
+    let resumed = train::run(
+        &TrainConfig::default(),
+        split.path(),
+        &RunOptions {
+            resume: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        weights(&resumed.params),
+        weights(&full.params),
+        "resuming with momentum changed the weights"
+    );
+    assert_eq!(resumed.best, full.best);
+    let end = |d: &Path| Checkpoint::load(&d.join("checkpoint_latest")).unwrap();
+    assert_eq!(
+        weights(&end(split.path()).sgd.velocity),
+        weights(&end(straight.path()).sgd.velocity),
+        "the velocity after resuming differs from the uninterrupted run's"
+    );
+}

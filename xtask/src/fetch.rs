@@ -94,6 +94,9 @@ pub fn run(name: &str, dir: Option<PathBuf>) -> Result<()> {
         let dest = target.join(f.name);
         if dest.is_file() && verify(&dest, f.digest)?.is_ok() {
             eprintln!("{}: present and verified", dest.display());
+            if is_tar && extract_once(&dest, &target, tar_extract)? {
+                eprintln!("{}: extracted", dest.display());
+            }
             continue;
         }
         eprintln!("downloading {} -> {}", f.url, dest.display());
@@ -132,15 +135,11 @@ pub fn run(name: &str, dir: Option<PathBuf>) -> Result<()> {
             let _ = std::fs::remove_file(&partial);
             bail!("{}: checksum mismatch (got {got}); the download is corrupt or the file changed upstream", f.url);
         }
+        // A new archive invalidates what an older one extracted.
+        remove_if_present(&extracted_marker(&dest))?;
         std::fs::rename(&partial, &dest)?;
         if is_tar {
-            crate::run(
-                Command::new("tar")
-                    .arg("-xzf")
-                    .arg(&dest)
-                    .arg("-C")
-                    .arg(&target),
-            )?;
+            extract_once(&dest, &target, tar_extract)?;
         }
     }
     eprintln!(
@@ -149,4 +148,188 @@ pub fn run(name: &str, dir: Option<PathBuf>) -> Result<()> {
         base.display()
     );
     Ok(())
+}
+
+/// `tar -xzf ARCHIVE -C INTO`.
+fn tar_extract(archive: &Path, into: &Path) -> Result<()> {
+    crate::run(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(archive)
+            .arg("-C")
+            .arg(into),
+    )
+}
+
+/// The file whose presence says that `archive` was extracted completely:
+/// `.NAME.extracted` next to it.
+fn extracted_marker(archive: &Path) -> PathBuf {
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    archive.with_file_name(format!(".{name}.extracted"))
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    let r = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Extracts `archive` into `target` unless a previous run finished doing so; returns
+/// whether it extracted.
+///
+/// Atomic in effect: `extract` unpacks into a fresh `target/.extracting` directory, the
+/// entries are then moved into `target` (replacing what an interrupted run left), and
+/// only then is the marker ([`extracted_marker`]) written. A run killed at any point
+/// before the marker leaves no marker, so the next run extracts again from scratch.
+fn extract_once(
+    archive: &Path,
+    target: &Path,
+    extract: impl FnOnce(&Path, &Path) -> Result<()>,
+) -> Result<bool> {
+    let marker = extracted_marker(archive);
+    if marker.is_file() {
+        return Ok(false);
+    }
+    let tmp = target.join(".extracting");
+    remove_if_present(&tmp)?;
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    if let Err(e) = extract(archive, &tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e.context(format!("extracting {}", archive.display())));
+    }
+    let entries = std::fs::read_dir(&tmp).with_context(|| format!("reading {}", tmp.display()))?;
+    for entry in entries {
+        let entry = entry?;
+        let dest = target.join(entry.file_name());
+        remove_if_present(&dest)?;
+        std::fs::rename(entry.path(), &dest)
+            .with_context(|| format!("moving {} into place", dest.display()))?;
+    }
+    std::fs::remove_dir(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
+    std::fs::write(&marker, b"extracted completely\n")
+        .with_context(|| format!("writing {}", marker.display()))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh scratch directory for one test (no tempfile dependency in xtask).
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("xtask-fetch-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Writes the files of a fake CIFAR-10 archive's contents into `into`.
+    fn unpack_fake(into: &Path, complete: bool) -> Result<()> {
+        let d = into.join("cifar-10-batches-bin");
+        std::fs::create_dir_all(&d)?;
+        std::fs::write(d.join("data_batch_1.bin"), b"first")?;
+        if !complete {
+            bail!("killed half-way");
+        }
+        std::fs::write(d.join("test_batch.bin"), b"last")?;
+        Ok(())
+    }
+
+    #[test]
+    fn an_interrupted_extraction_is_redone() {
+        let target = scratch("interrupted");
+        let archive = target.join("cifar-10-binary.tar.gz");
+        std::fs::write(&archive, b"archive").unwrap();
+
+        let e = extract_once(&archive, &target, |_, into| unpack_fake(into, false)).unwrap_err();
+        assert!(format!("{e:#}").contains("killed half-way"), "{e:#}");
+        assert!(!extracted_marker(&archive).exists());
+        assert!(
+            !target.join("cifar-10-batches-bin").exists(),
+            "half an extraction was moved into place"
+        );
+
+        assert!(extract_once(&archive, &target, |_, into| unpack_fake(into, true)).unwrap());
+        let d = target.join("cifar-10-batches-bin");
+        assert_eq!(std::fs::read(d.join("test_batch.bin")).unwrap(), b"last");
+        assert!(extracted_marker(&archive).is_file());
+        assert!(!target.join(".extracting").exists());
+
+        // Done once: not again.
+        let again = extract_once(&archive, &target, |_, _| panic!("extracted twice")).unwrap();
+        assert!(!again);
+        std::fs::remove_dir_all(&target).unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_run_are_replaced() {
+        // What an old, non-atomic run killed mid-way left: a partial directory, a stale
+        // scratch directory, and no marker.
+        let target = scratch("killed");
+        let archive = target.join("cifar-10-binary.tar.gz");
+        std::fs::write(&archive, b"archive").unwrap();
+        let partial = target.join("cifar-10-batches-bin");
+        std::fs::create_dir_all(&partial).unwrap();
+        std::fs::write(partial.join("data_batch_1.bin"), b"fir").unwrap();
+        std::fs::create_dir_all(target.join(".extracting/junk")).unwrap();
+
+        assert!(extract_once(&archive, &target, |_, into| unpack_fake(into, true)).unwrap());
+        assert_eq!(
+            std::fs::read(partial.join("data_batch_1.bin")).unwrap(),
+            b"first"
+        );
+        assert!(partial.join("test_batch.bin").is_file());
+        assert!(!target.join("junk").exists());
+        std::fs::remove_dir_all(&target).unwrap();
+    }
+
+    #[test]
+    fn a_real_tar_archive_truncated_then_whole() {
+        let work = scratch("tar");
+        let src = work.join("src");
+        std::fs::create_dir_all(src.join("cifar-10-batches-bin")).unwrap();
+        std::fs::write(
+            src.join("cifar-10-batches-bin/test_batch.bin"),
+            vec![7u8; 50_000],
+        )
+        .unwrap();
+        let whole = work.join("whole.tar.gz");
+        let made = Command::new("tar")
+            .arg("-czf")
+            .arg(&whole)
+            .arg("-C")
+            .arg(&src)
+            .arg("cifar-10-batches-bin")
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: no tar here");
+            return;
+        }
+        let target = work.join("target");
+        std::fs::create_dir_all(&target).unwrap();
+        let archive = target.join("cifar-10-binary.tar.gz");
+        let bytes = std::fs::read(&whole).unwrap();
+        // A truncated archive: tar fails, nothing is marked done.
+        std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(extract_once(&archive, &target, tar_extract).is_err());
+        assert!(!extracted_marker(&archive).exists());
+        // The whole archive: extracted, in place, marked.
+        std::fs::write(&archive, &bytes).unwrap();
+        assert!(extract_once(&archive, &target, tar_extract).unwrap());
+        let got = std::fs::read(target.join("cifar-10-batches-bin/test_batch.bin")).unwrap();
+        assert_eq!(got.len(), 50_000);
+        assert!(extracted_marker(&archive).is_file());
+        std::fs::remove_dir_all(&work).unwrap();
+    }
 }

@@ -47,9 +47,9 @@ pub fn load(dir: &Path, files: &[&str]) -> Result<Dataset, DataError> {
     let (mut images, mut labels) = (Vec::new(), Vec::new());
     for f in files {
         let path = dir.join(f);
-        let bytes = std::fs::read(&path).map_err(|source| DataError::Io {
+        let bytes = std::fs::read(&path).map_err(|error| DataError::Io {
             path: path.clone(),
-            source,
+            error,
         })?;
         parse_batch(&path, &bytes, &mut images, &mut labels)?;
     }

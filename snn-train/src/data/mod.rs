@@ -43,12 +43,21 @@ impl Dataset {
         self.labels.is_empty()
     }
 
-    /// Pixels of one image.
+    /// Pixels of one image (saturating: a loaded dataset's images fit in memory).
     pub fn image_len(&self) -> usize {
-        self.channels * self.height * self.width
+        self.channels
+            .saturating_mul(self.height)
+            .saturating_mul(self.width)
+    }
+
+    /// The image shape as `CxHxW` (for messages).
+    pub fn shape_name(&self) -> String {
+        format!("{}x{}x{}", self.channels, self.height, self.width)
     }
 
     /// Image `i`'s pixels.
+    ///
+    /// **Panics** when `i >= self.len()`.
     pub fn image(&self, i: usize) -> &[u8] {
         let n = self.image_len();
         &self.images[i * n..(i + 1) * n]
@@ -199,9 +208,30 @@ pub fn bundled_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist-subset")
 }
 
+/// Checks that `p` is valid UTF-8, as every path that a run records as text
+/// (`data_dir` in `config.toml` and in checkpoints) must be.
+///
+/// # Errors
+/// [`DataError::NonUtf8Path`] naming the path.
+pub fn check_utf8_path(p: &Path) -> Result<(), DataError> {
+    match p.to_str() {
+        Some(_) => Ok(()),
+        None => Err(DataError::NonUtf8Path {
+            path: p.to_path_buf(),
+        }),
+    }
+}
+
 /// Where a dataset's files are looked for: `explicit` (`--data-dir`), else
 /// `SNN_DATA_DIR`; the bundled subset always reads `data/mnist-subset`.
+///
+/// # Errors
+/// [`DataError::NonUtf8Path`] when `explicit` is not valid UTF-8 (it is recorded in the
+/// run's files), [`DataError::NotFound`] when no directory is given at all.
 pub fn data_dir(kind: DatasetKind, explicit: Option<&Path>) -> Result<PathBuf, DataError> {
+    if let Some(d) = explicit {
+        check_utf8_path(d)?;
+    }
     if kind == DatasetKind::MnistSubset {
         return Ok(bundled_dir());
     }
@@ -220,6 +250,10 @@ pub fn data_dir(kind: DatasetKind, explicit: Option<&Path>) -> Result<PathBuf, D
 }
 
 /// Loads the (train, test) splits of a dataset from `dir` (see [`resolve_dir`]).
+///
+/// # Errors
+/// [`DataError`] for missing, corrupt or empty files, and [`DataError::Mismatch`] when
+/// the two splits differ in image size, channels or classes.
 pub fn load(kind: DatasetKind, dir: &Path) -> Result<(Dataset, Dataset), DataError> {
     let dir = resolve_dir(kind, dir)?;
     let (train, test) = kind.files();
@@ -229,12 +263,89 @@ pub fn load(kind: DatasetKind, dir: &Path) -> Result<(Dataset, Dataset), DataErr
             hint: format!("{name}[.gz] missing in {}", dir.display()),
         })
     };
-    match kind {
-        DatasetKind::MnistSubset | DatasetKind::Mnist | DatasetKind::FashionMnist => Ok((
-            idx::load_pair(&need(train[0])?, &need(train[1])?, 10)?,
-            idx::load_pair(&need(test[0])?, &need(test[1])?, 10)?,
-        )),
-        DatasetKind::Cifar10 => Ok((cifar::load(&dir, train)?, cifar::load(&dir, test)?)),
-        DatasetKind::Svhn => Ok((svhn::load(&need(train[0])?)?, svhn::load(&need(test[0])?)?)),
+    let ((tr, tr_path), (te, te_path)) = match kind {
+        DatasetKind::MnistSubset | DatasetKind::Mnist | DatasetKind::FashionMnist => {
+            let (ti, tl) = (need(train[0])?, need(train[1])?);
+            let (ei, el) = (need(test[0])?, need(test[1])?);
+            (
+                (idx::load_pair(&ti, &tl, 10)?, ti),
+                (idx::load_pair(&ei, &el, 10)?, ei),
+            )
+        }
+        DatasetKind::Cifar10 => (
+            (cifar::load(&dir, train)?, dir.clone()),
+            (cifar::load(&dir, test)?, dir.join(test[0])),
+        ),
+        DatasetKind::Svhn => {
+            let (t, e) = (need(train[0])?, need(test[0])?);
+            ((svhn::load(&t)?, t), (svhn::load(&e)?, e))
+        }
+    };
+    check_splits(&tr, &tr_path, &te, &te_path)?;
+    Ok((tr, te))
+}
+
+/// Checks that two splits can share one network: both hold images, of the same
+/// non-zero size and channels, with the same classes and every label below them.
+///
+/// # Errors
+/// [`DataError::Empty`] for a split without images, [`DataError::Format`] for
+/// zero-sized images or a label out of range, [`DataError::Mismatch`] naming both
+/// files and both values when the splits differ.
+pub fn check_splits(
+    train: &Dataset,
+    train_path: &Path,
+    test: &Dataset,
+    test_path: &Path,
+) -> Result<(), DataError> {
+    for (d, path, split) in [(train, train_path, "train"), (test, test_path, "test")] {
+        if d.is_empty() {
+            return Err(DataError::Empty {
+                path: path.to_path_buf(),
+                split,
+            });
+        }
+        if d.image_len() == 0 {
+            return Err(DataError::format(
+                path,
+                format!("images of {} have no pixels", d.shape_name()),
+            ));
+        }
+        if d.len().checked_mul(d.image_len()) != Some(d.images.len()) {
+            return Err(DataError::format(
+                path,
+                format!(
+                    "{} pixels for {} images of {}",
+                    d.images.len(),
+                    d.len(),
+                    d.shape_name()
+                ),
+            ));
+        }
+        if let Some(bad) = d.labels.iter().find(|&&l| usize::from(l) >= d.classes) {
+            return Err(DataError::format(
+                path,
+                format!("label {bad} outside 0..{}", d.classes),
+            ));
+        }
     }
+    let mismatch = |problem: String| DataError::Mismatch {
+        train: train_path.to_path_buf(),
+        test: test_path.to_path_buf(),
+        problem,
+    };
+    if (train.channels, train.height, train.width) != (test.channels, test.height, test.width) {
+        return Err(mismatch(format!(
+            "train images are {}, test images are {}",
+            train.shape_name(),
+            test.shape_name()
+        )));
+    }
+    if train.classes != test.classes {
+        return Err(mismatch(format!(
+            "train split has {} classes, test split has {}",
+            train.classes, test.classes
+        )));
+    }
+    Ok(())
 }

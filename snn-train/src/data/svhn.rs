@@ -128,7 +128,15 @@ fn parse_matrix(path: &Path, body: &[u8]) -> Result<MatArray, DataError> {
     let (_, name) = c.element()?;
     let (ty, real) = c.element()?;
     let data = numbers(path, ty, real)?;
-    let count = dims.iter().product::<usize>();
+    let count = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| {
+            DataError::format(
+                path,
+                format!("array dimensions {dims:?} overflow the address space"),
+            )
+        })?;
     if data.len() != count {
         return Err(DataError::format(
             path,
@@ -188,9 +196,9 @@ pub fn read_mat(path: &Path, bytes: &[u8]) -> Result<Vec<MatArray>, DataError> {
 
 /// Loads an SVHN `*_32x32.mat` file.
 pub fn load(path: &Path) -> Result<Dataset, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+    let bytes = std::fs::read(path).map_err(|error| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let arrays = read_mat(path, &bytes)?;
     let get = |name: &str| {
@@ -220,7 +228,12 @@ pub fn load(path: &Path) -> Result<Dataset, DataError> {
         }
         labels.push((l as u8) % 10);
     }
-    let mut images = Vec::with_capacity(n * 3072);
+    // `x.data.len()` equals the product of the dimensions (checked in `parse_matrix`),
+    // so `n * 3072` cannot overflow here; the checked form keeps that local.
+    let total = n
+        .checked_mul(3072)
+        .ok_or_else(|| DataError::format(path, format!("{n} images overflow the address space")))?;
+    let mut images = Vec::with_capacity(total);
     for i in 0..n {
         for row in 0..32 {
             for col in 0..32 {
