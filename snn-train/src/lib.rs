@@ -67,6 +67,8 @@ pub mod setup;
 #[cfg(feature = "train")]
 pub mod sim;
 #[cfg(feature = "train")]
+pub mod simd;
+#[cfg(feature = "train")]
 pub mod spec;
 #[cfg(feature = "train")]
 pub mod step;

@@ -111,6 +111,14 @@ fn fixed_weight(op: Op) -> f32 {
 /// # Shapes
 /// `w`: the connection's weights (empty for pool / identity); `mem`: `dst.len()`.
 pub fn scatter(link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
+    crate::simd::dispatch(
+        #[inline(always)]
+        || scatter_body(link, w, events, mem),
+    )
+}
+
+#[inline(always)]
+fn scatter_body(link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
     let Link { op, src, dst } = link;
     match op {
         Op::Conv(g) => {
@@ -151,6 +159,21 @@ pub fn scatter(link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
 /// # Shapes
 /// `w`, `dw`: the connection's weights; `d`: `dst.len()`; `g`: `src.len()`.
 pub fn backward(
+    link: Link,
+    w: &[f32],
+    events: &[Event],
+    d: &[f32],
+    dw: &mut [f32],
+    g: Option<&mut [f32]>,
+) {
+    crate::simd::dispatch(
+        #[inline(always)]
+        || backward_body(link, w, events, d, dw, g),
+    )
+}
+
+#[inline(always)]
+fn backward_body(
     link: Link,
     w: &[f32],
     events: &[Event],

@@ -165,6 +165,79 @@ pub fn input_thresholds(image: &[u8], channels: usize, enc: &Encoding) -> (Vec<u
     (thr, sign)
 }
 
+/// The constants of one population's spiking neurons.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lif {
+    /// Firing threshold `V_th`.
+    pub threshold: f32,
+    /// Leak `lambda` (1 for the pooling IF neurons).
+    pub leak: f32,
+    /// Reset rule.
+    pub reset: Reset,
+}
+
+/// One time step of a population's neurons, after its input current was added to `mem`:
+///
+/// ```text
+/// o   = U > V_th
+/// V   = o ? (hard: 0 | subtract: lambda * (U - V_th)) : lambda * U
+/// LF  = lambda * LF + o          (the leak-filtered spike train)
+/// count += o;   bit i of `bits` = o_i
+/// ```
+///
+/// Branch-free over blocks of 32 neurons (one spike word each), so the compiler
+/// vectorises it; every neuron's arithmetic is the same as a scalar loop's, so the
+/// results do not depend on the vector width.
+///
+/// # Shapes
+/// `mem`, `lf`, `counts`: `n`; `bits`: `ceil(n / 32)` words, all overwritten.
+pub fn update_neurons(
+    lif: Lif,
+    mem: &mut [f32],
+    lf: &mut [f32],
+    counts: &mut [u32],
+    bits: &mut [u32],
+) {
+    crate::simd::dispatch(
+        #[inline(always)]
+        || match lif.reset {
+            Reset::Hard => update_block::<false>(lif, mem, lf, counts, bits),
+            Reset::Subtract => update_block::<true>(lif, mem, lf, counts, bits),
+        },
+    )
+}
+
+#[inline(always)]
+fn update_block<const SUBTRACT: bool>(
+    lif: Lif,
+    mem: &mut [f32],
+    lf: &mut [f32],
+    counts: &mut [u32],
+    bits: &mut [u32],
+) {
+    let Lif {
+        threshold: th,
+        leak,
+        ..
+    } = lif;
+    let blocks = mem
+        .chunks_mut(32)
+        .zip(lf.chunks_mut(32))
+        .zip(counts.chunks_mut(32));
+    for (((m, l), c), word) in blocks.zip(bits.iter_mut()) {
+        let mut w = 0u32;
+        for (k, ((u, f), n)) in m.iter_mut().zip(l.iter_mut()).zip(c.iter_mut()).enumerate() {
+            let fired = *u > th;
+            let reset = if SUBTRACT { leak * (*u - th) } else { 0.0 };
+            *u = if fired { reset } else { *u * leak };
+            *f = leak * *f + if fired { 1.0 } else { 0.0 };
+            *n += u32::from(fired);
+            w |= u32::from(fired) << k;
+        }
+        *word = w;
+    }
+}
+
 /// What a forward pass simulates: a network with its input encoding, over a window of
 /// `steps` time steps, keeping every step's spikes (`record`, for the code-form
 /// backward) or only the current step's.
@@ -240,10 +313,17 @@ pub fn forward(win: &Window<'_>, params: &Params, image: &[u8], seed: u64, masks
             }
             let w = nw(p);
             let bits = &mut spikes[p][slot * w..(slot + 1) * w];
-            bits.fill(0);
-            let (th, leak, reset) = match net.pops[p].kind {
-                PopKind::Lif => (net.neuron.threshold, lambda, net.neuron.reset),
-                PopKind::Pool => (net.neuron.pool_threshold, 1.0, Reset::Hard),
+            let lif = match net.pops[p].kind {
+                PopKind::Lif => Lif {
+                    threshold: net.neuron.threshold,
+                    leak: lambda,
+                    reset: net.neuron.reset,
+                },
+                PopKind::Pool => Lif {
+                    threshold: net.neuron.pool_threshold,
+                    leak: 1.0,
+                    reset: Reset::Hard,
+                },
                 PopKind::Output => {
                     for v in m.iter_mut() {
                         *v *= lambda;
@@ -252,21 +332,7 @@ pub fn forward(win: &Window<'_>, params: &Params, image: &[u8], seed: u64, masks
                 }
                 PopKind::Input => unreachable!("the input is population 0 only"),
             };
-            for (i, u) in m.iter_mut().enumerate() {
-                let fired = *u > th;
-                if fired {
-                    bits[i / 32] |= 1 << (i % 32);
-                    *u = match reset {
-                        Reset::Hard => 0.0,
-                        Reset::Subtract => leak * (*u - th),
-                    };
-                    counts[p][i] += 1;
-                    lf[p][i] = leak * lf[p][i] + 1.0;
-                } else {
-                    *u *= leak;
-                    lf[p][i] *= leak;
-                }
-            }
+            update_neurons(lif, m, &mut lf[p], &mut counts[p], bits);
             events_of(p, bits, None, masks, &mut events[p]);
         }
     }
