@@ -148,10 +148,13 @@ pub const fn words_for(n: usize) -> usize {
 #[inline]
 pub fn for_each_spike(bits: &[u32], mut f: impl FnMut(usize)) {
     for (w, &word) in bits.iter().enumerate() {
+        // A multiple of 32 (saturated at `usize::MAX` for a bitset too long to index,
+        // possible only on a 16- or 32-bit target), so `base | b` is `base + b`.
+        let base = w.saturating_mul(32);
         let mut word = word;
         while word != 0 {
             let b = word.trailing_zeros() as usize;
-            f(w * 32 + b);
+            f(base | b);
             word &= word - 1;
         }
     }
