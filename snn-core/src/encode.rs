@@ -5,6 +5,62 @@
 //! encoding step. Integer only: the same seed gives the same spikes on every target.
 //! The layers the spikes feed are in [`crate::layer`].
 
+use crate::round::round_f64;
+
+/// The pixel unit of the encoder tables: a `u8` pixel `p` is `256 p` in these units,
+/// so full scale (`p = 255`) is `255 * 256 = 65280`. Centres lie in `0..=PIXEL_UNIT`,
+/// and a gain is a U0.32 spike probability per unit, so the spike probability of a
+/// pixel is `|256 p - center| * gain / 2^32`.
+pub const PIXEL_UNIT: u32 = 255 * 256;
+
+/// `2^32`, the U0.32 probability one.
+const PROBABILITY_ONE: f64 = 4_294_967_296.0;
+
+/// The encoder gain that makes the spike probability `c * p / 255` for an unsigned
+/// input (`center = 0`; MNIST uses `c = 0.5`):
+///
+/// ```text
+/// gain = round(c * 2^32 / 65280)           f64, round half away from zero, then
+///                                          saturated to 0..=u32::MAX (NaN -> 0)
+/// ```
+///
+/// ```
+/// use snn_core::encode::{pixel_threshold, unsigned_gain};
+/// assert_eq!(unsigned_gain(0.5), 32897);
+/// let (thr, _) = pixel_threshold(255, 0, unsigned_gain(1.0));
+/// assert!(thr > u32::MAX - 65280); // a white pixel always spikes
+/// ```
+#[inline]
+pub fn unsigned_gain(c: f64) -> u32 {
+    round_f64(c * PROBABILITY_ONE / f64::from(PIXEL_UNIT)) as u32
+}
+
+/// The encoder centre and gain of one channel normalised as
+/// `x = (p / 255 - mean) / std`, spiking with probability `|x|` and the sign of `x`
+/// (CIFAR-10, SVHN):
+///
+/// ```text
+/// center = round(mean * 65280)                      saturated to i32 (NaN -> 0)
+/// gain   = min(round(2^32 / (std * 65280)), 2^32 - 1)   saturated to u32 (NaN -> 2^32 - 1)
+/// ```
+/// Both in `f64`, rounding half away from zero. A centre outside `0..=65280` (a mean
+/// outside `[0, 1]`) is rejected when the model is loaded.
+///
+/// ```
+/// use snn_core::encode::normalised_channel;
+/// let (center, gain) = normalised_channel(0.5, 0.25);
+/// assert_eq!(center, 32640);
+/// assert_eq!(gain, 263172); // 2^32 / 16320 = 263172.02, rounded
+/// assert_eq!(normalised_channel(0.0, 0.0).1, u32::MAX);
+/// ```
+#[inline]
+pub fn normalised_channel(mean: f64, std: f64) -> (i32, u32) {
+    let unit = f64::from(PIXEL_UNIT);
+    let center = round_f64(mean * unit) as i32;
+    let gain = round_f64(PROBABILITY_ONE / (std * unit)).min(f64::from(u32::MAX)) as u32;
+    (center, gain)
+}
+
 /// SplitMix64, used only to expand a `u64` seed into xoshiro state.
 ///
 /// ```text

@@ -107,6 +107,26 @@ fn shift(r: &Range<usize>, base: usize) -> Range<usize> {
     r.start - base..r.end - base
 }
 
+/// The presynaptic spikes of one layer: the positive bitset, and the negative one
+/// when the layer reads the (signed) input encoder.
+struct Spikes<'a> {
+    pos: &'a [u32],
+    neg: Option<&'a [u32]>,
+}
+
+impl Spikes<'_> {
+    /// Runs `kernel(bits, negative)` on the positive spikes, then on the negative ones
+    /// if any, and returns the summed synaptic events.
+    #[inline]
+    fn scatter(&self, mut kernel: impl FnMut(&[u32], bool) -> u64) -> u64 {
+        let mut events = kernel(self.pos, false);
+        if let Some(neg) = self.neg {
+            events += kernel(neg, true);
+        }
+        events
+    }
+}
+
 /// Splits a population's contiguous `[mem | bits]` regions out of `cur` (which starts
 /// at arena word `base`).
 fn pop_slices<'c>(
@@ -238,11 +258,17 @@ impl<'m> Session<'m, '_> {
     /// Runs one time step with input spikes given as bitsets over the input neurons
     /// (`HWC` order): `positive` spikes add the weights, `negative` ones subtract them.
     ///
+    /// A neuron may be in one bitset or neither, not both: a spike has one sign. Bits
+    /// past the last input neuron are ignored.
+    ///
     /// # Errors
-    /// [`RunError::SpikeWords`] when a bitset does not have `ceil(input_len / 32)` words.
+    /// [`RunError::SpikeWords`] when a bitset does not have `ceil(input_len / 32)` words;
+    /// [`RunError::SpikeOverlap`] when a neuron is set in both. On an error the session
+    /// is unchanged.
     pub fn step_with_spikes(&mut self, positive: &[u32], negative: &[u32]) -> Result<(), RunError> {
         let inp = &self.model.input;
-        let expected = words_for(inp.shape.len());
+        let n = inp.shape.len();
+        let expected = words_for(n);
         for b in [positive, negative] {
             if b.len() != expected {
                 return Err(RunError::SpikeWords {
@@ -251,15 +277,29 @@ impl<'m> Session<'m, '_> {
                 });
             }
         }
-        self.state[inp.pos.clone()].copy_from_slice(positive);
-        self.state[inp.neg.clone()].copy_from_slice(negative);
         // Bits past the last input neuron are ignored by the kernels; clear them so
         // the spike count is exact too.
-        let tail = inp.shape.len() % 32;
-        if tail != 0 {
-            let mask = (1u32 << tail) - 1;
-            self.state[inp.pos.end - 1] &= mask;
-            self.state[inp.neg.end - 1] &= mask;
+        let tail = n % 32;
+        let mask = |w: usize| {
+            if tail != 0 && w + 1 == expected {
+                (1u32 << tail) - 1
+            } else {
+                u32::MAX
+            }
+        };
+        for (w, (&p, &q)) in positive.iter().zip(negative).enumerate() {
+            let both = p & q & mask(w);
+            if both != 0 {
+                return Err(RunError::SpikeOverlap {
+                    neuron: w * 32 + both.trailing_zeros() as usize,
+                });
+            }
+        }
+        let (pos, neg) = (inp.pos.clone(), inp.neg.clone());
+        for (range, bits) in [(pos, positive), (neg, negative)] {
+            for (w, (dst, &src)) in self.state[range].iter_mut().zip(bits).enumerate() {
+                *dst = src & mask(w);
+            }
         }
         self.propagate();
         Ok(())
@@ -277,8 +317,10 @@ impl<'m> Session<'m, '_> {
         for (l, layer) in model.layers.iter().enumerate() {
             let base = layer.base;
             let (before, cur) = self.state.split_at_mut(base);
-            let pos = &before[prev.clone()];
-            let neg = prev_neg.take().map(|r| &before[r]);
+            let spikes = Spikes {
+                pos: &before[prev.clone()],
+                neg: prev_neg.take().map(|r| &before[r]),
+            };
             let mut events = 0u64;
             let mut fired = |pop: usize, n: u32| {
                 if let Some(s) = self.spikes.get_mut(pop) {
@@ -288,29 +330,21 @@ impl<'m> Session<'m, '_> {
             match &layer.plan {
                 Plan::Conv { conv, pop } => {
                     let (mem, bits) = pop_slices(cur, base, pop);
-                    events += conv.scatter(pos, false, mem);
-                    if let Some(neg) = neg {
-                        events += conv.scatter(neg, true, mem);
-                    }
+                    events += spikes.scatter(|b, negative| conv.scatter(b, negative, mem));
                     fired(p, pop.neurons.step(mem, bits));
                     prev = pop.bits.clone();
                 }
                 Plan::Pool { pop } => {
                     let (mem, bits) = pop_slices(cur, base, pop);
                     let (i, o) = (layer.info.input, layer.info.output);
-                    events += pool_scatter(i, o, pos, false, mem);
-                    if let Some(neg) = neg {
-                        events += pool_scatter(i, o, neg, true, mem);
-                    }
+                    events += spikes.scatter(|b, negative| pool_scatter(i, o, b, negative, mem));
                     fired(p, pop.neurons.step(mem, bits));
                     prev = pop.bits.clone();
                 }
                 Plan::Dense { weights, pop } => {
                     let (mem, bits) = pop_slices(cur, base, pop);
-                    events += dense_scatter(weights, pos, false, mem);
-                    if let Some(neg) = neg {
-                        events += dense_scatter(weights, neg, true, mem);
-                    }
+                    events +=
+                        spikes.scatter(|b, negative| dense_scatter(weights, b, negative, mem));
                     fired(p, pop.neurons.step(mem, bits));
                     prev = pop.bits.clone();
                 }
@@ -323,37 +357,29 @@ impl<'m> Session<'m, '_> {
                 } => {
                     let (first, second) = cur.split_at_mut(pop2.mem.start - base);
                     let (mem1, bits1) = pop_slices(first, base, pop1);
-                    events += conv1.scatter(pos, false, mem1);
-                    if let Some(neg) = neg {
-                        events += conv1.scatter(neg, true, mem1);
-                    }
+                    events += spikes.scatter(|b, negative| conv1.scatter(b, negative, mem1));
                     fired(p, pop1.neurons.step(mem1, bits1));
                     let (mem2, bits2) = pop_slices(second, pop2.mem.start, pop2);
                     events += conv2.scatter(bits1, false, mem2);
-                    for (bits, negative) in [(Some(pos), false), (neg, true)] {
-                        let Some(bits) = bits else { continue };
-                        events += match shortcut {
-                            PlannedShortcut::Conv(sc) => sc.scatter(bits, negative, mem2),
-                            PlannedShortcut::Identity { stride, gains } => identity_scatter(
-                                layer.info.input,
-                                layer.info.output,
-                                *stride,
-                                gains,
-                                bits,
-                                negative,
-                                mem2,
-                            ),
-                        };
-                    }
+                    events += spikes.scatter(|b, negative| match shortcut {
+                        PlannedShortcut::Conv(sc) => sc.scatter(b, negative, mem2),
+                        PlannedShortcut::Identity { stride, gains } => identity_scatter(
+                            layer.info.input,
+                            layer.info.output,
+                            *stride,
+                            gains,
+                            b,
+                            negative,
+                            mem2,
+                        ),
+                    });
                     fired(p + 1, pop2.neurons.step(mem2, bits2));
                     prev = pop2.bits.clone();
                 }
                 Plan::Output { weights, leak, mem } => {
                     let mem = as_i32(&mut cur[shift(mem, base)]);
-                    events += dense_scatter(weights, pos, false, mem);
-                    if let Some(neg) = neg {
-                        events += dense_scatter(weights, neg, true, mem);
-                    }
+                    events +=
+                        spikes.scatter(|b, negative| dense_scatter(weights, b, negative, mem));
                     for m in mem.iter_mut() {
                         *m = leak.apply(*m).clamp(STATE_MIN, STATE_LIMIT);
                     }

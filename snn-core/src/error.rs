@@ -89,7 +89,8 @@ pub enum FormatError {
 pub enum InputProblem {
     /// A dimension is zero.
     ZeroDimension,
-    /// `channels * height * width` exceeds [`MAX_NEURONS`](crate::MAX_NEURONS).
+    /// `channels * height * width` exceeds [`MAX_NEURONS`](crate::MAX_NEURONS) (or
+    /// overflows `usize`).
     TooLarge,
     /// The encoder's per-channel tables do not have one entry per channel.
     EncoderLength {
@@ -119,8 +120,15 @@ pub enum LayerProblem {
     /// The kernel (with padding) does not fit the input, or the padding is not smaller
     /// than the kernel.
     Geometry,
-    /// The layer has more neurons than [`MAX_NEURONS`](crate::MAX_NEURONS).
+    /// The layer has more neurons than [`MAX_NEURONS`](crate::MAX_NEURONS) (or so
+    /// many that `channels * height * width` overflows `usize`).
     TooLarge,
+    /// A weight array would need more than `u32::MAX` bytes (the dimensions
+    /// multiplied together), more than any blob can hold.
+    WeightsTooLarge {
+        /// Bytes the dimensions ask for (saturated at `u64::MAX`).
+        bytes: u64,
+    },
     /// A weight array has the wrong length.
     WeightLength {
         /// Bytes expected.
@@ -147,7 +155,8 @@ pub enum LayerProblem {
         /// The raw U1F15 bits found.
         found: u16,
     },
-    /// An identity-shortcut gain lies outside `-2^29..=2^29`.
+    /// An identity-shortcut gain lies outside `-2^29..=2^29`
+    /// ([`MAX_SHORTCUT_GAIN`](crate::layer::MAX_SHORTCUT_GAIN)).
     GainRange {
         /// Channel index.
         channel: u16,
@@ -204,6 +213,12 @@ pub enum RunError {
     },
     /// `steps` was zero.
     ZeroSteps,
+    /// An input neuron is set in both the positive and the negative bitset given to
+    /// [`Session::step_with_spikes`](crate::Session::step_with_spikes).
+    SpikeOverlap {
+        /// The lowest such neuron.
+        neuron: usize,
+    },
 }
 
 impl fmt::Display for FormatError {
@@ -273,6 +288,10 @@ impl fmt::Display for LayerProblem {
             Self::ZeroStride => f.write_str("stride is zero"),
             Self::Geometry => f.write_str("kernel, stride and padding do not fit the input"),
             Self::TooLarge => f.write_str("too many neurons"),
+            Self::WeightsTooLarge { bytes } => write!(
+                f,
+                "weights would need {bytes} bytes, more than a model blob can hold"
+            ),
             Self::WeightLength { expected, found } => {
                 write!(f, "weights have {found} bytes, expected {expected}")
             }
@@ -324,6 +343,10 @@ impl fmt::Display for RunError {
                 write!(f, "spike bitset has {found} words, expected {expected}")
             }
             Self::ZeroSteps => f.write_str("steps must be at least 1"),
+            Self::SpikeOverlap { neuron } => write!(
+                f,
+                "input neuron {neuron} is in both the positive and the negative spikes"
+            ),
         }
     }
 }

@@ -22,7 +22,7 @@ pub const HEADER_LEN: usize = 16;
 /// Most layers a model may have (a residual block counts as one layer).
 pub const MAX_LAYERS: usize = 24;
 
-const CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
+static CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
 
 /// CRC-32 (ISO-HDLC, the zlib/PNG polynomial) of `bytes`.
 ///
@@ -44,6 +44,101 @@ pub struct ModelDesc<'a> {
     /// Layers, first to last. The last one is [`LayerDesc::Output`].
     #[serde(borrow)]
     pub layers: heapless::Vec<LayerDesc<'a>, MAX_LAYERS>,
+}
+
+/// Most bytes postcard spends on a varint (a `u64` / 64-bit `usize` length).
+const VARINT_MAX: usize = 10;
+/// Most bytes postcard spends on a `u16` varint.
+const VARINT_U16_MAX: usize = 3;
+/// Most bytes postcard spends on an enum variant tag (a `u32` varint).
+const TAG_MAX: usize = 5;
+
+/// Bytes postcard may spend on a byte array of `len` bytes: its varint length, then the bytes.
+#[inline]
+fn bytes_bound(len: usize) -> usize {
+    len.saturating_add(VARINT_MAX)
+}
+
+fn neuron_bound(n: &NeuronDesc<'_>) -> usize {
+    // thresholds, leak (u16), reset (enum tag)
+    bytes_bound(n.thresholds.len())
+        .saturating_add(VARINT_U16_MAX)
+        .saturating_add(TAG_MAX)
+}
+
+fn conv_bound(c: &ConvDesc<'_>) -> usize {
+    // out_channels (u16), kernel, stride, padding (u8 each), weights
+    bytes_bound(c.weights.len()).saturating_add(VARINT_U16_MAX + 3)
+}
+
+fn layer_bound(l: &LayerDesc<'_>) -> usize {
+    let body = match l {
+        LayerDesc::Conv { conv, neuron } => conv_bound(conv).saturating_add(neuron_bound(neuron)),
+        LayerDesc::Pool { neuron } => neuron_bound(neuron),
+        LayerDesc::Dense {
+            weights, neuron, ..
+        } => bytes_bound(weights.len())
+            .saturating_add(neuron_bound(neuron))
+            .saturating_add(VARINT_U16_MAX),
+        LayerDesc::Residual {
+            conv1,
+            neuron1,
+            conv2,
+            shortcut,
+            neuron2,
+        } => {
+            let side = match shortcut {
+                Shortcut::Conv { weights } => weights.len(),
+                Shortcut::Identity { gains } => gains.len(),
+            };
+            conv_bound(conv1)
+                .saturating_add(neuron_bound(neuron1))
+                .saturating_add(conv_bound(conv2))
+                .saturating_add(bytes_bound(side).saturating_add(TAG_MAX))
+                .saturating_add(neuron_bound(neuron2))
+        }
+        // classes (u16), weights, leak (u16), scale (f32, 4 bytes)
+        LayerDesc::Output { weights, .. } => {
+            bytes_bound(weights.len()).saturating_add(2 * VARINT_U16_MAX + 4)
+        }
+    };
+    body.saturating_add(TAG_MAX)
+}
+
+impl ModelDesc<'_> {
+    /// An upper bound on the bytes [`write_model`] writes for this description: a
+    /// buffer of this length is always large enough.
+    ///
+    /// ```text
+    /// bound = HEADER_LEN + sum over fields of the most bytes postcard spends on each
+    ///         (varint u16 <= 3, enum tag <= 5, array length <= 10, plus the array bytes)
+    /// ```
+    /// It exceeds the exact length by a few bytes per field (about 60 per layer),
+    /// never by a multiple of the weights. Saturates at `usize::MAX`.
+    ///
+    /// ```
+    /// use snn_core::format::{InputDesc, LayerDesc, ModelDesc};
+    /// let w = [1u8; 6];
+    /// let mut layers = heapless::Vec::new();
+    /// layers.push(LayerDesc::Output { classes: 2, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
+    /// let desc = ModelDesc {
+    ///     input: InputDesc { channels: 1, height: 1, width: 3, center: &[0; 4], gain: &[1; 4] },
+    ///     layers,
+    /// };
+    /// let mut out = vec![0u8; desc.encoded_len_bound()];
+    /// let len = snn_core::write_model(&desc, &mut out).unwrap();
+    /// assert!(len <= out.len());
+    /// ```
+    pub fn encoded_len_bound(&self) -> usize {
+        let i = &self.input;
+        let input = bytes_bound(i.center.len())
+            .saturating_add(bytes_bound(i.gain.len()))
+            .saturating_add(3 * VARINT_U16_MAX);
+        self.layers.iter().fold(
+            HEADER_LEN.saturating_add(input).saturating_add(VARINT_MAX),
+            |acc, l| acc.saturating_add(layer_bound(l)),
+        )
+    }
 }
 
 /// Input shape (`HWC` pixel order) and the rate encoder's per-channel parameters.
@@ -209,6 +304,70 @@ pub struct Header {
     pub payload_len: u32,
     /// CRC-32 of the payload.
     pub checksum: u32,
+}
+
+/// A postcard flavor that writes nothing: it counts the bytes and runs the CRC.
+struct Sealer {
+    len: usize,
+    digest: crc::Digest<'static, u32>,
+}
+
+impl postcard::ser_flavors::Flavor for Sealer {
+    type Output = (usize, u32);
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.len = self.len.saturating_add(data.len());
+        self.digest.update(data);
+        Ok(())
+    }
+
+    #[inline]
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.try_extend(&[data])
+    }
+
+    fn finalize(self) -> postcard::Result<(usize, u32)> {
+        Ok((self.len, self.digest.finalize()))
+    }
+}
+
+impl Header {
+    /// The header [`write_model`] writes for `desc`: payload length and CRC-32 of its
+    /// postcard body, computed without a buffer.
+    ///
+    /// ```
+    /// use snn_core::format::{split_payload, Header, InputDesc, LayerDesc, ModelDesc};
+    /// let w = [1u8; 3];
+    /// let mut layers = heapless::Vec::new();
+    /// layers.push(LayerDesc::Output { classes: 1, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
+    /// let desc = ModelDesc {
+    ///     input: InputDesc { channels: 1, height: 1, width: 3, center: &[0; 4], gain: &[1; 4] },
+    ///     layers,
+    /// };
+    /// let mut out = vec![0u8; desc.encoded_len_bound()];
+    /// let len = snn_core::write_model(&desc, &mut out).unwrap();
+    /// let (header, _) = split_payload(&out[..len]).unwrap();
+    /// assert_eq!(Header::for_desc(&desc), Ok(header));
+    /// ```
+    ///
+    /// # Errors
+    /// [`FormatError::BufferTooSmall`] when the body would exceed `u32::MAX` bytes
+    /// (no blob can hold it).
+    pub fn for_desc(desc: &ModelDesc<'_>) -> Result<Self, FormatError> {
+        let sealer = Sealer {
+            len: 0,
+            digest: CRC32.digest(),
+        };
+        let (len, checksum) = postcard::serialize_with_flavor(desc, sealer)
+            .map_err(|_| FormatError::BufferTooSmall)?;
+        Ok(Self {
+            version: FORMAT_VERSION,
+            flags: 0,
+            payload_len: u32::try_from(len).map_err(|_| FormatError::BufferTooSmall)?,
+            checksum,
+        })
+    }
 }
 
 /// Reads the header, checks magic, version, flags, length and checksum, and returns

@@ -10,6 +10,75 @@
 //! `(y * width + x) * channels + c`. Accumulation uses wrapping `i32` adds; model
 //! validation bounds one step's current to `2^30`, so they never actually wrap.
 
+use crate::round::round_f32;
+
+/// Largest magnitude of an `i8` weight: weights lie in `-127..=127` (`-128` is never
+/// written, so a weight and its negation have the same range).
+pub const WEIGHT_LIMIT: i8 = 127;
+
+/// Smallest weight scale [`weight_scale`] returns, so that an all-zero channel still
+/// has a finite, positive scale.
+pub const MIN_WEIGHT_SCALE: f32 = 1e-12;
+
+/// Largest magnitude of an identity-shortcut gain (`2^29`): one input spike may add at
+/// most half of the `2^30` step-current bound.
+pub const MAX_SHORTCUT_GAIN: i32 = 1 << 29;
+
+/// The weight scale of a channel whose largest float weight magnitude is `max_abs`:
+/// the float value of one `i8` step.
+///
+/// ```text
+/// scale = max(max_abs / 127, 1e-12)
+/// ```
+///
+/// ```
+/// use snn_core::layer::weight_scale;
+/// assert_eq!(weight_scale(12.7), 0.1);
+/// assert_eq!(weight_scale(0.0), 1e-12);
+/// ```
+#[inline]
+pub fn weight_scale(max_abs: f32) -> f32 {
+    (max_abs / f32::from(WEIGHT_LIMIT)).max(MIN_WEIGHT_SCALE)
+}
+
+/// Quantises one float weight to `i8` with the channel's `scale` (from
+/// [`weight_scale`]):
+///
+/// ```text
+/// w = clamp(round(v / scale), -127, 127)     round half away from zero; NaN -> 0
+/// ```
+///
+/// ```
+/// use snn_core::layer::{weight_from_f32, weight_scale};
+/// let s = weight_scale(2.0);
+/// assert_eq!(weight_from_f32(2.0, s), 127);
+/// assert_eq!(weight_from_f32(-1.0, s), -64); // -63.5 rounds away from zero
+/// assert_eq!(weight_from_f32(5.0, s), 127);  // clamped
+/// ```
+#[inline]
+pub fn weight_from_f32(v: f32, scale: f32) -> i8 {
+    let limit = f32::from(WEIGHT_LIMIT);
+    round_f32(v / scale).clamp(-limit, limit) as i8
+}
+
+/// An identity-shortcut gain from its float value (`1 / scale` of the block's second
+/// convolution): what one input spike adds to the membrane.
+///
+/// ```text
+/// gain = clamp(round(x), -2^29, 2^29)        round half away from zero; NaN -> 0
+/// ```
+///
+/// ```
+/// use snn_core::layer::{shortcut_gain_from_f32, MAX_SHORTCUT_GAIN};
+/// assert_eq!(shortcut_gain_from_f32(1.0 / 0.0125), 80);
+/// assert_eq!(shortcut_gain_from_f32(1e12), MAX_SHORTCUT_GAIN);
+/// ```
+#[inline]
+pub fn shortcut_gain_from_f32(x: f32) -> i32 {
+    let limit = MAX_SHORTCUT_GAIN as f32;
+    round_f32(x).clamp(-limit, limit) as i32
+}
+
 /// Shape of a channel-last tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -23,16 +92,37 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// `channels * height * width`.
+    /// `channels * height * width`, saturating at `usize::MAX` (on a 32-bit target
+    /// the product of three `u16` can exceed `usize`). Exact for every shape of a
+    /// validated model, which has at most [`MAX_NEURONS`](crate::MAX_NEURONS).
+    ///
+    /// ```
+    /// use snn_core::layer::Shape;
+    /// assert_eq!(Shape { channels: 3, height: 32, width: 32 }.len(), 3072);
+    /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        usize::from(self.channels) * usize::from(self.height) * usize::from(self.width)
+        self.checked_len().unwrap_or(usize::MAX)
+    }
+
+    /// `channels * height * width`, or `None` when it does not fit `usize`.
+    ///
+    /// ```
+    /// use snn_core::layer::Shape;
+    /// let big = Shape { channels: 1025, height: 2048, width: 2048 }; // 2^32 + 2^22
+    /// assert_eq!(big.checked_len(), usize::try_from(1025u64 << 22).ok());
+    /// ```
+    #[inline]
+    pub fn checked_len(&self) -> Option<usize> {
+        usize::from(self.channels)
+            .checked_mul(usize::from(self.height))?
+            .checked_mul(usize::from(self.width))
     }
 
     /// True when any dimension is zero.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.channels == 0 || self.height == 0 || self.width == 0
     }
 
     /// Splits a neuron index into `(y, x, c)`.
@@ -64,10 +154,13 @@ pub const fn words_for(n: usize) -> usize {
 #[inline]
 pub fn for_each_spike(bits: &[u32], mut f: impl FnMut(usize)) {
     for (w, &word) in bits.iter().enumerate() {
+        // A multiple of 32 (saturated at `usize::MAX` for a bitset too long to index,
+        // possible only on a 16- or 32-bit target), so `base | b` is `base + b`.
+        let base = w.saturating_mul(32);
         let mut word = word;
         while word != 0 {
             let b = word.trailing_zeros() as usize;
-            f(w * 32 + b);
+            f(base | b);
             word &= word - 1;
         }
     }
@@ -152,7 +245,9 @@ impl Conv<'_> {
     /// Output size along one axis: `(n + 2p - k) / s + 1`, or `None` when the kernel
     /// does not fit.
     pub fn out_len(n: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
-        let span = (n + 2 * padding).checked_sub(kernel)?;
+        let span = n
+            .checked_add(padding.checked_mul(2)?)?
+            .checked_sub(kernel)?;
         Some(span / stride.max(1) + 1)
     }
 
@@ -264,7 +359,8 @@ pub fn dense_scatter(weights: &[u8], bits: &[u32], negative: bool, mem: &mut [i3
     let n = mem.len();
     let mut events = 0;
     for_each_spike(bits, |j| {
-        if let Some(w) = weights.get(j * n..j * n + n) {
+        let start = j.saturating_mul(n);
+        if let Some(w) = weights.get(start..start.saturating_add(n)) {
             accumulate(mem, w, negative);
             events += n as u64;
         }
@@ -304,7 +400,7 @@ pub fn identity_scatter(
             return;
         }
         let (Some(g), Some(m)) = (
-            gains.get(4 * c..4 * c + 4),
+            gains.get(4 * c..4 * c + 4), // c < channels <= u16::MAX
             mem.get_mut((iy / s * ow + ix / s) * c_n + c),
         ) else {
             return;

@@ -10,6 +10,7 @@ pub mod format;
 pub mod layer;
 pub mod model;
 pub mod neuron;
+mod round;
 
 pub use engine::{Classification, Session};
 pub use error::{FormatError, InputProblem, LayerProblem, RunError};

@@ -7,9 +7,12 @@
 
 use core::ops::Range;
 
+use crate::encode::PIXEL_UNIT;
 use crate::error::{FormatError, InputProblem, LayerProblem};
-use crate::format::{self, ConvDesc, LayerDesc, ModelDesc, NeuronDesc, Shortcut, MAX_LAYERS};
-use crate::layer::{words_for, Conv, Shape};
+use crate::format::{
+    self, ConvDesc, Header, LayerDesc, ModelDesc, NeuronDesc, Shortcut, MAX_LAYERS,
+};
+use crate::layer::{words_for, Conv, Shape, MAX_SHORTCUT_GAIN};
 use crate::neuron::{Leak, Neurons, MAX_THRESHOLD};
 
 /// Most neurons in one population (and input pixels): `2^24`.
@@ -127,6 +130,7 @@ pub(crate) struct InputPlan<'a> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Model<'a> {
+    pub(crate) header: Header,
     pub(crate) input: InputPlan<'a>,
     pub(crate) layers: heapless::Vec<PlannedLayer<'a>, MAX_LAYERS>,
     pub(crate) state_words: usize,
@@ -171,6 +175,11 @@ fn le_i32s(bytes: &[u8]) -> impl Iterator<Item = i32> + '_ {
         .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+/// `usize` to `u32` for error reports, saturating.
+fn sat_u32(v: usize) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
 fn expect_len(
     found: usize,
     expected: usize,
@@ -179,8 +188,7 @@ fn expect_len(
     if found == expected {
         Ok(())
     } else {
-        let c = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-        Err(err(c(expected), c(found)))
+        Err(err(sat_u32(expected), sat_u32(found)))
     }
 }
 
@@ -192,8 +200,33 @@ fn table_len(expected: u32, found: u32) -> LayerProblem {
     LayerProblem::TableLength { expected, found }
 }
 
-fn check_neurons<'a>(d: &NeuronDesc<'a>, channels: usize) -> Result<Neurons<'a>, LayerProblem> {
-    expect_len(d.thresholds.len(), channels * 4, table_len)?;
+/// Bytes of a weight array with the given dimensions, computed without overflow on
+/// any target: the product in `u64` (at most `2^48` here), rejected when a blob (whose
+/// length is a `u32`) could not hold it.
+fn weight_count(dims: &[usize]) -> Result<usize, LayerProblem> {
+    let bytes = dims.iter().try_fold(1u64, |acc, &d| {
+        u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+    });
+    bytes
+        .filter(|&b| b <= u64::from(u32::MAX))
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or(LayerProblem::WeightsTooLarge {
+            bytes: bytes.unwrap_or(u64::MAX),
+        })
+}
+
+/// Checks that a weight array holds exactly `dims` multiplied together bytes.
+fn check_weights(weights: &[u8], dims: &[usize]) -> Result<(), LayerProblem> {
+    expect_len(weights.len(), weight_count(dims)?, weight_len)
+}
+
+/// Checks a per-channel `i32` table: 4 bytes per channel.
+fn check_table(table: &[u8], channels: u16) -> Result<(), LayerProblem> {
+    expect_len(table.len(), 4 * usize::from(channels), table_len)
+}
+
+fn check_neurons<'a>(d: &NeuronDesc<'a>, channels: u16) -> Result<Neurons<'a>, LayerProblem> {
+    check_table(d.thresholds, channels)?;
     for (c, th) in le_i32s(d.thresholds).enumerate() {
         if !(1..=MAX_THRESHOLD).contains(&th) {
             return Err(LayerProblem::ThresholdRange {
@@ -210,15 +243,21 @@ fn check_neurons<'a>(d: &NeuronDesc<'a>, channels: usize) -> Result<Neurons<'a>,
     })
 }
 
+/// Neurons of a population, checked against [`MAX_NEURONS`] without overflow (on a
+/// 32-bit target `channels * height * width` can exceed `usize`).
 fn check_size(shape: Shape) -> Result<usize, LayerProblem> {
-    let n = shape.len();
-    if n == 0 {
-        Err(LayerProblem::ZeroDimension)
-    } else if n > MAX_NEURONS {
-        Err(LayerProblem::TooLarge)
-    } else {
-        Ok(n)
+    match shape.checked_len() {
+        Some(0) => Err(LayerProblem::ZeroDimension),
+        Some(n) if n <= MAX_NEURONS => Ok(n),
+        _ => Err(LayerProblem::TooLarge),
     }
+}
+
+/// Fan-in of a convolution: `in_channels * kernel^2` (at most `65535 * 255^2`, which
+/// fits a `u32`; computed in `u64` all the same).
+fn conv_fan_in(input: Shape, kernel: usize) -> u64 {
+    let k = kernel as u64;
+    u64::from(input.channels).saturating_mul(k.saturating_mul(k))
 }
 
 fn check_conv<'a>(input: Shape, d: &ConvDesc<'a>) -> Result<Conv<'a>, LayerProblem> {
@@ -247,11 +286,14 @@ fn check_conv<'a>(input: Shape, d: &ConvDesc<'a>) -> Result<Conv<'a>, LayerProbl
         width: dim(input.width)?,
     };
     check_size(output)?;
-    let fan_in = usize::from(input.channels) * k * k;
-    expect_len(
-        d.weights.len(),
-        fan_in * usize::from(d.out_channels),
-        weight_len,
+    check_weights(
+        d.weights,
+        &[
+            usize::from(input.channels),
+            k,
+            k,
+            usize::from(d.out_channels),
+        ],
     )?;
     Ok(Conv {
         input,
@@ -264,8 +306,8 @@ fn check_conv<'a>(input: Shape, d: &ConvDesc<'a>) -> Result<Conv<'a>, LayerProbl
 }
 
 /// Largest current one spike per synapse can bring: `fan_in * 128`.
-fn fan_in_current(fan_in: usize) -> u64 {
-    (fan_in as u64).saturating_mul(128)
+fn fan_in_current(fan_in: u64) -> u64 {
+    fan_in.saturating_mul(128)
 }
 
 fn check_current(current: u64) -> Result<(), LayerProblem> {
@@ -276,28 +318,64 @@ fn check_current(current: u64) -> Result<(), LayerProblem> {
     }
 }
 
+/// Multiply-accumulates of a convolution per step (`weights * out_h * out_w`).
+fn conv_macs(c: &Conv<'_>) -> u64 {
+    (c.weights.len() as u64).saturating_mul(conv_positions(c))
+}
+
+/// What checking one layer yields, before it is placed in the model.
+struct Checked<'a> {
+    plan: Plan<'a>,
+    output: Shape,
+    macs: u64,
+}
+
+fn check_identity_gains(gains: &[u8], channels: u16) -> Result<u64, LayerProblem> {
+    check_table(gains, channels)?;
+    let mut max = 0u64;
+    for (c, g) in le_i32s(gains).enumerate() {
+        if g.unsigned_abs() > MAX_SHORTCUT_GAIN.unsigned_abs() {
+            return Err(LayerProblem::GainRange {
+                channel: c as u16,
+                found: g,
+            });
+        }
+        max = max.max(u64::from(g.unsigned_abs()));
+    }
+    Ok(max)
+}
+
 impl<'a> Model<'a> {
     /// Checks and loads a model blob without copying it.
     ///
     /// Validates the magic, version, flags, length and CRC-32, decodes the postcard
     /// body, then checks every layer: geometry, weight and table lengths, layer
     /// chaining, threshold / leak / gain ranges, the per-step current bound that makes
-    /// saturation exact, and the total state size.
+    /// saturation exact, and the total state size. Every size computed from the blob
+    /// is checked for overflow, so the same blob gives the same answer on 32-bit and
+    /// 64-bit targets.
     ///
     /// # Errors
     /// A [`FormatError`] naming the first problem found. Never panics, whatever the
     /// bytes.
     pub fn from_bytes(blob: &'a [u8]) -> Result<Self, FormatError> {
-        let (_, payload) = format::split_payload(blob)?;
+        let (header, payload) = format::split_payload(blob)?;
         let desc = format::decode_body(payload)?;
-        Self::from_desc(&desc)
+        Self::validate(&desc, header)
     }
 
     /// Validates an already decoded description (borrowing its arrays).
     ///
+    /// The model's [`header`](Self::header) is the one [`write_model`](crate::write_model)
+    /// would write for `desc` ([`Header::for_desc`]).
+    ///
     /// # Errors
     /// As [`from_bytes`](Self::from_bytes), minus the header checks.
     pub fn from_desc(desc: &ModelDesc<'a>) -> Result<Self, FormatError> {
+        Self::validate(desc, Header::for_desc(desc)?)
+    }
+
+    fn validate(desc: &ModelDesc<'a>, header: Header) -> Result<Self, FormatError> {
         let mut arena = Arena { next: 0 };
         let input = Self::check_input(desc, &mut arena)?;
         if desc.layers.is_empty() {
@@ -313,11 +391,11 @@ impl<'a> Model<'a> {
                 return Err(FormatError::OutputPlacement { layer: i as u8 });
             }
             let planned = Self::check_layer(shape, layer, &mut arena).map_err(|e| match e {
-                Checked::Layer(problem) => FormatError::Layer {
+                Rejected::Layer(problem) => FormatError::Layer {
                     layer: i as u8,
                     problem,
                 },
-                Checked::Format(f) => f,
+                Rejected::Format(f) => f,
             })?;
             shape = planned.info.output;
             populations += usize::from(planned.info.populations);
@@ -331,6 +409,7 @@ impl<'a> Model<'a> {
             return Err(FormatError::NoLayers);
         };
         Ok(Self {
+            header,
             input,
             layers,
             state_words: arena.next,
@@ -349,24 +428,22 @@ impl<'a> Model<'a> {
             width: d.width,
         };
         let bad = |p| Err(FormatError::Input(p));
-        if shape.is_empty() {
-            return bad(InputProblem::ZeroDimension);
-        }
-        let n = shape.len();
-        if n > MAX_NEURONS {
-            return bad(InputProblem::TooLarge);
-        }
+        let n = match shape.checked_len() {
+            Some(0) => return bad(InputProblem::ZeroDimension),
+            Some(n) if n <= MAX_NEURONS => n,
+            _ => return bad(InputProblem::TooLarge),
+        };
         let table = 4 * u32::from(d.channels);
         for t in [d.center, d.gain] {
             if t.len() != table as usize {
                 return bad(InputProblem::EncoderLength {
                     expected: table,
-                    found: u32::try_from(t.len()).unwrap_or(u32::MAX),
+                    found: sat_u32(t.len()),
                 });
             }
         }
         for (c, center) in le_i32s(d.center).enumerate() {
-            if !(0..=65280).contains(&center) {
+            if !(0..=PIXEL_UNIT as i32).contains(&center) {
                 return bad(InputProblem::CenterRange {
                     channel: c as u16,
                     found: center,
@@ -385,197 +462,257 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// Checks one layer fed by `input`, takes its arena regions and records its facts.
     fn check_layer(
         input: Shape,
         layer: &LayerDesc<'a>,
         arena: &mut Arena,
-    ) -> Result<PlannedLayer<'a>, Checked> {
+    ) -> Result<PlannedLayer<'a>, Rejected> {
         let base = arena.next;
-        let n_in = input.len();
-        let (plan, output, macs, pops) = match layer {
-            LayerDesc::Conv { conv, neuron } => {
-                let conv = check_conv(input, conv)?;
-                check_current(fan_in_current(
-                    usize::from(input.channels) * conv.kernel * conv.kernel,
-                ))?;
-                let neurons = check_neurons(neuron, usize::from(conv.output.channels))?;
-                let pop = arena.population(neurons, conv.output.len())?;
-                let macs = conv.weights.len() as u64 * conv_positions(&conv);
-                (Plan::Conv { conv, pop }, conv.output, macs, 1)
-            }
-            LayerDesc::Pool { neuron } => {
-                let output = Shape {
-                    channels: input.channels,
-                    height: input.height / 2,
-                    width: input.width / 2,
-                };
-                if output.is_empty() {
-                    return Err(LayerProblem::Geometry.into());
-                }
-                let neurons = check_neurons(neuron, usize::from(input.channels))?;
-                let pop = arena.population(neurons, output.len())?;
-                (Plan::Pool { pop }, output, 4 * output.len() as u64, 1)
-            }
+        let checked = match layer {
+            LayerDesc::Conv { conv, neuron } => Self::check_conv_layer(input, conv, neuron, arena),
+            LayerDesc::Pool { neuron } => Self::check_pool(input, neuron, arena),
             LayerDesc::Dense {
                 outputs,
                 weights,
                 neuron,
-            } => {
-                let output = Shape {
-                    channels: *outputs,
-                    height: 1,
-                    width: 1,
-                };
-                let n = check_size(output)?;
-                expect_len(weights.len(), n_in * n, weight_len)?;
-                check_current(fan_in_current(n_in))?;
-                let neurons = check_neurons(neuron, n)?;
-                let pop = arena.population(neurons, n)?;
-                (
-                    Plan::Dense { weights, pop },
-                    output,
-                    weights.len() as u64,
-                    1,
-                )
-            }
+            } => Self::check_dense(input, *outputs, weights, neuron, arena),
             LayerDesc::Residual {
                 conv1,
                 neuron1,
                 conv2,
                 shortcut,
                 neuron2,
-            } => {
-                let conv1 = check_conv(input, conv1)?;
-                let mid = conv1.output;
-                check_current(fan_in_current(
-                    usize::from(input.channels) * conv1.kernel * conv1.kernel,
-                ))?;
-                let n1 = check_neurons(neuron1, usize::from(mid.channels))?;
-                let conv2 = check_conv(mid, conv2)?;
-                let output = conv2.output;
-                let n2 = check_neurons(neuron2, usize::from(output.channels))?;
-                let stride = conv1.stride * conv2.stride;
-                let dims = |n: u16| Conv::out_len(usize::from(n), 1, stride, 0);
-                if dims(input.height) != Some(usize::from(output.height))
-                    || dims(input.width) != Some(usize::from(output.width))
-                {
-                    return Err(LayerProblem::ShortcutShape.into());
-                }
-                let main = fan_in_current(usize::from(mid.channels) * conv2.kernel * conv2.kernel);
-                let (shortcut, side, side_macs) = match shortcut {
-                    Shortcut::Conv { weights } => {
-                        let sc = check_conv(
-                            input,
-                            &ConvDesc {
-                                out_channels: output.channels,
-                                kernel: 1,
-                                stride: u8::try_from(stride).map_err(|_| LayerProblem::Geometry)?,
-                                padding: 0,
-                                weights,
-                            },
-                        )?;
-                        let macs = sc.weights.len() as u64 * conv_positions(&sc);
-                        (
-                            PlannedShortcut::Conv(sc),
-                            fan_in_current(usize::from(input.channels)),
-                            macs,
-                        )
-                    }
-                    Shortcut::Identity { gains } => {
-                        if input.channels != output.channels {
-                            return Err(LayerProblem::ChannelMismatch {
-                                input: input.channels,
-                                output: output.channels,
-                            }
-                            .into());
-                        }
-                        expect_len(gains.len(), 4 * usize::from(output.channels), table_len)?;
-                        let mut max = 0u64;
-                        for (c, g) in le_i32s(gains).enumerate() {
-                            if g.unsigned_abs() > 1 << 29 {
-                                return Err(LayerProblem::GainRange {
-                                    channel: c as u16,
-                                    found: g,
-                                }
-                                .into());
-                            }
-                            max = max.max(u64::from(g.unsigned_abs()));
-                        }
-                        (PlannedShortcut::Identity { stride, gains }, max, 0)
-                    }
-                };
-                check_current(main + side)?;
-                let pop1 = arena.population(n1, mid.len())?;
-                let pop2 = arena.population(n2, output.len())?;
-                let macs = conv1.weights.len() as u64 * conv_positions(&conv1)
-                    + conv2.weights.len() as u64 * conv_positions(&conv2)
-                    + side_macs;
-                let plan = Plan::Residual {
-                    conv1,
-                    pop1,
-                    conv2,
-                    shortcut,
-                    pop2,
-                };
-                (plan, output, macs, 2)
-            }
+            } => Self::check_residual(input, [conv1, conv2], [neuron1, neuron2], shortcut, arena),
             LayerDesc::Output {
                 classes,
                 weights,
                 leak,
                 scale,
-            } => {
-                let n = usize::from(*classes);
-                if n == 0 {
-                    return Err(LayerProblem::ZeroDimension.into());
-                }
-                if n > MAX_CLASSES {
-                    return Err(LayerProblem::TooManyClasses { found: n as u32 }.into());
-                }
-                expect_len(weights.len(), n_in * n, weight_len)?;
-                check_current(fan_in_current(n_in))?;
-                let leak =
-                    Leak::from_bits(*leak).ok_or(LayerProblem::LeakRange { found: *leak })?;
-                if !(scale.is_finite() && *scale > 0.0) {
-                    return Err(LayerProblem::ScaleRange.into());
-                }
-                let output = Shape {
-                    channels: *classes,
-                    height: 1,
-                    width: 1,
-                };
-                let mem = arena.take(n)?;
-                (
-                    Plan::Output { weights, leak, mem },
-                    output,
-                    weights.len() as u64,
-                    0,
-                )
+            } => Self::check_output(input, *classes, weights, *leak, *scale, arena),
+        }?;
+        let Checked { plan, output, macs } = checked;
+        let (kind, populations, neurons) = match &plan {
+            Plan::Conv { pop, .. } => (LayerKind::Conv, 1, pop.mem.len()),
+            Plan::Pool { pop } => (LayerKind::Pool, 1, pop.mem.len()),
+            Plan::Dense { pop, .. } => (LayerKind::Dense, 1, pop.mem.len()),
+            Plan::Residual { pop1, pop2, .. } => {
+                (LayerKind::Residual, 2, pop1.mem.len() + pop2.mem.len())
             }
-        };
-        let neurons = match &plan {
-            Plan::Conv { pop, .. } | Plan::Pool { pop } | Plan::Dense { pop, .. } => pop.mem.len(),
-            Plan::Residual { pop1, pop2, .. } => pop1.mem.len() + pop2.mem.len(),
-            Plan::Output { .. } => 0,
+            Plan::Output { .. } => (LayerKind::Output, 0, 0),
         };
         Ok(PlannedLayer {
             info: LayerInfo {
-                neurons,
-                kind: match plan {
-                    Plan::Conv { .. } => LayerKind::Conv,
-                    Plan::Pool { .. } => LayerKind::Pool,
-                    Plan::Dense { .. } => LayerKind::Dense,
-                    Plan::Residual { .. } => LayerKind::Residual,
-                    Plan::Output { .. } => LayerKind::Output,
-                },
+                kind,
                 input,
                 output,
                 macs,
-                populations: pops,
+                populations,
+                neurons,
             },
             base,
             plan,
         })
+    }
+
+    /// Convolution + LIF: geometry and weights, fan-in current, thresholds.
+    fn check_conv_layer(
+        input: Shape,
+        conv: &ConvDesc<'a>,
+        neuron: &NeuronDesc<'a>,
+        arena: &mut Arena,
+    ) -> Result<Checked<'a>, Rejected> {
+        let conv = check_conv(input, conv)?;
+        check_current(fan_in_current(conv_fan_in(input, conv.kernel)))?;
+        let neurons = check_neurons(neuron, conv.output.channels)?;
+        let pop = arena.population(neurons, conv.output.len())?;
+        Ok(Checked {
+            output: conv.output,
+            macs: conv_macs(&conv),
+            plan: Plan::Conv { conv, pop },
+        })
+    }
+
+    /// 2x2 average pool + IF: the output must not be empty.
+    fn check_pool(
+        input: Shape,
+        neuron: &NeuronDesc<'a>,
+        arena: &mut Arena,
+    ) -> Result<Checked<'a>, Rejected> {
+        let output = Shape {
+            channels: input.channels,
+            height: input.height / 2,
+            width: input.width / 2,
+        };
+        let n = check_size(output).map_err(|_| LayerProblem::Geometry)?;
+        let neurons = check_neurons(neuron, input.channels)?;
+        let pop = arena.population(neurons, n)?;
+        Ok(Checked {
+            plan: Plan::Pool { pop },
+            output,
+            macs: 4 * n as u64,
+        })
+    }
+
+    /// Fully connected + LIF: `inputs * outputs` weights, fan-in current, thresholds.
+    fn check_dense(
+        input: Shape,
+        outputs: u16,
+        weights: &'a [u8],
+        neuron: &NeuronDesc<'a>,
+        arena: &mut Arena,
+    ) -> Result<Checked<'a>, Rejected> {
+        let output = Shape {
+            channels: outputs,
+            height: 1,
+            width: 1,
+        };
+        let n = check_size(output)?;
+        let n_in = input.len();
+        check_weights(weights, &[n_in, n])?;
+        check_current(fan_in_current(n_in as u64))?;
+        let neurons = check_neurons(neuron, outputs)?;
+        let pop = arena.population(neurons, n)?;
+        Ok(Checked {
+            plan: Plan::Dense { weights, pop },
+            output,
+            macs: weights.len() as u64,
+        })
+    }
+
+    /// Residual block: both convolutions, the shortcut's shape, channels and gains,
+    /// and the bound on the second membrane's current (main path plus shortcut).
+    fn check_residual(
+        input: Shape,
+        [conv1, conv2]: [&ConvDesc<'a>; 2],
+        [neuron1, neuron2]: [&NeuronDesc<'a>; 2],
+        shortcut: &Shortcut<'a>,
+        arena: &mut Arena,
+    ) -> Result<Checked<'a>, Rejected> {
+        let conv1 = check_conv(input, conv1)?;
+        let mid = conv1.output;
+        check_current(fan_in_current(conv_fan_in(input, conv1.kernel)))?;
+        let n1 = check_neurons(neuron1, mid.channels)?;
+        let conv2 = check_conv(mid, conv2)?;
+        let output = conv2.output;
+        let n2 = check_neurons(neuron2, output.channels)?;
+        let stride = conv1.stride * conv2.stride;
+        let dims = |n: u16| Conv::out_len(usize::from(n), 1, stride, 0);
+        if dims(input.height) != Some(usize::from(output.height))
+            || dims(input.width) != Some(usize::from(output.width))
+        {
+            return Err(LayerProblem::ShortcutShape.into());
+        }
+        let main = fan_in_current(conv_fan_in(mid, conv2.kernel));
+        let (shortcut, side, side_macs) = match shortcut {
+            Shortcut::Conv { weights } => {
+                let sc = check_conv(
+                    input,
+                    &ConvDesc {
+                        out_channels: output.channels,
+                        kernel: 1,
+                        stride: u8::try_from(stride).map_err(|_| LayerProblem::Geometry)?,
+                        padding: 0,
+                        weights,
+                    },
+                )?;
+                (
+                    PlannedShortcut::Conv(sc),
+                    fan_in_current(u64::from(input.channels)),
+                    conv_macs(&sc),
+                )
+            }
+            Shortcut::Identity { gains } => {
+                if input.channels != output.channels {
+                    return Err(LayerProblem::ChannelMismatch {
+                        input: input.channels,
+                        output: output.channels,
+                    }
+                    .into());
+                }
+                let max = check_identity_gains(gains, output.channels)?;
+                (PlannedShortcut::Identity { stride, gains }, max, 0)
+            }
+        };
+        check_current(main.saturating_add(side))?;
+        let pop1 = arena.population(n1, mid.len())?;
+        let pop2 = arena.population(n2, output.len())?;
+        let macs = conv_macs(&conv1)
+            .saturating_add(conv_macs(&conv2))
+            .saturating_add(side_macs);
+        let plan = Plan::Residual {
+            conv1,
+            pop1,
+            conv2,
+            shortcut,
+            pop2,
+        };
+        Ok(Checked { plan, output, macs })
+    }
+
+    /// Output integrator: class count, `inputs * classes` weights, fan-in current,
+    /// leak and scale.
+    fn check_output(
+        input: Shape,
+        classes: u16,
+        weights: &'a [u8],
+        leak: u16,
+        scale: f32,
+        arena: &mut Arena,
+    ) -> Result<Checked<'a>, Rejected> {
+        let n = usize::from(classes);
+        if n == 0 {
+            return Err(LayerProblem::ZeroDimension.into());
+        }
+        if n > MAX_CLASSES {
+            return Err(LayerProblem::TooManyClasses { found: n as u32 }.into());
+        }
+        let n_in = input.len();
+        check_weights(weights, &[n_in, n])?;
+        check_current(fan_in_current(n_in as u64))?;
+        let leak = Leak::from_bits(leak).ok_or(LayerProblem::LeakRange { found: leak })?;
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(LayerProblem::ScaleRange.into());
+        }
+        let output = Shape {
+            channels: classes,
+            height: 1,
+            width: 1,
+        };
+        let mem = arena.take(n)?;
+        Ok(Checked {
+            plan: Plan::Output { weights, leak, mem },
+            output,
+            macs: weights.len() as u64,
+        })
+    }
+
+    /// The blob's header: format version, flags, payload length and CRC-32 (for a
+    /// model built with [`from_desc`](Self::from_desc), the header
+    /// [`write_model`](crate::write_model) would write).
+    ///
+    /// ```
+    /// # use snn_core::format::{InputDesc, LayerDesc, ModelDesc, FORMAT_VERSION};
+    /// # use snn_core::{write_model, Model};
+    /// # let w = [1u8; 2];
+    /// # let mut layers = heapless::Vec::new();
+    /// # layers.push(LayerDesc::Output { classes: 1, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
+    /// # let desc = ModelDesc {
+    /// #     input: InputDesc { channels: 1, height: 1, width: 2, center: &[0; 4], gain: &[1; 4] },
+    /// #     layers,
+    /// # };
+    /// let mut blob = vec![0u8; desc.encoded_len_bound()];
+    /// let len = write_model(&desc, &mut blob).unwrap();
+    /// let model = Model::from_bytes(&blob[..len]).unwrap();
+    /// let header = model.header();
+    /// assert_eq!(header.version, FORMAT_VERSION);
+    /// assert_eq!(header.payload_len as usize, len - 16);
+    /// assert_eq!(header.checksum, snn_core::format::crc32(&blob[16..len]));
+    /// assert_eq!(Model::from_desc(&desc).unwrap().header(), header);
+    /// ```
+    #[inline]
+    pub fn header(&self) -> Header {
+        self.header
     }
 
     /// 32-bit words of state memory [`classify`](Self::classify) needs.
@@ -632,18 +769,18 @@ fn conv_positions(c: &Conv<'_>) -> u64 {
 }
 
 /// Either a per-layer problem (wrapped with the layer index) or a model-wide one.
-enum Checked {
+enum Rejected {
     Layer(LayerProblem),
     Format(FormatError),
 }
 
-impl From<LayerProblem> for Checked {
+impl From<LayerProblem> for Rejected {
     fn from(p: LayerProblem) -> Self {
         Self::Layer(p)
     }
 }
 
-impl From<FormatError> for Checked {
+impl From<FormatError> for Rejected {
     fn from(e: FormatError) -> Self {
         Self::Format(e)
     }

@@ -8,6 +8,7 @@
 use fixed::types::U1F15;
 
 use crate::format::Reset;
+use crate::round::round_f32;
 
 /// Membrane values are clamped to `STATE_MIN..=STATE_LIMIT` (`-2^30 ..= 2^30 - 1`, a
 /// signed 31-bit range: one `SSAT` instruction on Cortex-M4) after every update.
@@ -20,6 +21,26 @@ pub const STATE_MIN: i32 = -(1 << 30);
 
 /// Largest threshold a model may use (`2^30`).
 pub const MAX_THRESHOLD: i32 = 1 << 30;
+
+/// An integer threshold from its float value (the float threshold divided by the
+/// channel's weight scale, or 4 times a pool threshold):
+///
+/// ```text
+/// th = clamp(round(x), 1, 2^30)          round half away from zero; NaN -> 0
+/// ```
+/// A NaN gives `0`, which validation rejects ([`crate::LayerProblem::ThresholdRange`]).
+///
+/// ```
+/// use snn_core::neuron::{threshold_from_f32, MAX_THRESHOLD};
+/// assert_eq!(threshold_from_f32(3.0), 3);
+/// assert_eq!(threshold_from_f32(2.5), 3);
+/// assert_eq!(threshold_from_f32(0.2), 1);
+/// assert_eq!(threshold_from_f32(1e20), MAX_THRESHOLD);
+/// ```
+#[inline]
+pub fn threshold_from_f32(x: f32) -> i32 {
+    round_f32(x).clamp(1.0, MAX_THRESHOLD as f32) as i32
+}
 
 /// The leak multiplier `lambda` as an unsigned Q1.15 number in `[0, 1]`.
 ///
@@ -48,6 +69,24 @@ impl Leak {
     #[inline]
     pub fn from_bits(bits: u16) -> Option<Self> {
         (bits <= 1 << 15).then_some(Self(U1F15::from_bits(bits)))
+    }
+
+    /// The leak nearest to the float multiplier `x`:
+    ///
+    /// ```text
+    /// bits = clamp(round(x * 32768), 0, 32768)     round half away from zero; NaN -> 0
+    /// ```
+    ///
+    /// ```
+    /// use snn_core::neuron::Leak;
+    /// assert_eq!(Leak::from_f32(0.99).to_bits(), 32440);
+    /// assert_eq!(Leak::from_f32(1.5), Leak::ONE);
+    /// assert_eq!(Leak::from_f32(-1.0).to_bits(), 0);
+    /// ```
+    #[inline]
+    pub fn from_f32(x: f32) -> Self {
+        let bits = round_f32(x * 32768.0).clamp(0.0, 32768.0) as u16;
+        Self(U1F15::from_bits(bits))
     }
 
     /// The raw U1F15 bits.
@@ -130,7 +169,7 @@ impl<'a> Neurons<'a> {
     /// Threshold of channel `c`, or `i32::MAX` (never fires) past the end.
     #[inline]
     pub fn threshold(&self, c: usize) -> i32 {
-        match self.thresholds.get(4 * c..4 * c + 4) {
+        match self.thresholds.chunks_exact(4).nth(c) {
             Some(b) => i32::from_le_bytes([b[0], b[1], b[2], b[3]]),
             None => i32::MAX,
         }

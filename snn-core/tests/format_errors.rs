@@ -319,6 +319,30 @@ fn run_errors() {
     );
 }
 
+/// A spike has one sign: the same input neuron in both bitsets is rejected, and the
+/// session is left as it was. Bits past the 16 input neurons do not count.
+#[test]
+fn spike_in_both_bitsets_is_rejected() {
+    let blob = small().to_bytes();
+    let m = Model::from_bytes(&blob).unwrap();
+    let mut state = vec![0; m.state_words()];
+    let mut s = m.session_without_encoder(&mut state).unwrap();
+    assert_eq!(
+        s.step_with_spikes(&[0b1010_0000], &[0b0010_0001])
+            .unwrap_err(),
+        RunError::SpikeOverlap { neuron: 5 }
+    );
+    assert_eq!(s.steps(), 0);
+    assert_eq!(s.result().input_spikes, 0);
+    assert!(RunError::SpikeOverlap { neuron: 5 }
+        .to_string()
+        .contains("neuron 5"));
+    // Overlap only past the last input neuron: ignored, and not counted.
+    s.step_with_spikes(&[0xffff_0001], &[0xffff_0002]).unwrap();
+    assert_eq!(s.steps(), 1);
+    assert_eq!(s.result().input_spikes, 2);
+}
+
 /// One corruption of a valid blob. Most repair the header so that the body decoder
 /// and the validator see the damage.
 fn mutate(rng: &mut impl Rng, blob: &[u8]) -> Vec<u8> {
@@ -433,5 +457,9 @@ fn hundred_thousand_corrupted_blobs_never_panic() {
         loaded > 1_000 && rejected > 50_000,
         "loaded {loaded}, rejected {rejected}"
     );
-    println!("{total} corrupted blobs: {rejected} rejected, {loaded} loaded and ran");
+    println!(
+        "corrupted blobs on {} ({}-bit usize): {total} tried, {rejected} rejected, {loaded} loaded and ran",
+        std::env::consts::ARCH,
+        usize::BITS
+    );
 }

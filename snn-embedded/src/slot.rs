@@ -40,9 +40,9 @@ impl<'a> ModelSlot<'a> {
         self.bytes.len()
     }
 
-    /// The CRC-32 stored in the blob's header.
+    /// The CRC-32 stored in the blob's header (see [`Model::header`]).
+    #[inline]
     pub fn checksum(&self) -> u32 {
-        let h = &self.bytes[12..16];
-        u32::from_le_bytes([h[0], h[1], h[2], h[3]])
+        self.model.header().checksum
     }
 }

@@ -2,17 +2,29 @@
 //!
 //! Runs each step even when an earlier one failed, then reports all failures together
 //! and exits non-zero if there was any. It assumes the pieces `.ci/run` installs
-//! (thumb targets, rustfmt, clippy, qemu-system-arm); it installs nothing itself.
+//! (thumb and i686 targets, gcc-multilib, rustfmt, clippy, qemu-system-arm, the
+//! pinned nightly and cargo-fuzz); it installs nothing itself.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::flags::{BenchArgs, CiArgs, QemuArgs, SizeArgs};
 use crate::{cargo, project_root};
 
 /// The thumb targets `snn-core` must build for: Cortex-M4F and Cortex-M0+.
 const THUMB_TARGETS: [&str; 2] = ["thumbv7em-none-eabihf", "thumbv6m-none-eabi"];
+
+/// A 32-bit host target: `snn-core`'s hostile-input tests run there too, where `usize`
+/// has the width of the Cortex-M targets (needs Debian's `gcc-multilib` to link).
+const TARGET_32BIT: &str = "i686-unknown-linux-gnu";
+
+/// The nightly toolchain cargo-fuzz runs on; `.ci/run` installs the same one.
+const FUZZ_TOOLCHAIN: &str = "nightly-2026-10-15";
+
+/// How long CI fuzzes `Model::from_bytes`, in seconds.
+const FUZZ_SECONDS: u32 = 60;
 
 /// One CI step: a command, or a task run in this process.
 enum Step {
@@ -53,6 +65,55 @@ fn firmware_cargo(args: &[&str]) -> Step {
         .args(args)
         .env("DEFMT_LOG", "info");
     Step::Cmd(c)
+}
+
+/// The total executions in libFuzzer's closing line `Done 123456 runs in 61 second(s)`.
+fn fuzz_runs(line: &str) -> Option<u64> {
+    line.trim()
+        .strip_prefix("Done ")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Fuzzes `from_bytes` for [`FUZZ_SECONDS`] from the committed seeds (crafted blobs,
+/// the golden model, the default model), echoing libFuzzer's output and reporting
+/// the executions. Fails on a crash (libFuzzer's non-zero exit).
+fn fuzz() -> Result<()> {
+    let dir = project_root().join("snn-core/fuzz");
+    std::fs::create_dir_all(dir.join("corpus/from_bytes"))?;
+    let max_time = format!("-max_total_time={FUZZ_SECONDS}");
+    let mut cmd = Command::new("rustup");
+    cmd.current_dir(&dir)
+        .args(["run", FUZZ_TOOLCHAIN, "cargo", "fuzz", "run", "from_bytes"])
+        // The first directory collects new inputs (git ignores it); the rest are seeds.
+        .args([
+            "corpus/from_bytes",
+            "seeds",
+            "../tests/golden",
+            "../../models",
+        ])
+        .args(["--", &max_time])
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .stderr(Stdio::piped());
+    eprintln!("$ {}", crate::display(&cmd));
+    let mut child = cmd.spawn().context("could not start cargo fuzz")?;
+    let mut runs = None;
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines() {
+            let line = line?;
+            eprintln!("{line}");
+            runs = fuzz_runs(&line).or(runs);
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("fuzzing found a crash or failed to run ({status}); see snn-core/fuzz/artifacts");
+    }
+    let runs = runs.context("libFuzzer did not report its executions")?;
+    eprintln!("fuzz from_bytes: {runs} executions in {FUZZ_SECONDS} s, no crash");
+    Ok(())
 }
 
 pub fn run(args: &CiArgs) -> Result<()> {
@@ -124,6 +185,23 @@ pub fn run(args: &CiArgs) -> Result<()> {
             ));
         }
         steps.push((
+            "snn-core on i686 (32-bit usize): corrupted and crafted blobs",
+            cargo_with(&[
+                "test",
+                "-p",
+                "snn-core",
+                "--target",
+                TARGET_32BIT,
+                "--test",
+                "format_errors",
+                "--test",
+                "overflow",
+                "--",
+                "--nocapture",
+            ]),
+        ));
+        steps.push(("fuzz from_bytes (60 s, seeded)", Step::Task(Box::new(fuzz))));
+        steps.push((
             "snn-embedded for Cortex-M4F",
             cargo_with(&[
                 "build",
@@ -191,4 +269,19 @@ pub fn run(args: &CiArgs) -> Result<()> {
         ));
     }
     run_steps(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fuzz_runs;
+
+    #[test]
+    fn reads_libfuzzers_closing_line() {
+        assert_eq!(
+            fuzz_runs("Done 1234567 runs in 61 second(s)"),
+            Some(1_234_567)
+        );
+        assert_eq!(fuzz_runs("#1024\tpulse  cov: 12 ft: 13"), None);
+        assert_eq!(fuzz_runs("Done soon"), None);
+    }
 }
