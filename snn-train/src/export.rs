@@ -10,6 +10,8 @@
 
 use ndarray::ArrayD;
 use snn_core::format::{ConvDesc, InputDesc, LayerDesc, ModelDesc, NeuronDesc, Reset, Shortcut};
+use snn_core::layer::{shortcut_gain_from_f32, weight_from_f32, weight_scale};
+use snn_core::neuron::{threshold_from_f32, Leak};
 
 use crate::data::Encoding;
 use crate::net::{Network, Op, Params};
@@ -35,8 +37,8 @@ pub enum ExportError {
     },
 }
 
-/// Per-output-channel scales of weights whose last axis is the output channel:
-/// `max |w| / 127` over everything else (a tiny floor keeps all-zero channels finite).
+/// Per-output-channel scales of weights whose last axis is the output channel: the
+/// largest magnitude over everything else, as `snn-core`'s [`weight_scale`].
 fn channel_scales(tensors: &[&ArrayD<f32>]) -> Vec<f32> {
     let oc = tensors[0].shape().last().copied().unwrap_or(1);
     let mut max = vec![0.0f32; oc];
@@ -46,14 +48,15 @@ fn channel_scales(tensors: &[&ArrayD<f32>]) -> Vec<f32> {
             max[c] = max[c].max(v.abs());
         }
     }
-    max.into_iter().map(|m| (m / 127.0).max(1e-12)).collect()
+    max.into_iter().map(weight_scale).collect()
 }
 
+/// `i8` weights (as bytes) of `t` with per-output-channel `scales`.
 fn quantize(t: &ArrayD<f32>, scales: &[f32]) -> Vec<u8> {
     let oc = scales.len();
     t.iter()
         .enumerate()
-        .map(|(i, &v)| ((v / scales[i % oc]).round().clamp(-127.0, 127.0) as i8) as u8)
+        .map(|(i, &v)| weight_from_f32(v, scales[i % oc]) as u8)
         .collect()
 }
 
@@ -61,14 +64,9 @@ fn le_i32(values: impl Iterator<Item = i32>) -> Vec<u8> {
     values.flat_map(|v| v.to_le_bytes()).collect()
 }
 
-/// `round(x)` clamped to `1..=2^30`.
-fn int_threshold(x: f32) -> i32 {
-    x.round().clamp(1.0, (1u32 << 30) as f32) as i32
-}
-
 /// Integer thresholds `V_th / s` of channels with scales `s`.
 fn thresholds(th: f32, scales: &[f32]) -> Vec<u8> {
-    le_i32(scales.iter().map(|s| int_threshold(th / s)))
+    le_i32(scales.iter().map(|s| threshold_from_f32(th / s)))
 }
 
 /// Kernel, stride and padding of a convolution, in the format's `u8` fields (the
@@ -173,7 +171,7 @@ pub fn quantize_layer(net: &Network, params: &Params, li: usize) -> QLayer {
         LayerSpec::Pool => {
             let c = usize::from(net.pops[net.layer_pops[li][0]].shape.channels);
             // Each spike adds one quarter-unit: the float threshold times 4.
-            let t = int_threshold(net.neuron.pool_threshold * 4.0);
+            let t = threshold_from_f32(net.neuron.pool_threshold * 4.0);
             QLayer::Pool {
                 thresholds: le_i32(std::iter::repeat_n(t, c)),
             }
@@ -182,14 +180,11 @@ pub fn quantize_layer(net: &Network, params: &Params, li: usize) -> QLayer {
             let s1 = channel_scales(&[ps[0]]);
             let s2 = channel_scales(&ps[1..]);
             let conv_shortcut = ps.len() == 3;
-            let shortcut =
-                if conv_shortcut {
-                    quantize(ps[2], &s2)
-                } else {
-                    le_i32(s2.iter().map(|s| {
-                        (1.0 / s).round().clamp(-(1 << 29) as f32, (1 << 29) as f32) as i32
-                    }))
-                };
+            let shortcut = if conv_shortcut {
+                quantize(ps[2], &s2)
+            } else {
+                le_i32(s2.iter().map(|s| shortcut_gain_from_f32(1.0 / s)))
+            };
             QLayer::Residual {
                 channels: channels as u16,
                 geometry1: geometry(net, li, 0),
@@ -203,8 +198,7 @@ pub fn quantize_layer(net: &Network, params: &Params, li: usize) -> QLayer {
             }
         }
         LayerSpec::Output => {
-            let max = ps[0].iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let scale = (max / 127.0).max(1e-12);
+            let scale = weight_scale(ps[0].iter().fold(0.0f32, |m, v| m.max(v.abs())));
             let oc = ps[0].shape().last().copied().unwrap_or(1);
             QLayer::Output {
                 classes: net.classes() as u16,
@@ -245,7 +239,7 @@ impl QLayer {
             Self::Pool { thresholds } => LayerDesc::Pool {
                 neuron: NeuronDesc {
                     thresholds,
-                    leak: 32768,
+                    leak: Leak::ONE.to_bits(),
                     reset: Reset::Hard,
                 },
             },
@@ -291,32 +285,6 @@ impl QLayer {
             },
         }
     }
-
-    /// Bytes of its arrays.
-    pub fn byte_len(&self) -> usize {
-        match self {
-            Self::Conv {
-                weights,
-                thresholds,
-                ..
-            }
-            | Self::Dense {
-                weights,
-                thresholds,
-                ..
-            } => weights.len() + thresholds.len(),
-            Self::Pool { thresholds } => thresholds.len(),
-            Self::Residual {
-                w1,
-                th1,
-                w2,
-                shortcut,
-                th2,
-                ..
-            } => w1.len() + th1.len() + w2.len() + shortcut.len() + th2.len(),
-            Self::Output { weights, .. } => weights.len(),
-        }
-    }
 }
 
 /// Quantises `params` and writes a complete `snn-core` model blob, validated by
@@ -328,7 +296,7 @@ pub fn export(net: &Network, params: &Params, enc: &Encoding) -> Result<Vec<u8>,
     let quantized: Vec<QLayer> = (0..net.layers.len())
         .map(|li| quantize_layer(net, params, li))
         .collect();
-    let leak = (net.neuron.leak * 32768.0).round().clamp(0.0, 32768.0) as u16;
+    let leak = Leak::from_f32(net.neuron.leak).to_bits();
     let mut layers = heapless::Vec::<LayerDesc<'_>, { snn_core::MAX_LAYERS }>::new();
     for q in &quantized {
         layers
@@ -351,8 +319,7 @@ pub fn export(net: &Network, params: &Params, enc: &Encoding) -> Result<Vec<u8>,
         },
         layers,
     };
-    let weights: usize = quantized.iter().map(QLayer::byte_len).sum();
-    let mut out = vec![0u8; weights + 4096 + 64 * net.layers.len()];
+    let mut out = vec![0u8; desc.encoded_len_bound()];
     let n = snn_core::write_model(&desc, &mut out).map_err(ExportError::Format)?;
     out.truncate(n);
     snn_core::Model::from_bytes(&out).map_err(ExportError::Format)?;

@@ -101,19 +101,18 @@ impl Encoding {
     pub fn unsigned(c: f64) -> Self {
         Self {
             center: vec![0],
-            gain: vec![(c * 4294967296.0 / 65280.0).round() as u32],
+            gain: vec![snn_core::encode::unsigned_gain(c)],
         }
     }
 
     /// `x = (p / 255 - mean) / std`, `P(spike) = |x|`, sign of `x` (CIFAR-10, SVHN).
     pub fn normalised(mean: &[f64], std: &[f64]) -> Self {
-        Self {
-            center: mean.iter().map(|m| (m * 65280.0).round() as i32).collect(),
-            gain: std
-                .iter()
-                .map(|s| (4294967296.0 / (s * 65280.0)).round().min(u32::MAX as f64) as u32)
-                .collect(),
-        }
+        let (center, gain) = mean
+            .iter()
+            .zip(std)
+            .map(|(&m, &s)| snn_core::encode::normalised_channel(m, s))
+            .unzip();
+        Self { center, gain }
     }
 }
 
