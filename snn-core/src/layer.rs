@@ -128,7 +128,7 @@ impl Shape {
     /// Splits a neuron index into `(y, x, c)`.
     ///
     /// ```
-    /// use snn_core::Shape;
+    /// use snn_core::layer::Shape;
     /// let s = Shape { channels: 3, height: 2, width: 4 };
     /// assert_eq!(s.coords((1 * 4 + 2) * 3 + 1), (1, 2, 1));
     /// ```
