@@ -11,10 +11,11 @@ use serde::Serialize;
 use snn_core::Model;
 
 use crate::config::TrainConfig;
-use crate::data::{self, Dataset, DatasetKind};
+use crate::data::{self, Dataset, DatasetKind, Encoding};
 use crate::error::LayerIndex;
 use crate::grad::GradForm;
-use crate::net::{self, Network};
+use crate::import::{import, ImportError};
+use crate::net::{self, Network, Params};
 use crate::optim::Sgd;
 use crate::par;
 use crate::seed::eval_seed;
@@ -25,6 +26,9 @@ use crate::TrainError;
 /// One training-throughput measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainPoint {
+    /// Where the weights started: `trained` (a trained model, dequantised) or `fresh`
+    /// (the paper's initialisation). Cost follows activity, which training raises.
+    pub start: &'static str,
     /// Time steps.
     pub timesteps: usize,
     /// Backward form (`code` or `aggregate`).
@@ -41,16 +45,30 @@ pub struct TrainPoint {
     pub chunk: usize,
 }
 
-/// Times `batches` mini-batches of `batch` samples (after one warm-up batch).
+/// The weights a training measurement starts from.
+#[derive(Debug, Clone, Copy)]
+pub struct Start<'a> {
+    /// `trained` or `fresh`.
+    pub name: &'static str,
+    /// The network.
+    pub net: &'a Network,
+    /// Its weights.
+    pub params: &'a Params,
+    /// Its input encoding.
+    pub enc: &'a Encoding,
+}
+
+/// Times `batches` mini-batches of `batch` samples (after one warm-up batch) starting
+/// from `start`, with the window, backward form and threads of `cfg`.
 pub fn training_point(
-    net: &Network,
+    start: Start<'_>,
     cfg: &TrainConfig,
     data: &Dataset,
     batches: usize,
     batch: usize,
 ) -> Result<TrainPoint, rayon::ThreadPoolBuildError> {
-    let enc = cfg.data.dataset.encoding();
-    let mut params = net.init(cfg.network.init_gain, 1);
+    let (net, enc) = (start.net, start.enc);
+    let mut params = start.params.clone();
     let mut sgd = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &params);
     let order: Vec<usize> = (0..data.len()).collect();
     let threads = if cfg.run.threads == 0 {
@@ -58,7 +76,7 @@ pub fn training_point(
     } else {
         cfg.run.threads
     };
-    let ctx = StepContext::new(cfg, net, &enc);
+    let ctx = StepContext::new(cfg, net, enc);
     let secs = par::with_threads(threads, || {
         let mut it = order.chunks(batch.max(1)).cycle();
         let mut step = |params: &mut _, sgd: &mut _| {
@@ -74,6 +92,7 @@ pub fn training_point(
         t0.elapsed().as_secs_f64()
     })?;
     Ok(TrainPoint {
+        start: start.name,
         timesteps: cfg.run.timesteps,
         grad: match cfg.optim.grad {
             GradForm::Code => "code".into(),
@@ -172,6 +191,10 @@ pub struct BenchOptions {
 pub struct BenchReport {
     /// Logical cores.
     pub cores: usize,
+    /// The CPU's model name (`/proc/cpuinfo`), when known.
+    pub cpu: String,
+    /// The vector extensions the kernels used ([`crate::simd::level`]).
+    pub simd: crate::simd::Level,
     /// The model of the inference measurement.
     pub model: String,
     /// Training throughput points.
@@ -202,6 +225,24 @@ pub enum BenchError {
         path: PathBuf,
         /// What `snn-core` found.
         error: snn_core::FormatError,
+    },
+    /// The model cannot be rebuilt as a float network.
+    #[error("{path}: {error}")]
+    Import {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: ImportError,
+    },
+    /// The model does not take the dataset's images.
+    #[error("{path} takes {model} inputs, the dataset has {data} images")]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// The model's input shape.
+        model: String,
+        /// The dataset's image shape.
+        data: String,
     },
     /// A measurement setting is zero or empty.
     #[error("bench: {0} must be at least 1")]
@@ -238,42 +279,6 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     let (train, mut test) = data::load(opts.dataset, &dir).map_err(TrainError::from)?;
     let input = net::shape(LayerIndex::Input, train.channels, train.height, train.width)
         .map_err(TrainError::from)?;
-    let mut training = Vec::new();
-    println!(
-        "{:>4} {:>10} {:>8} {:>14} {:>16}",
-        "T", "backward", "threads", "samples/s", "KiB per sample"
-    );
-    for &t in &opts.timesteps {
-        for grad in [GradForm::Code, GradForm::Aggregate] {
-            for threads in thread_counts() {
-                let mut cfg = TrainConfig::default();
-                cfg.data.dataset = opts.dataset;
-                cfg.run.timesteps = t;
-                cfg.run.threads = threads;
-                cfg.optim.grad = grad;
-                cfg.optim.batch_size = opts.batch_size;
-                let net = Network::build(
-                    &cfg.network.layer_list(),
-                    input,
-                    train.classes,
-                    cfg.network.neuron(),
-                    cfg.network.dropout,
-                )
-                .map_err(TrainError::from)?;
-                let p = training_point(&net, &cfg, &train, opts.batches, opts.batch_size)
-                    .map_err(TrainError::from)?;
-                println!(
-                    "{:>4} {:>10} {:>8} {:>14.1} {:>16.0}",
-                    t,
-                    p.grad,
-                    p.threads,
-                    p.samples_per_sec,
-                    p.bytes_per_sample as f64 / 1024.0
-                );
-                training.push(p);
-            }
-        }
-    }
     let blob = std::fs::read(&opts.model).map_err(|error| BenchError::Io {
         path: opts.model.clone(),
         error,
@@ -282,6 +287,80 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         path: opts.model.clone(),
         error,
     })?;
+    let trained = import(&blob).map_err(|error| BenchError::Import {
+        path: opts.model.clone(),
+        error,
+    })?;
+    if trained.net.pops[0].shape != input {
+        let s = |s: net::Shape| format!("{}x{}x{}", s.channels, s.height, s.width);
+        return Err(BenchError::Shape {
+            path: opts.model.clone(),
+            model: s(trained.net.pops[0].shape),
+            data: s(input),
+        });
+    }
+    let defaults = TrainConfig::default();
+    let fresh_net = Network::build(
+        &defaults.network.layer_list(),
+        input,
+        train.classes,
+        defaults.network.neuron(),
+        0.0,
+    )
+    .map_err(TrainError::from)?;
+    let fresh_params = fresh_net.init(defaults.network.init_gain, 1);
+    let fresh_enc = opts.dataset.encoding();
+    let starts = [
+        Start {
+            name: "trained",
+            net: &trained.net,
+            params: &trained.params,
+            enc: &trained.enc,
+        },
+        Start {
+            name: "fresh",
+            net: &fresh_net,
+            params: &fresh_params,
+            enc: &fresh_enc,
+        },
+    ];
+    eprintln!(
+        "{} ({} logical cores), kernels: {}",
+        cpu_model(),
+        num_cores(),
+        crate::simd::level().name()
+    );
+    let mut training = Vec::new();
+    println!(
+        "{:>4} {:>10} {:>8} {:>8} {:>12} {:>15}",
+        "T", "backward", "start", "threads", "samples/s", "KiB per sample"
+    );
+    for &t in &opts.timesteps {
+        for grad in [GradForm::Code, GradForm::Aggregate] {
+            for threads in thread_counts() {
+                for start in starts {
+                    let mut cfg = TrainConfig::default();
+                    cfg.data.dataset = opts.dataset;
+                    cfg.run.timesteps = t;
+                    cfg.run.threads = threads;
+                    cfg.optim.grad = grad;
+                    cfg.optim.batch_size = opts.batch_size;
+                    let p = training_point(start, &cfg, &train, opts.batches, opts.batch_size)
+                        .map_err(TrainError::from)?;
+                    println!(
+                        "{:>4} {:>10} {:>8} {:>8} {:>12.1} {:>15.0}",
+                        t,
+                        p.grad,
+                        p.start,
+                        p.threads,
+                        p.samples_per_sec,
+                        p.bytes_per_sample as f64 / 1024.0
+                    );
+                    training.push(p);
+                }
+            }
+        }
+    }
     test.truncate(opts.images);
     let mut inference_points = Vec::new();
     println!(
@@ -301,6 +380,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     }
     Ok(BenchReport {
         cores: num_cores(),
+        cpu: cpu_model(),
+        simd: crate::simd::level(),
         model: opts.model.display().to_string(),
         training,
         inference: inference_points,
@@ -310,4 +391,17 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
 /// The default model of the inference measurement (`models/lenet-mnist-subset.snn`).
 pub fn default_model() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/lenet-mnist-subset.snn")
+}
+
+/// The CPU's model name from `/proc/cpuinfo` (`unknown CPU` elsewhere).
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
 }

@@ -49,6 +49,8 @@ pub mod export;
 #[cfg(feature = "train")]
 pub mod grad;
 #[cfg(feature = "train")]
+pub mod import;
+#[cfg(feature = "train")]
 pub mod net;
 #[cfg(feature = "train")]
 pub mod ops;

@@ -336,7 +336,7 @@ fn bench_cmd(a: BenchArgs) -> Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let doc = serde_json::json!({
-        "machine": { "cores": report.cores },
+        "machine": { "cores": report.cores, "cpu": report.cpu, "simd": report.simd },
         "model": report.model,
         "training": report.training,
         "inference": report.inference,

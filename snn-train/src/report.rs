@@ -63,7 +63,7 @@ impl Reporter {
             n => n,
         };
         eprintln!(
-            "training {} on {} ({} train / {} test images), {} weights, T = {}, {} backward, {threads} thread(s)",
+            "training {} on {} ({} train / {} test images), {} weights, T = {}, {} backward, {threads} thread(s), {} kernels",
             cfg.network.describe(),
             cfg.data.dataset.name(),
             train.len(),
@@ -74,6 +74,7 @@ impl Reporter {
                 GradForm::Code => "code-form",
                 GradForm::Aggregate => "aggregate-form",
             },
+            crate::simd::level().name(),
         );
         let record = cfg.optim.grad == GradForm::Code;
         eprintln!(

@@ -1,0 +1,78 @@
+//! The vector-extension levels compute the same bits: a short training run (every
+//! layer kind, both backward forms, dropout and momentum) with the kernels forced to
+//! the x86-64 baseline (`SNN_SIMD=baseline`) and with the best level this CPU has
+//! gives byte-identical checkpoints and models.
+
+use std::path::Path;
+use std::process::Command;
+
+const RUN: &str = r#"
+[data]
+train_limit = 64
+test_limit = 16
+augment_crop = true
+
+[network]
+layers = [
+    { type = "conv", channels = 6, kernel = 3 },
+    { type = "pool" },
+    { type = "residual", channels = 6, stride = 2, shortcut = "identity" },
+    { type = "residual", channels = 10, stride = 1 },
+    { type = "dense", units = 24 },
+    { type = "output" },
+]
+dropout = 0.1
+reset = "subtract"
+
+[optim]
+epochs = 2
+batch_size = 16
+lr = 0.01
+momentum = 0.9
+
+[run]
+timesteps = 6
+threads = 2
+"#;
+
+fn train(dir: &Path, config: &Path, grad: &str, simd: &str) -> (Vec<u8>, Vec<u8>) {
+    let out = dir.join(format!("{grad}-{simd}"));
+    let o = Command::new(env!("CARGO_BIN_EXE_snn-train"))
+        .args(["train", "--quiet", "--grad", grad, "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(&out)
+        .env("SNN_SIMD", simd)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{grad} {simd}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (
+        std::fs::read(out.join("checkpoint_latest")).unwrap(),
+        std::fs::read(out.join("model.snn")).unwrap(),
+    )
+}
+
+#[test]
+fn baseline_and_detected_simd_give_the_same_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("run.toml");
+    std::fs::write(&config, RUN).unwrap();
+    let best = snn_train::simd::available();
+    println!("comparing the baseline kernels with {}", best.name());
+    for grad in ["code", "aggregate"] {
+        let base = train(dir.path(), &config, grad, "baseline");
+        let fast = train(dir.path(), &config, grad, "auto");
+        assert!(
+            base.0 == fast.0,
+            "{grad}: checkpoints differ between baseline and {best:?}"
+        );
+        assert!(
+            base.1 == fast.1,
+            "{grad}: models differ between baseline and {best:?}"
+        );
+    }
+}
