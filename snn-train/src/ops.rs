@@ -23,7 +23,7 @@ pub struct Link {
 }
 
 /// `y[..] += a * x[..]`.
-#[inline]
+#[inline(always)]
 fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * *x;
@@ -31,7 +31,7 @@ fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 }
 
 /// `sum x[i] * y[i]`, in 8 independent lanes (vectorisable, fixed order).
-#[inline]
+#[inline(always)]
 fn dot(x: &[f32], y: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
@@ -49,9 +49,36 @@ fn dot(x: &[f32], y: &[f32]) -> f32 {
 }
 
 /// Calls `f(w_row, dst_row)` with the start offsets of each `(weights, membranes)` row
-/// of length `oc` that spike `(iy, ix, ic)` reaches through a convolution.
-#[inline]
+/// of length `oc` that spike `(iy, ix, ic)` reaches through a convolution, in
+/// increasing `(ky, kx)` order (the order fixes the summation order of the backward
+/// dot products). Stride 1 takes a division-free path over the same rows.
+#[inline(always)]
 fn conv_rows(
+    g: ConvGeo,
+    (iy, ix, ic): (usize, usize, usize),
+    dst: Shape,
+    mut f: impl FnMut(usize, usize),
+) {
+    let (oc, dh, dw) = dims(dst);
+    if g.s == 1 {
+        // Output row oy = iy + p - ky lies in 0..dh exactly for ky in this range.
+        let (ny, nx) = (iy + g.p, ix + g.p);
+        let ky_range = (ny + 1).saturating_sub(dh)..g.k.min(ny + 1);
+        let kx_range = (nx + 1).saturating_sub(dw)..g.k.min(nx + 1);
+        for ky in ky_range {
+            let (w_row, m_row) = ((ic * g.k + ky) * g.k, (ny - ky) * dw);
+            for kx in kx_range.clone() {
+                f((w_row + kx) * oc, (m_row + nx - kx) * oc);
+            }
+        }
+        return;
+    }
+    conv_rows_general(g, (iy, ix, ic), dst, f);
+}
+
+/// [`conv_rows`] for any stride (the reference its stride-1 path is tested against).
+#[inline(always)]
+fn conv_rows_general(
     g: ConvGeo,
     (iy, ix, ic): (usize, usize, usize),
     dst: Shape,
@@ -80,7 +107,7 @@ fn conv_rows(
 }
 
 /// Destination of a spike through 2x2 pooling or a subsampled identity.
-#[inline]
+#[inline(always)]
 fn single_dst(op: Op, (iy, ix, ic): (usize, usize, usize), dst: Shape) -> Option<usize> {
     let s = match op {
         Op::Pool => 2,
@@ -219,5 +246,44 @@ fn backward_body(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stride-1 path visits the same rows, in the same order, as the general one,
+    /// for every spike position of every small geometry.
+    #[test]
+    fn stride_one_rows_equal_the_general_rows() {
+        let mut checked = 0;
+        for k in 1..=7usize {
+            for p in 0..=3usize {
+                for (h, w) in [(1usize, 1usize), (5, 7), (9, 4)] {
+                    let g = ConvGeo { k, s: 1, p };
+                    let (Some(oh), Some(ow)) =
+                        ((h + 2 * p).checked_sub(k), (w + 2 * p).checked_sub(k))
+                    else {
+                        continue;
+                    };
+                    let dst = Shape {
+                        channels: 3,
+                        height: (oh + 1) as u16,
+                        width: (ow + 1) as u16,
+                    };
+                    for iy in 0..h {
+                        for ix in 0..w {
+                            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                            conv_rows(g, (iy, ix, 2), dst, |a, b| fast.push((a, b)));
+                            conv_rows_general(g, (iy, ix, 2), dst, |a, b| slow.push((a, b)));
+                            assert_eq!(fast, slow, "k {k} p {p} {h}x{w} at ({iy}, {ix})");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 }
