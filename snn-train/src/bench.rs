@@ -180,6 +180,8 @@ pub struct BenchOptions {
     pub timesteps: Vec<usize>,
     /// Mini-batches timed per training point.
     pub batches: usize,
+    /// Measure inference only (no training points).
+    pub inference_only: bool,
     /// Mini-batch size.
     pub batch_size: usize,
     /// Test images of the inference measurement.
@@ -335,7 +337,12 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         "{:>4} {:>10} {:>8} {:>8} {:>12} {:>15}",
         "T", "backward", "start", "threads", "samples/s", "KiB per sample"
     );
-    for &t in &opts.timesteps {
+    let training_steps: &[usize] = if opts.inference_only {
+        &[]
+    } else {
+        &opts.timesteps
+    };
+    for &t in training_steps {
         for grad in [GradForm::Code, GradForm::Aggregate] {
             for threads in thread_counts() {
                 for start in starts {

@@ -47,6 +47,9 @@ struct BenchArgs {
     /// Mini-batches timed per training point.
     #[arg(long, default_value_t = 4)]
     batches: usize,
+    /// Measure host inference only.
+    #[arg(long)]
+    inference_only: bool,
     /// Mini-batch size of the training points.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
@@ -328,6 +331,7 @@ fn bench_cmd(a: BenchArgs) -> Result<()> {
         model: a.model.unwrap_or_else(bench::default_model),
         timesteps: a.timesteps,
         batches: a.batches,
+        inference_only: a.inference_only,
         batch_size: a.batch_size,
         images: a.images,
     };

@@ -151,9 +151,15 @@ fn scatter_body(link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
         Op::Conv(g) => {
             let oc = usize::from(dst.channels);
             for &(j, v) in events {
-                conv_rows(g, src.coords(j as usize), dst, |wo, mo| {
-                    axpy(&mut mem[mo..mo + oc], v, &w[wo..wo + oc]);
-                });
+                conv_rows(
+                    g,
+                    src.coords(j as usize),
+                    dst,
+                    #[inline(always)]
+                    |wo, mo| {
+                        axpy(&mut mem[mo..mo + oc], v, &w[wo..wo + oc]);
+                    },
+                );
             }
         }
         Op::Dense => {
@@ -214,13 +220,19 @@ fn backward_body(
             let oc = usize::from(dst.channels);
             for &(j, v) in events {
                 let mut acc = 0.0;
-                conv_rows(geo, src.coords(j as usize), dst, |wo, mo| {
-                    let drow = &d[mo..mo + oc];
-                    axpy(&mut dw[wo..wo + oc], v, drow);
-                    if g.is_some() {
-                        acc += dot(&w[wo..wo + oc], drow);
-                    }
-                });
+                conv_rows(
+                    geo,
+                    src.coords(j as usize),
+                    dst,
+                    #[inline(always)]
+                    |wo, mo| {
+                        let drow = &d[mo..mo + oc];
+                        axpy(&mut dw[wo..wo + oc], v, drow);
+                        if g.is_some() {
+                            acc += dot(&w[wo..wo + oc], drow);
+                        }
+                    },
+                );
                 if let Some(g) = g.as_deref_mut() {
                     g[j as usize] += acc;
                 }
