@@ -184,6 +184,29 @@ pub struct Analysis {
     pub accuracy: f64,
 }
 
+impl Analysis {
+    /// The caption of the operations plot: the window and the energy ratio.
+    pub fn ops_title(&self) -> String {
+        format!(
+            "Synaptic operations per inference (T = {}): E_SNN / E_ANN = {:.3}",
+            self.steps, self.energy_ratio
+        )
+    }
+
+    /// The groups of the operations plot, one per layer.
+    pub fn ops_bars(&self) -> Vec<plots::OpsBar> {
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| plots::OpsBar {
+                label: format!("{i} {}", l.kind),
+                ac: l.ac,
+                mac: l.mac,
+            })
+            .collect()
+    }
+}
+
 fn kind_name(k: LayerKind) -> &'static str {
     match k {
         LayerKind::Conv => "conv",
@@ -486,7 +509,11 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
         error,
     })?;
     crate::checkpoint::write_atomic(&json, text.as_bytes()).map_err(io_err(&json))?;
-    plots::ac_vs_mac(&report, &out.join("ac_vs_mac.png"))?;
+    plots::ac_vs_mac(
+        &report.ops_title(),
+        &report.ops_bars(),
+        &out.join("ac_vs_mac.png"),
+    )?;
     let pts: Vec<(f64, f64)> = curve.iter().map(|&(t, acc)| (f64::from(t), acc)).collect();
     plots::lines(
         "Fixed-point accuracy against time steps",

@@ -8,8 +8,6 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::analysis::Analysis;
-
 /// A plotting failure (rendering or writing the file).
 #[derive(Debug, thiserror::Error)]
 #[error("plot {path}: {message}")]
@@ -37,24 +35,30 @@ fn register_font() {
     });
 }
 
-/// Grouped bars (log scale): the SNN's `#AC` and the ANN's `#MAC` per layer.
+/// One group of [`ac_vs_mac`]: a layer's label and its two operation counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpsBar {
+    /// Axis label of the group.
+    pub label: String,
+    /// Accumulates of the spiking network (`#AC`).
+    pub ac: f64,
+    /// Multiply-accumulates of the same network as an ANN (`#MAC`).
+    pub mac: f64,
+}
+
+/// Grouped bars (log scale): the SNN's `#AC` and the ANN's `#MAC` per layer, under
+/// `title`.
 ///
 /// # Errors
 /// [`PlotError`].
-pub fn ac_vs_mac(a: &Analysis, path: &Path) -> Result<(), PlotError> {
+pub fn ac_vs_mac(title: &str, bars: &[OpsBar], path: &Path) -> Result<(), PlotError> {
     register_font();
     let root = BitMapBackend::new(path, (900, 520)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(path, e))?;
-    let max = a.layers.iter().map(|l| l.ac.max(l.mac)).fold(1.0, f64::max) * 3.0;
-    let n = a.layers.len();
+    let max = bars.iter().map(|l| l.ac.max(l.mac)).fold(1.0, f64::max) * 3.0;
+    let n = bars.len();
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "Synaptic operations per inference (T = {}): E_SNN / E_ANN = {:.3}",
-                a.steps, a.energy_ratio
-            ),
-            ("sans-serif", 20),
-        )
+        .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
@@ -69,9 +73,8 @@ pub fn ac_vs_mac(a: &Analysis, path: &Path) -> Result<(), PlotError> {
             if (x - i).abs() > 1e-6 || i < 0.0 {
                 return String::new();
             }
-            a.layers
-                .get(i as usize)
-                .map_or(String::new(), |l| format!("{} {}", i, l.kind))
+            bars.get(i as usize)
+                .map_or(String::new(), |l| l.label.clone())
         })
         .y_desc("operations")
         .draw()
@@ -84,8 +87,7 @@ pub fn ac_vs_mac(a: &Analysis, path: &Path) -> Result<(), PlotError> {
     };
     chart
         .draw_series(
-            a.layers
-                .iter()
+            bars.iter()
                 .enumerate()
                 .map(|(i, l)| bar(i, l.mac, -0.38, RGBColor(200, 90, 60))),
         )
@@ -99,8 +101,7 @@ pub fn ac_vs_mac(a: &Analysis, path: &Path) -> Result<(), PlotError> {
         });
     chart
         .draw_series(
-            a.layers
-                .iter()
+            bars.iter()
                 .enumerate()
                 .map(|(i, l)| bar(i, l.ac, 0.02, RGBColor(50, 110, 190))),
         )

@@ -57,7 +57,7 @@ fn every_plot_renders_a_png() {
     test.truncate(8);
     let dir = tempfile::tempdir().unwrap();
     let a = analyze(&model, &test, 5).unwrap();
-    plots::ac_vs_mac(&a, &dir.path().join("bars.png")).unwrap();
+    plots::ac_vs_mac(&a.ops_title(), &a.ops_bars(), &dir.path().join("bars.png")).unwrap();
     let curve: Vec<(f64, f64)> = accuracy_vs_steps(&model, &test, &[2, 5])
         .unwrap()
         .into_iter()
