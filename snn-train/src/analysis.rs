@@ -532,9 +532,7 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
         "raster.png",
     ];
     if let Some(run) = &opts.run {
-        if training_curves(run, &out)? {
-            written.extend(["training_accuracy.png", "training_loss.png"]);
-        }
+        written.extend(training_curves(run, &out)?);
     }
     Ok(AnalyzeOutput {
         analysis: report,
@@ -573,11 +571,12 @@ fn population_labels(model: &Model<'_>, report: &Analysis) -> (Vec<usize>, Vec<S
     (sizes, names)
 }
 
-/// Plots a run's `metrics.jsonl`, when it has one; returns whether it did.
-fn training_curves(run: &Path, out: &Path) -> Result<bool, AnalyzeError> {
+/// Plots a run's `metrics.jsonl`, when it has one; returns the files it wrote.
+fn training_curves(run: &Path, out: &Path) -> Result<Vec<&'static str>, AnalyzeError> {
     let Ok(text) = std::fs::read_to_string(run.join("metrics.jsonl")) else {
-        return Ok(false);
+        return Ok(Vec::new());
     };
+    let mut written = vec!["training_accuracy.png", "training_loss.png"];
     let rows: Vec<serde_json::Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -608,5 +607,53 @@ fn training_curves(run: &Path, out: &Path) -> Result<bool, AnalyzeError> {
         ],
         &out.join("training_loss.png"),
     )?;
-    Ok(true)
+    // Activity panels: per population, train (epoch average) and test pass.
+    let activity = |field: &str| -> Vec<(String, Vec<(f64, f64)>)> {
+        let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        for (split, key) in [("train", "train_activity"), ("test", "test_activity")] {
+            for r in &rows {
+                let (Some(epoch), Some(pops)) = (r["epoch"].as_f64(), r[key].as_array()) else {
+                    continue;
+                };
+                for a in pops {
+                    let (Some(name), Some(v)) = (a["name"].as_str(), a[field].as_f64()) else {
+                        continue;
+                    };
+                    let label = format!("{name} ({split})");
+                    match series.iter_mut().find(|(l, _)| *l == label) {
+                        Some((_, pts)) => pts.push((epoch, v)),
+                        None => series.push((label, vec![(epoch, v)])),
+                    }
+                }
+            }
+        }
+        series
+    };
+    let panels = [
+        (
+            "rate",
+            "Spiking activity",
+            "spikes per neuron per step",
+            "training_activity.png",
+        ),
+        (
+            "silent",
+            "Silent neurons",
+            "fraction silent per sample",
+            "training_silent.png",
+        ),
+    ];
+    for (field, title, y, file) in panels {
+        let series = activity(field);
+        if series.is_empty() {
+            continue;
+        }
+        let refs: Vec<(&str, Vec<(f64, f64)>)> = series
+            .iter()
+            .map(|(l, p)| (l.as_str(), p.clone()))
+            .collect();
+        plots::lines(title, "epoch", y, &refs, &out.join(file))?;
+        written.push(file);
+    }
+    Ok(written)
 }

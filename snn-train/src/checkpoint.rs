@@ -1,6 +1,6 @@
 //! Checkpoints: the whole training state, written atomically.
 //!
-//! File layout: `SNNCKPT1`, a little-endian `u64` header length, a JSON header (config,
+//! File layout: `SNNCKPT2`, a little-endian `u64` header length, a JSON header (config,
 //! network, epoch, best accuracy, optimiser settings, tensor shapes), then every tensor
 //! (weights, then momentum buffers) as raw little-endian `f32`. JSON keeps the header
 //! readable; the raw tail keeps multi-million-weight models fast to save.
@@ -15,7 +15,11 @@ use crate::config::TrainConfig;
 use crate::net::{Network, Params};
 use crate::optim::Sgd;
 
-const MAGIC: &[u8; 8] = b"SNNCKPT1";
+const MAGIC: &[u8; 8] = b"SNNCKPT2";
+
+/// The magic of checkpoints written before `lr` acted on the batch's mean gradient: their
+/// configuration means something else now, so they are refused by name.
+const MAGIC_V1: &[u8; 8] = b"SNNCKPT1";
 
 /// Everything needed to continue a run exactly where it stopped.
 #[derive(Debug, Clone)]
@@ -157,6 +161,12 @@ impl Checkpoint {
             path: path.to_path_buf(),
             problem: p.to_string(),
         };
+        if bytes.len() >= 8 && &bytes[..8] == MAGIC_V1 {
+            return Err(bad(
+                "format 1, written before lr and weight_decay acted on the batch's mean \
+                 gradient; it cannot be resumed by this version (start the run again)",
+            ));
+        }
         if bytes.len() < 16 || &bytes[..8] != MAGIC {
             return Err(bad("bad magic"));
         }

@@ -11,7 +11,7 @@
 //!
 //! [optim]
 //! epochs = 6
-//! lr = 0.025
+//! lr = 0.4
 //!
 //! [run]
 //! timesteps = 20
@@ -58,10 +58,15 @@ pub struct DataConfig {
     pub train_limit: Option<usize>,
     /// Use only the first N test images.
     pub test_limit: Option<usize>,
-    /// Random crop with padding 4 (default: per dataset).
+    /// Random crop (random shift) with padding `crop_padding` (default: per dataset).
     pub augment_crop: Option<bool>,
+    /// Padding of the random crop in pixels: shifts of up to this many pixels each
+    /// way (default 4; 1 to 16).
+    pub crop_padding: Option<usize>,
     /// Random horizontal flip (default: per dataset).
     pub augment_flip: Option<bool>,
+    /// Invert every pixel (`255 - x`) of the train and test images (default false).
+    pub invert: bool,
 }
 
 /// The architecture and its neuron constants.
@@ -84,6 +89,21 @@ pub struct NetworkConfig {
     pub dropout: f32,
     /// Weight init: `N(0, sqrt(init_gain / fan_in))` (2 for LeNet / VGG, 1 for ResNet).
     pub init_gain: f32,
+    /// After the random init, rescale layers whose firing rate is out of band
+    /// (`calibrated`, the default; see [`crate::calibrate`]) or keep it (`random`).
+    pub init: Init,
+}
+
+/// How the initial weights are chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// The random init, then each LIF layer rescaled into
+    /// [`crate::calibrate::RATE_BAND`] on one batch of training data.
+    #[default]
+    Calibrated,
+    /// The random init only (the paper's).
+    Random,
 }
 
 /// How the weights learn.
@@ -94,16 +114,21 @@ pub struct OptimConfig {
     pub epochs: usize,
     /// Mini-batch size.
     pub batch_size: usize,
-    /// Initial learning rate. The loss is summed over the batch, so a step moves the
-    /// weights by `lr` times the *summed* gradient.
+    /// Initial learning rate, on the *mean* gradient of a batch: the loss is the
+    /// paper's squared error summed over the batch, and a step moves the weights by
+    /// `lr / batch_size` times the summed gradient (see [`crate::optim::Sgd`]). So `lr`
+    /// keeps its meaning when the batch size or the momentum changes. (PyTorch's `lr`
+    /// on the summed loss is `lr / batch_size`.)
     pub lr: f32,
     /// Epochs at which the learning rate is multiplied by `lr_gamma`.
     pub lr_milestones: Vec<usize>,
     /// Learning-rate decay factor.
     pub lr_gamma: f32,
-    /// L2 weight decay.
+    /// L2 weight decay, added to the mean gradient (PyTorch's on the summed loss is
+    /// `weight_decay * batch_size`).
     pub weight_decay: f32,
-    /// SGD momentum (0: none, as in the released code).
+    /// SGD momentum, dampened (`v = mu v + (1 - mu) g`; 0: none, as in the released
+    /// code).
     pub momentum: f32,
     /// Loss.
     pub loss: Loss,
@@ -123,6 +148,12 @@ pub struct RunConfig {
     pub seed: u64,
     /// Worker threads (0: one per core). Results do not depend on it.
     pub threads: usize,
+    /// Stop a run whose output falls silent or whose loss or weights stop being finite
+    /// (see [`crate::guard`]; default on).
+    pub guard: bool,
+    /// Training samples in a row with a silent output that stop the run (default
+    /// [`crate::guard::PATIENCE_SAMPLES`]; at least 1).
+    pub guard_samples: usize,
 }
 
 impl Default for DataConfig {
@@ -133,7 +164,9 @@ impl Default for DataConfig {
             train_limit: None,
             test_limit: None,
             augment_crop: None,
+            crop_padding: None,
             augment_flip: None,
+            invert: false,
         }
     }
 }
@@ -149,6 +182,7 @@ impl Default for NetworkConfig {
             reset: Reset::Hard,
             dropout: 0.0,
             init_gain: 2.0,
+            init: Init::Calibrated,
         }
     }
 }
@@ -159,10 +193,10 @@ impl Default for OptimConfig {
         Self {
             epochs: 6,
             batch_size: 32,
-            lr: 0.025,
+            lr: 0.4,
             lr_milestones: vec![4],
             lr_gamma: 0.2,
-            weight_decay: 5e-4,
+            weight_decay: 1.5625e-5,
             momentum: 0.0,
             loss: Loss::Sse,
             grad: GradForm::Code,
@@ -177,6 +211,8 @@ impl Default for RunConfig {
             eval_timesteps: None,
             seed: 1,
             threads: 0,
+            guard: true,
+            guard_samples: crate::guard::PATIENCE_SAMPLES,
         }
     }
 }
@@ -216,6 +252,9 @@ impl DataConfig {
         if let Some(n) = self.test_limit {
             check(n > 0, "data.test_limit", n, "at least 1")?;
         }
+        if let Some(n) = self.crop_padding {
+            check((1..=16).contains(&n), "data.crop_padding", n, "1 to 16")?;
+        }
         if let Some(dir) = &self.dir {
             if dir.to_str().is_none() {
                 return Err(ConfigError::NotUtf8 {
@@ -227,13 +266,16 @@ impl DataConfig {
         Ok(())
     }
 
-    /// Random crop and flip: the config's choice, else the dataset's default.
-    pub fn augmentation(&self) -> (bool, bool) {
+    /// Random-crop padding (0: no crop) and random flip: the config's choice, else
+    /// the dataset's default.
+    pub fn augmentation(&self) -> (usize, bool) {
         let (crop, flip) = self.dataset.augmentation();
-        (
-            self.augment_crop.unwrap_or(crop),
-            self.augment_flip.unwrap_or(flip),
-        )
+        let pad = if self.augment_crop.unwrap_or(crop) {
+            self.crop_padding.unwrap_or(4)
+        } else {
+            0
+        };
+        (pad, self.augment_flip.unwrap_or(flip))
     }
 }
 
@@ -366,6 +408,12 @@ impl RunConfig {
         if let Some(t) = self.eval_timesteps {
             check(ok(t), "run.eval_timesteps", t, "1 to 100000")?;
         }
+        check(
+            self.guard_samples > 0,
+            "run.guard_samples",
+            self.guard_samples,
+            "at least 1",
+        )?;
         Ok(())
     }
 

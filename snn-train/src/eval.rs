@@ -2,6 +2,7 @@
 //! float network with its exported model run by `snn-core` itself, on the very same
 //! input spikes (the encoder seeds of [`crate::seed::eval_seed`]).
 
+use crate::activity::Activity;
 use crate::data::Dataset;
 use crate::export::ExportError;
 use crate::net::Params;
@@ -31,24 +32,39 @@ pub fn argmax(v: &[f32]) -> usize {
 /// Float test accuracy (percent) of `params` on `test`, without dropout, with the
 /// evaluation seeds. `win.record` is ignored.
 pub fn evaluate(win: &Window<'_>, params: &Params, test: &Dataset) -> f64 {
+    evaluate_with_activity(win, params, test).0
+}
+
+/// [`evaluate`], and the spiking activity of the test pass (summed in chunk order, so
+/// independent of the thread count).
+pub fn evaluate_with_activity(
+    win: &Window<'_>,
+    params: &Params,
+    test: &Dataset,
+) -> (f64, Activity) {
     let win = Window {
         record: false,
         ..*win
     };
     let idx: Vec<usize> = (0..test.len()).collect();
     let masks = Masks::none(win.net);
-    let correct: usize = par::map_chunks(&idx, EVAL_CHUNK, |_, chunk| {
-        chunk
-            .iter()
-            .filter(|&&i| {
-                let tr = forward(&win, params, test.image(i), eval_seed(i), &masks);
-                argmax(&tr.y) == usize::from(test.labels[i])
-            })
-            .count()
-    })
-    .into_iter()
-    .sum();
-    100.0 * correct as f64 / test.len().max(1) as f64
+    let chunks = par::map_chunks(&idx, EVAL_CHUNK, |_, chunk| {
+        let mut activity = Activity::default();
+        let mut correct = 0;
+        for &i in chunk {
+            let tr = forward(&win, params, test.image(i), eval_seed(i), &masks);
+            correct += usize::from(argmax(&tr.y) == usize::from(test.labels[i]));
+            activity.add(&Activity::of_trace(win.net, &tr));
+        }
+        (correct, activity)
+    });
+    let mut activity = Activity::default();
+    let mut correct = 0;
+    for (c, a) in &chunks {
+        correct += c;
+        activity.add(a);
+    }
+    (100.0 * correct as f64 / test.len().max(1) as f64, activity)
 }
 
 /// Float and fixed-point accuracy of an exported model on a test set.

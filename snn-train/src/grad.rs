@@ -54,6 +54,17 @@ pub enum Loss {
     CrossEntropy,
 }
 
+/// The loss of one sample whose output `y` is all zero (no spike reached the output),
+/// which is the same for every label.
+///
+/// ```
+/// use snn_train::grad::{silent_loss, Loss};
+/// assert!(silent_loss(Loss::Sse, 10) > 0.0);
+/// ```
+pub fn silent_loss(loss: Loss, classes: usize) -> f64 {
+    f64::from(loss_and_grad(&vec![0.0; classes.max(1)], 0, loss).0)
+}
+
 /// Loss of one sample and its gradient with respect to `y`.
 ///
 /// ```

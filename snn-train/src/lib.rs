@@ -35,9 +35,13 @@ pub use error::{ConfigError, LayerIndex, NetworkError};
 pub use train_error::TrainError;
 
 #[cfg(feature = "train")]
+pub mod activity;
+#[cfg(feature = "train")]
 pub mod analysis;
 #[cfg(feature = "train")]
 pub mod bench;
+#[cfg(feature = "train")]
+pub mod calibrate;
 #[cfg(feature = "train")]
 pub mod checkpoint;
 #[cfg(feature = "train")]
@@ -48,6 +52,8 @@ pub mod eval;
 pub mod export;
 #[cfg(feature = "train")]
 pub mod grad;
+#[cfg(feature = "train")]
+pub mod guard;
 #[cfg(feature = "train")]
 pub mod import;
 #[cfg(feature = "train")]
@@ -72,6 +78,8 @@ pub mod sim;
 pub mod simd;
 #[cfg(feature = "train")]
 pub mod spec;
+#[cfg(feature = "train")]
+pub mod spikes;
 #[cfg(feature = "train")]
 pub mod step;
 #[cfg(feature = "train")]

@@ -436,6 +436,33 @@ impl Network {
             .collect()
     }
 
+    /// A name for each population, as the telemetry and the guard print them:
+    /// `input`, then `conv1`, `pool1`, `conv2`, ... (`fc1`, ... for populations fed by a
+    /// dense layer), and `output`.
+    pub fn pop_names(&self) -> Vec<String> {
+        let (mut conv, mut fc, mut pool) = (0, 0, 0);
+        let next = |n: &mut usize, what: &str| {
+            *n += 1;
+            format!("{what}{n}")
+        };
+        self.pops
+            .iter()
+            .enumerate()
+            .map(|(p, pop)| match pop.kind {
+                PopKind::Input => "input".to_string(),
+                PopKind::Output => "output".to_string(),
+                PopKind::Pool => next(&mut pool, "pool"),
+                PopKind::Lif => {
+                    if self.conns.iter().any(|c| c.dst == p && c.op == Op::Dense) {
+                        next(&mut fc, "fc")
+                    } else {
+                        next(&mut conv, "conv")
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// Zero tensors of the parameters' shapes.
     pub fn zeros(&self) -> Params {
         self.param_shapes

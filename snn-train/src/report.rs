@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::activity::{compact, PopActivity};
+use crate::calibrate::{LayerCalibration, RATE_BAND};
 use crate::config::TrainConfig;
 use crate::data::Dataset;
 use crate::grad::GradForm;
@@ -34,6 +36,10 @@ pub struct EpochMetrics {
     pub samples_per_sec: f64,
     /// Wall time of the epoch, seconds.
     pub seconds: f64,
+    /// Spiking activity per population, averaged over the epoch's training samples.
+    pub train_activity: Vec<PopActivity>,
+    /// Spiking activity per population on the test pass.
+    pub test_activity: Vec<PopActivity>,
 }
 
 /// The run's voice: stderr lines, an optional progress bar, and the metrics file.
@@ -43,6 +49,7 @@ pub struct Reporter {
     epochs: usize,
     metrics: PathBuf,
     bar: indicatif::ProgressBar,
+    names: Vec<String>,
 }
 
 impl Reporter {
@@ -53,11 +60,18 @@ impl Reporter {
             epochs,
             metrics: run_dir.join("metrics.jsonl"),
             bar: indicatif::ProgressBar::hidden(),
+            names: Vec::new(),
         }
     }
 
+    /// The population names of the telemetry (see [`Network::pop_names`]).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     /// The banner: what is trained on what, and the memory a sample holds.
-    pub fn start(&self, cfg: &TrainConfig, net: &Network, (train, test): (&Dataset, &Dataset)) {
+    pub fn start(&mut self, cfg: &TrainConfig, net: &Network, (train, test): (&Dataset, &Dataset)) {
+        self.names = net.pop_names();
         let threads = match cfg.run.threads {
             0 => rayon::current_num_threads(),
             n => n,
@@ -84,6 +98,35 @@ impl Reporter {
         );
     }
 
+    /// Says what the calibrated initialisation did.
+    pub fn calibration(&self, layers: &[LayerCalibration]) {
+        let parts: Vec<String> = layers
+            .iter()
+            .map(|l| {
+                let name = self.names.get(l.pop).map_or("?", String::as_str);
+                let (lo, hi) = RATE_BAND;
+                if l.scale == 1.0 && (lo..=hi).contains(&l.rate_before) {
+                    format!("{name} {:.3} (kept)", l.rate_before)
+                } else if l.scale == 1.0 {
+                    format!(
+                        "{name} {:.3} (out of band, could not be moved)",
+                        l.rate_before
+                    )
+                } else {
+                    format!(
+                        "{name} {:.3} -> {:.3} (x{:.3})",
+                        l.rate_before, l.rate_after, l.scale
+                    )
+                }
+            })
+            .collect();
+        let (lo, hi) = RATE_BAND;
+        eprintln!(
+            "calibrated init (spikes/neuron/step, band {lo}-{hi}): {}",
+            parts.join(", ")
+        );
+    }
+
     /// Opens the progress bar of epoch `epoch` (0-based) over `samples` samples.
     pub fn begin_epoch(&mut self, epoch: usize, samples: usize) {
         self.bar = if self.progress {
@@ -105,11 +148,14 @@ impl Reporter {
     /// A batch of `n` samples is done; `stats` sums the epoch so far.
     pub fn batch(&self, n: usize, stats: &Stats) {
         self.bar.inc(n as u64);
-        self.bar.set_message(format!(
-            "loss {:.3} acc {:.2}%",
-            stats.mean_loss(),
-            stats.accuracy()
-        ));
+        if self.progress {
+            self.bar.set_message(format!(
+                "loss {:.3} acc {:.2}% | {}",
+                stats.mean_loss(),
+                stats.accuracy(),
+                compact(&stats.activity.summary(&self.names))
+            ));
+        }
     }
 
     /// Closes the epoch: appends its metrics and prints its line.
@@ -126,8 +172,9 @@ impl Reporter {
             .map_err(TrainError::io(&self.metrics))?;
         writeln!(f, "{line}").map_err(TrainError::io(&self.metrics))?;
         eprintln!(
-            "epoch {:>3}/{}  loss {:.4}  train {:.2}%  test {:.2}%  best {:.2}% (epoch {best_epoch})  {:.0} samples/s  {:.0}s",
-            m.epoch, self.epochs, m.train_loss, m.train_acc, m.test_acc, m.best_acc, m.samples_per_sec, m.seconds
+            "epoch {:>3}/{}  loss {:.4}  train {:.2}%  test {:.2}%  best {:.2}% (epoch {best_epoch})  {:.0} samples/s  {:.0}s\n          spikes/neuron/step / silent: {}",
+            m.epoch, self.epochs, m.train_loss, m.train_acc, m.test_acc, m.best_acc, m.samples_per_sec, m.seconds,
+            compact(&m.train_activity)
         );
         Ok(())
     }

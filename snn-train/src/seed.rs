@@ -7,6 +7,7 @@
 //! | shuffle of epoch `e` | `(e, u64::MAX)` | the sample order |
 //! | training sample `i` of epoch `e` | `(e, i)` | augmentation, dropout masks, encoder seed |
 //! | test image `i` | fixed seed, `(0, i)` | encoder seed ([`eval_seed`]) |
+//! | calibration image `i` | `(u64::MAX - 1, i)` | encoder seed ([`crate::calibrate`]) |
 //!
 //! Because a sample's stream depends only on `(seed, epoch, index)`, its spikes and
 //! masks are the same whichever thread runs it. This module holds no training logic.

@@ -40,6 +40,10 @@ pub fn setup(cfg: &TrainConfig) -> Result<Setup, TrainError> {
     if let Some(n) = cfg.data.test_limit {
         test.truncate(n);
     }
+    if cfg.data.invert {
+        train.invert();
+        test.invert();
+    }
     let input = net::shape(LayerIndex::Input, train.channels, train.height, train.width)?;
     let net = Network::build(
         &cfg.network.layer_list(),

@@ -2,8 +2,9 @@
 //!
 //! Input spikes come from `snn-core`'s own encoder (same generator, same thresholds),
 //! so for a given seed the float network and the exported fixed-point model see the
-//! very same input spikes. With `record`, every population's spikes are kept,
-//! bit-packed, for the backward pass; otherwise only the current step's are.
+//! very same input spikes; or from the caller ([`forward_spikes`], [`InputSpikes`]).
+//! With `record`, every population's spikes are kept, bit-packed, for the backward
+//! pass; otherwise only the current step's are.
 
 use rand::Rng;
 use snn_core::encode::{encode_step, pixel_threshold, Xoshiro128PlusPlus};
@@ -13,6 +14,7 @@ use snn_core::layer::{for_each_spike, words_for as words};
 use crate::data::Encoding;
 use crate::net::{Network, Params, PopKind};
 use crate::ops::{scatter, Event, Link};
+use crate::spikes::{InputSpikes, SpikesError};
 
 /// Dropout masks, one per population: kept neurons and the `1 / (1 - p)` scale.
 /// Drawn once per sample and iteration, shared by all time steps.
@@ -253,6 +255,15 @@ pub struct Window<'a> {
     pub record: bool,
 }
 
+/// Where a forward pass takes its input spikes from.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    /// The rate encoder on an image, with its seed.
+    Image(&'a [u8], u64),
+    /// Given spike trains.
+    Spikes(&'a InputSpikes),
+}
+
 /// Runs the network of `win` on `image` for `win.steps` steps with encoder seed `seed`.
 ///
 /// ```text
@@ -262,6 +273,47 @@ pub struct Window<'a> {
 /// Output: M = lambda * U;  y = M(T) / T
 /// ```
 pub fn forward(win: &Window<'_>, params: &Params, image: &[u8], seed: u64, masks: &Masks) -> Trace {
+    run(win, params, Source::Image(image, seed), masks)
+}
+
+/// Runs the network of `win` on the given input spike trains instead of the encoder:
+/// the same pass as [`forward`], whose result it equals when fed the encoder's own
+/// spikes ([`encode`]).
+///
+/// # Errors
+/// [`SpikesError`] when the trains do not cover the network's input or the window's
+/// steps.
+pub fn forward_spikes(
+    win: &Window<'_>,
+    params: &Params,
+    spikes: &InputSpikes,
+    masks: &Masks,
+) -> Result<Trace, SpikesError> {
+    spikes.check(win.net.pops[0].shape.len(), win.steps)?;
+    Ok(run(win, params, Source::Spikes(spikes), masks))
+}
+
+/// The rate encoder's spikes for `image` with seed `seed` over `steps` steps: what
+/// [`forward`] feeds the network.
+pub fn encode(net: &Network, enc: &Encoding, image: &[u8], seed: u64, steps: usize) -> InputSpikes {
+    let (thr, sign) = input_thresholds(image, usize::from(net.pops[0].shape.channels), enc);
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
+    let mut out = InputSpikes::new(image.len(), steps);
+    for t in 0..steps {
+        let (pos, neg) = out.step_mut(t);
+        encode_step(&thr, &sign, &mut rng, pos, neg);
+    }
+    out
+}
+
+/// The input of a pass in progress: the encoder's thresholds, sign bits and generator,
+/// or the given trains.
+enum Feed<'a> {
+    Encoder((Vec<u32>, Vec<u32>), Xoshiro128PlusPlus),
+    Given(&'a InputSpikes),
+}
+
+fn run(win: &Window<'_>, params: &Params, source: Source<'_>, masks: &Masks) -> Trace {
     let Window {
         net,
         enc,
@@ -279,8 +331,13 @@ pub fn forward(win: &Window<'_>, params: &Params, image: &[u8], seed: u64, masks
     let mut events: Vec<Vec<Event>> = vec![Vec::new(); n_pops];
     let mut input_net = vec![0i32; sizes[0]];
 
-    let (thr, sign) = input_thresholds(image, usize::from(net.pops[0].shape.channels), enc);
-    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
+    let mut feed = match source {
+        Source::Image(image, seed) => Feed::Encoder(
+            input_thresholds(image, usize::from(net.pops[0].shape.channels), enc),
+            Xoshiro128PlusPlus::seed_from_u64(seed),
+        ),
+        Source::Spikes(given) => Feed::Given(given),
+    };
     let nw = |p: usize| words(sizes[p]);
     let lambda = net.neuron.leak;
 
@@ -290,7 +347,14 @@ pub fn forward(win: &Window<'_>, params: &Params, image: &[u8], seed: u64, masks
             let w0 = nw(0);
             let pos = &mut spikes[0][slot * w0..(slot + 1) * w0];
             let neg = &mut input_neg[slot * w0..(slot + 1) * w0];
-            encode_step(&thr, &sign, &mut rng, pos, neg);
+            match &mut feed {
+                Feed::Encoder((thr, sign), rng) => encode_step(thr, sign, rng, pos, neg),
+                Feed::Given(given) => {
+                    let (p, n) = given.step(t);
+                    pos.copy_from_slice(p);
+                    neg.copy_from_slice(n);
+                }
+            }
             for (c, (b, net_c)) in counts[0].iter_mut().zip(&mut input_net).enumerate() {
                 let bit = |v: &[u32]| v[c / 32] >> (c % 32) & 1;
                 *b += bit(pos) + bit(neg);

@@ -7,6 +7,7 @@
 
 use rand::RngCore;
 
+use crate::activity::Activity;
 use crate::config::TrainConfig;
 use crate::data::{augment, Dataset, Encoding};
 use crate::eval::argmax;
@@ -15,14 +16,15 @@ use crate::net::{Network, Params};
 use crate::optim::Sgd;
 use crate::par;
 use crate::seed::sample_rng;
-use crate::sim::{forward, Masks, Window};
+use crate::sim::{forward, forward_spikes, Masks, Trace, Window};
+use crate::spikes::{InputSpikes, SpikesError};
 
 /// Samples per parallel work item. Fixed, so the summation order of gradients (and
 /// hence the result) does not depend on the number of threads.
 pub const CHUNK: usize = 4;
 
 /// Statistics of training samples (sums).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     /// Summed training loss.
     pub loss: f64,
@@ -32,6 +34,10 @@ pub struct Stats {
     pub correct: usize,
     /// Samples.
     pub samples: usize,
+    /// Samples whose output received no input at all (`y` all zero).
+    pub silent_outputs: usize,
+    /// Spiking activity per population.
+    pub activity: Activity,
 }
 
 impl Stats {
@@ -41,6 +47,20 @@ impl Stats {
         self.ce += o.ce;
         self.correct += o.correct;
         self.samples += o.samples;
+        self.silent_outputs += o.silent_outputs;
+        self.activity.add(&o.activity);
+    }
+
+    /// The statistics of one sample's forward pass with loss `loss`.
+    pub fn of_sample(net: &Network, trace: &Trace, label: usize, loss: f32) -> Self {
+        Self {
+            loss: f64::from(loss),
+            ce: f64::from(cross_entropy(&trace.y, label)),
+            correct: usize::from(argmax(&trace.y) == label),
+            samples: 1,
+            silent_outputs: usize::from(trace.y.iter().all(|&y| y == 0.0)),
+            activity: Activity::of_trace(net, trace),
+        }
     }
 
     /// Mean loss per sample (0 without samples).
@@ -68,12 +88,15 @@ pub struct StepContext<'a> {
     pub grad: GradForm,
     /// Loss.
     pub loss: Loss,
-    /// Random crop with padding 4.
-    pub crop: bool,
+    /// Random crop padding in pixels (0: no crop).
+    pub crop: usize,
     /// Random horizontal flip.
     pub flip: bool,
     /// The run's seed.
     pub seed: u64,
+    /// The configured batch size: a step divides the summed gradient by it (also for
+    /// an epoch's last, smaller batch).
+    pub batch_size: usize,
 }
 
 impl<'a> StepContext<'a> {
@@ -92,6 +115,7 @@ impl<'a> StepContext<'a> {
             crop,
             flip,
             seed: cfg.run.seed,
+            batch_size: cfg.optim.batch_size,
         }
     }
 
@@ -112,11 +136,10 @@ impl<'a> StepContext<'a> {
     ) -> Stats {
         let net = self.net();
         let mut rng = sample_rng(self.seed, epoch, i);
-        let image = if self.crop || self.flip {
+        let image = if self.crop > 0 || self.flip {
             scratch.resize(data.image_len(), 0);
-            let pad = if self.crop { 4 } else { 0 };
             let hwc = (data.height, data.width, data.channels);
-            augment::crop_flip(data.image(i), hwc, pad, self.flip, &mut rng, scratch);
+            augment::crop_flip(data.image(i), hwc, self.crop, self.flip, &mut rng, scratch);
             &scratch[..]
         } else {
             data.image(i)
@@ -127,12 +150,27 @@ impl<'a> StepContext<'a> {
         let label = usize::from(data.labels[i]);
         let (loss, dldy) = loss_and_grad(&trace.y, label, self.loss);
         backward(net, params, &trace, &masks, &dldy, self.grad, grads);
-        Stats {
-            loss: f64::from(loss),
-            ce: f64::from(cross_entropy(&trace.y, label)),
-            correct: usize::from(argmax(&trace.y) == label),
-            samples: 1,
-        }
+        Stats::of_sample(net, &trace, label, loss)
+    }
+
+    /// The forward pass and this run's backward form and loss on caller-supplied input
+    /// spikes (instead of the encoder) with label `label` and dropout `masks`, adding
+    /// the gradients into `grads`: what [`Self::sample_gradient`] does after encoding.
+    ///
+    /// # Errors
+    /// [`SpikesError`] when `spikes` does not fit the network's input and the window.
+    pub fn spikes_gradient(
+        &self,
+        params: &Params,
+        spikes: &InputSpikes,
+        label: usize,
+        masks: &Masks,
+        grads: &mut Params,
+    ) -> Result<Stats, SpikesError> {
+        let trace = forward_spikes(&self.window, params, spikes, masks)?;
+        let (loss, dldy) = loss_and_grad(&trace.y, label, self.loss);
+        backward(self.net(), params, &trace, masks, &dldy, self.grad, grads);
+        Ok(Stats::of_sample(self.net(), &trace, label, loss))
     }
 
     /// Gradient and statistics of a chunk of samples, summed in index order.
@@ -154,7 +192,8 @@ impl<'a> StepContext<'a> {
     }
 
     /// One optimisation step on a mini-batch: parallel chunks of [`CHUNK`] samples,
-    /// their gradients summed in chunk order, then one SGD step with rate `lr`.
+    /// their gradients summed in chunk order, then one SGD step with rate `lr` (on the
+    /// mean gradient, see [`Sgd`]).
     pub fn train_batch(
         &self,
         params: &mut Params,
@@ -185,7 +224,7 @@ impl<'a> StepContext<'a> {
         for (_, s) in &results {
             stats.add(s);
         }
-        sgd.step(params, &total, lr);
+        sgd.step(params, &total, lr, self.batch_size);
         stats
     }
 }

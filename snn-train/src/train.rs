@@ -11,10 +11,14 @@ use std::time::Instant;
 
 use rand::seq::SliceRandom;
 
+use crate::calibrate::calibrate;
 use crate::checkpoint::{write_atomic, Checkpoint};
+use crate::config::Init;
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Encoding};
-use crate::eval::{compare, evaluate, Agreement};
+use crate::eval::{compare, evaluate_with_activity, Agreement};
+use crate::grad::{silent_loss, Loss};
+use crate::guard::{Guard, GuardError};
 use crate::net::Params;
 use crate::optim::Sgd;
 use crate::par;
@@ -150,19 +154,42 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
         let path = run_dir.join("config.toml");
         write_atomic(&path, cfg.to_toml()?.as_bytes()).map_err(TrainError::io(&path))?;
     }
-    let (mut params, mut sgd, start, mut best) = match resumed {
-        Some(ck) => (ck.params, ck.sgd, ck.epochs_done, ck.best),
-        None => {
-            let p = net.init(cfg.network.init_gain, init_seed(cfg.run.seed));
-            let s = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &p);
-            (p, s, 0, (0.0, 0))
-        }
-    };
     let epochs = cfg.optim.epochs;
-    let last = opts.stop_after.map_or(epochs, |n| (start + n).min(epochs));
     let mut reporter = Reporter::new(run_dir, epochs, opts.progress);
     reporter.start(&cfg, &net, (&train, &test));
     let ctx = StepContext::new(&cfg, &net, &enc);
+    let (mut params, mut sgd, start, mut best) = match resumed {
+        Some(ck) => (ck.params, ck.sgd, ck.epochs_done, ck.best),
+        None => {
+            let mut p = net.init(cfg.network.init_gain, init_seed(cfg.run.seed));
+            if cfg.network.init == Init::Calibrated {
+                let layers = par::with_threads(cfg.run.threads, || {
+                    calibrate(&ctx.window, &mut p, &train, cfg.run.seed)
+                })?;
+                reporter.calibration(&layers);
+            }
+            let s = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &p);
+            // The initial weights are the first good checkpoint: a run the guard stops
+            // in its first epoch resumes from here.
+            Checkpoint {
+                config: cfg.clone(),
+                net: net.clone(),
+                epochs_done: 0,
+                best: (0.0, 0),
+                params: p.clone(),
+                sgd: s.clone(),
+            }
+            .save(&latest_path)?;
+            (p, s, 0, (0.0, 0))
+        }
+    };
+    let last = opts.stop_after.map_or(epochs, |n| (start + n).min(epochs));
+    let silent_loss = match cfg.optim.loss {
+        Loss::Sse => Some(silent_loss(cfg.optim.loss, net.classes())),
+        Loss::CrossEntropy => None,
+    };
+    // One guard for the whole run: silent batches count across epoch boundaries.
+    let mut guard = Guard::new(silent_loss, cfg.run.guard_samples);
     for epoch in start..last {
         let t0 = Instant::now();
         let lr = cfg.optim.lr_at(epoch);
@@ -171,18 +198,37 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
         reporter.begin_epoch(epoch, train.len());
         let mut stats = Stats::default();
         par::with_threads(cfg.run.threads, || {
-            for batch in order.chunks(cfg.optim.batch_size) {
+            for (b, batch) in order.chunks(cfg.optim.batch_size).enumerate() {
                 let s = ctx.train_batch(&mut params, &mut sgd, &train, (epoch, batch), lr);
+                if cfg.run.guard {
+                    guard
+                        .check(&s, &params, reporter.names())
+                        .map_err(|failure| GuardError {
+                            epoch: epoch + 1,
+                            batch: b + 1,
+                            failure,
+                            lr,
+                            base_lr: cfg.optim.lr,
+                            run_dir: run_dir.to_path_buf(),
+                            checkpoint: match epoch {
+                                0 => format!("{} (the initial weights)", latest_path.display()),
+                                e => format!("{} (after epoch {e})", latest_path.display()),
+                            },
+                        })?;
+                }
                 stats.add(&s);
                 reporter.batch(batch.len(), &stats);
             }
-        })?;
+            Ok::<(), GuardError>(())
+        })??;
         let train_secs = t0.elapsed().as_secs_f64();
         let eval_win = Window {
             steps: cfg.eval_steps(),
             ..ctx.window
         };
-        let test_acc = par::with_threads(cfg.run.threads, || evaluate(&eval_win, &params, &test))?;
+        let (test_acc, test_activity) = par::with_threads(cfg.run.threads, || {
+            evaluate_with_activity(&eval_win, &params, &test)
+        })?;
         let plan = save_plan(test_acc, best.0, epoch == 0 && best.1 == 0);
         if plan.best {
             best = (test_acc, epoch + 1);
@@ -211,6 +257,8 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
             best_acc: best.0,
             samples_per_sec: stats.samples as f64 / train_secs,
             seconds: t0.elapsed().as_secs_f64(),
+            train_activity: stats.activity.summary(reporter.names()),
+            test_activity: test_activity.summary(reporter.names()),
         };
         reporter.end_epoch(&m, best.1)?;
     }

@@ -30,6 +30,9 @@ pub enum TrainError {
         /// What the OS said (in the message, not a `source()`, so the error is one line).
         error: std::io::Error,
     },
+    /// The guard stopped a run that fell silent or diverged.
+    #[error(transparent)]
+    Guard(#[from] crate::guard::GuardError),
     /// Thread pool.
     #[error("thread pool: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),

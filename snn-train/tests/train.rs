@@ -385,3 +385,83 @@ fn resume_with_momentum_restores_the_velocity_exactly() {
         "the velocity after resuming differs from the uninterrupted run's"
     );
 }
+
+#[test]
+fn the_guard_names_the_first_silent_population_within_a_few_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small(GradForm::Code);
+    cfg.network.init = snn_train::config::Init::Random;
+    cfg.network.threshold = 1e30; // nothing can fire: conv1 is silent from the start
+    cfg.run.guard_samples = 40; // 3 batches of 16
+    let e = train::run(&cfg, dir.path(), &RunOptions::default()).unwrap_err();
+    let msg = e.to_string();
+    let snn_train::TrainError::Guard(g) = &e else {
+        panic!("expected a guard stop, got: {msg}");
+    };
+    assert_eq!(
+        (g.epoch, g.batch),
+        (1, snn_train::guard::MIN_BATCHES),
+        "{msg}"
+    );
+    assert!(msg.contains("population conv1 did not fire"), "{msg}");
+    assert!(
+        msg.contains("lower learning rate") && msg.contains("--resume"),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    // The initial weights are kept as the last good checkpoint; no metrics were faked.
+    let ck = Checkpoint::load(&dir.path().join("checkpoint_latest")).unwrap();
+    assert_eq!(ck.epochs_done, 0);
+    assert!(!dir.path().join("metrics.jsonl").exists());
+    // With the guard off the same run finishes, silently useless.
+    cfg.run.guard = false;
+    let other = tempfile::tempdir().unwrap();
+    train::run(&cfg, other.path(), &RunOptions::default()).unwrap();
+}
+
+#[test]
+fn a_run_the_guard_stopped_resumes_with_a_lower_lr() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small(GradForm::Aggregate);
+    cfg.optim.lr = f32::MAX; // the first steps blow the weights up
+    let e = train::run(&cfg, dir.path(), &RunOptions::default()).unwrap_err();
+    let snn_train::TrainError::Guard(g) = &e else {
+        panic!("expected a guard stop, got: {e}");
+    };
+    assert_eq!(g.epoch, 1, "{e}");
+    let opts = RunOptions {
+        resume: true,
+        overrides: train::ResumeOverrides {
+            lr: Some(0.5),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let s = train::run(&cfg, dir.path(), &opts).unwrap();
+    assert!(s.best.1 > 0);
+    assert!(s.params.iter().all(|p| p.iter().all(|w| w.is_finite())));
+    let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    // Telemetry: every spiking population, train and test, with rates in [0, 1].
+    for key in ["train_activity", "test_activity"] {
+        let pops = last[key].as_array().unwrap();
+        let names: Vec<&str> = pops.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["input", "conv1", "pool1", "conv2", "pool2", "fc1"],
+            "{key}"
+        );
+        for p in pops {
+            let (r, s) = (p["rate"].as_f64().unwrap(), p["silent"].as_f64().unwrap());
+            assert!((0.0..=1.0).contains(&r) && (0.0..=1.0).contains(&s), "{p}");
+        }
+    }
+}
+
+#[test]
+fn the_committed_default_config_is_the_default_recipe() {
+    // `cargo xtask train` without a config trains `TrainConfig::default()`; the robustness
+    // matrix and the README read `models/config.toml`: they must be the same recipe.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/config.toml");
+    assert_eq!(TrainConfig::from_file(&path).unwrap(), TrainConfig::default());
+}

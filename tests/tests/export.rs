@@ -10,7 +10,7 @@ fn export_is_loaded_and_scored_by_snn_core() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = TrainConfig::default();
     cfg.optim.epochs = 2;
-    cfg.optim.lr = 0.025;
+    cfg.optim.lr = 0.4;
     cfg.optim.batch_size = 16;
     cfg.optim.lr_milestones = vec![];
     cfg.data.train_limit = Some(1000);

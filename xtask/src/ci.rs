@@ -244,6 +244,12 @@ pub fn run(args: &CiArgs) -> Result<()> {
             Step::Task(Box::new(|| crate::size::run(&SizeArgs { model: None }))),
         ));
         steps.push((
+            "robustness matrix, reduced (cargo xtask robustness)",
+            Step::Task(Box::new(|| {
+                crate::robustness::run(&crate::flags::RobustnessArgs { full: false })
+            })),
+        ));
+        steps.push((
             "benchmarks, reduced (cargo xtask bench --quick)",
             Step::Task(Box::new(|| {
                 crate::bench::run_bench(&BenchArgs { quick: true })

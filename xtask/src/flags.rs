@@ -34,9 +34,20 @@ pub enum Cmd {
     Flash(FlashArgs),
     /// Training and inference throughput, QEMU instruction counts: one table, one JSON.
     Bench(BenchArgs),
+    /// The default recipe under variations (inverted images, momentum 0.9, batch 16 and
+    /// 128, T = 10 and 50) must learn without a guard trip; reduced unless --full.
+    Robustness(RobustnessArgs),
     /// The paper's inference analysis and plots: `cargo xtask analyze RUN_DIR` (or
     /// `--model M`); arguments go to `snn-train analyze`.
     Analyze(PassArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RobustnessArgs {
+    /// The whole default recipe per cell (6 epochs, 10,000 images, threshold 90%)
+    /// instead of the reduced form CI runs.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Args)]

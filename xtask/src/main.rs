@@ -10,6 +10,7 @@ mod firmware;
 mod flags;
 mod flash;
 mod qemu;
+mod robustness;
 mod size;
 #[cfg(test)]
 mod tidy;
@@ -33,6 +34,7 @@ fn main() -> Result<()> {
         flags::Cmd::Size(a) => size::run(&a),
         flags::Cmd::Flash(a) => flash::run(&a),
         flags::Cmd::Bench(a) => bench::run_bench(&a),
+        flags::Cmd::Robustness(a) => robustness::run(&a),
         flags::Cmd::Analyze(a) => trainer::run_trainer("analyze", &a.args),
     }
 }

@@ -63,6 +63,14 @@ impl Dataset {
         &self.images[i * n..(i + 1) * n]
     }
 
+    /// Inverts every pixel (`255 - x`): dark digits on a bright ground, a dense input
+    /// (used to test that training copes with it).
+    pub fn invert(&mut self) {
+        for p in &mut self.images {
+            *p = 255 - *p;
+        }
+    }
+
     /// The first `n` images (all if fewer).
     pub fn truncate(&mut self, n: usize) {
         let n = n.min(self.len());
