@@ -94,6 +94,16 @@ pub struct NetworkConfig {
     pub init: Init,
 }
 
+/// The guard's default patience (`run.guard_samples`): training samples in a row,
+/// counted by whole batches, whose output received no spike.
+///
+/// Early in training a layer can fall silent for a few batches and recover: the
+/// weights then change only by weight decay, but other samples (other images, other
+/// encoder spikes) can make it fire again. The MNIST recipe did so within its first 20
+/// batches (3 silent batches in a row). 2,048 samples in a row that all miss the output
+/// mean a sample reaches it with a chance below about 1 in 2,000 at fixed weights: dead.
+pub const GUARD_SAMPLES: usize = 2048;
+
 /// How the initial weights are chosen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -149,10 +159,10 @@ pub struct RunConfig {
     /// Worker threads (0: one per core). Results do not depend on it.
     pub threads: usize,
     /// Stop a run whose output falls silent or whose loss or weights stop being finite
-    /// (see [`crate::guard`]; default on).
+    /// (the `guard` module; default on).
     pub guard: bool,
     /// Training samples in a row with a silent output that stop the run (default
-    /// [`crate::guard::PATIENCE_SAMPLES`]; at least 1).
+    /// [`GUARD_SAMPLES`]; at least 1).
     pub guard_samples: usize,
 }
 
@@ -212,7 +222,7 @@ impl Default for RunConfig {
             seed: 1,
             threads: 0,
             guard: true,
-            guard_samples: crate::guard::PATIENCE_SAMPLES,
+            guard_samples: GUARD_SAMPLES,
         }
     }
 }

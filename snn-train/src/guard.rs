@@ -28,15 +28,9 @@ use crate::step::Stats;
 use ndarray::ArrayD;
 
 /// Consecutive training samples with a silent output (or a loss at the all-silent
-/// value), counted by whole batches, that stop a run (at least [`MIN_BATCHES`] batches):
-/// the default of `run.guard_samples`.
-///
-/// Early in training a layer can fall silent for a few batches and recover: the weights
-/// then change only by weight decay, but other samples (other images, other encoder
-/// spikes) can make it fire again. The MNIST recipe did so within its first 20 batches
-/// (3 silent batches in a row). 2,048 samples in a row that all miss the output mean a
-/// sample reaches it with a chance below about 1 in 2,000 at fixed weights: dead.
-pub const PATIENCE_SAMPLES: usize = 2048;
+/// value), counted by whole batches, that stop a run by default (at least
+/// [`MIN_BATCHES`] batches): see [`crate::config::GUARD_SAMPLES`].
+pub const PATIENCE_SAMPLES: usize = crate::config::GUARD_SAMPLES;
 
 /// The fewest consecutive silent batches that stop a run.
 pub const MIN_BATCHES: usize = 3;

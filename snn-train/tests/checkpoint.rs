@@ -49,7 +49,7 @@ fn split(bytes: &[u8]) -> (serde_json::Value, &[u8]) {
 
 fn join(header: &serde_json::Value, tail: &[u8]) -> Vec<u8> {
     let json = serde_json::to_vec(header).unwrap();
-    let mut out = b"SNNCKPT1".to_vec();
+    let mut out = b"SNNCKPT2".to_vec();
     out.extend_from_slice(&(json.len() as u64).to_le_bytes());
     out.extend_from_slice(&json);
     out.extend_from_slice(tail);

@@ -441,7 +441,7 @@ fn train_rejects_bad_configs_and_arguments() {
         case(what, &merge(small, extra), want)
     };
     let missing = t.join("missing.toml");
-    let corrupt = run_with(t, "corrupt", "checkpoint_latest", b"SNNCKPT1 garbage");
+    let corrupt = run_with(t, "corrupt", "checkpoint_latest", b"SNNCKPT2 garbage");
     let existing = good_run().to_path_buf();
     cases.extend([
         case(
@@ -593,7 +593,7 @@ fn export_rejects_bad_runs_and_arguments() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let good = std::fs::read(good_run().join("checkpoint_best")).unwrap();
-    let garbage = run_with(t, "garbage", "checkpoint_best", b"SNNCKPT1");
+    let garbage = run_with(t, "garbage", "checkpoint_best", b"SNNCKPT2");
     let truncated = run_with(t, "truncated", "checkpoint_best", &good[..good.len() / 2]);
     let overflow = run_with(t, "overflow", "checkpoint_best", &overflowing_checkpoint());
     let run = good_run();

@@ -463,5 +463,8 @@ fn the_committed_default_config_is_the_default_recipe() {
     // `cargo xtask train` without a config trains `TrainConfig::default()`; the robustness
     // matrix and the README read `models/config.toml`: they must be the same recipe.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/config.toml");
-    assert_eq!(TrainConfig::from_file(&path).unwrap(), TrainConfig::default());
+    assert_eq!(
+        TrainConfig::from_file(&path).unwrap(),
+        TrainConfig::default()
+    );
 }
