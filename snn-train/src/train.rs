@@ -203,23 +203,25 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
                 if cfg.run.guard {
                     guard
                         .check(&s, &params, reporter.names())
-                        .map_err(|failure| GuardError {
-                            epoch: epoch + 1,
-                            batch: b + 1,
-                            failure,
-                            lr,
-                            base_lr: cfg.optim.lr,
-                            run_dir: run_dir.to_path_buf(),
-                            checkpoint: match epoch {
-                                0 => format!("{} (the initial weights)", latest_path.display()),
-                                e => format!("{} (after epoch {e})", latest_path.display()),
-                            },
+                        .map_err(|failure| {
+                            TrainError::from(GuardError {
+                                epoch: epoch + 1,
+                                batch: b + 1,
+                                failure,
+                                lr,
+                                base_lr: cfg.optim.lr,
+                                run_dir: run_dir.to_path_buf(),
+                                checkpoint: match epoch {
+                                    0 => format!("{} (the initial weights)", latest_path.display()),
+                                    e => format!("{} (after epoch {e})", latest_path.display()),
+                                },
+                            })
                         })?;
                 }
                 stats.add(&s);
                 reporter.batch(batch.len(), &stats);
             }
-            Ok::<(), GuardError>(())
+            Ok::<(), TrainError>(())
         })??;
         let train_secs = t0.elapsed().as_secs_f64();
         let eval_win = Window {

@@ -32,10 +32,16 @@ pub enum TrainError {
     },
     /// The guard stopped a run that fell silent or diverged.
     #[error(transparent)]
-    Guard(#[from] crate::guard::GuardError),
+    Guard(Box<crate::guard::GuardError>),
     /// Thread pool.
     #[error("thread pool: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),
+}
+
+impl From<crate::guard::GuardError> for TrainError {
+    fn from(e: crate::guard::GuardError) -> Self {
+        Self::Guard(Box::new(e))
+    }
 }
 
 impl From<NetworkError> for TrainError {
