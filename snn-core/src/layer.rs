@@ -265,7 +265,6 @@ impl Conv<'_> {
     ///
     /// Returns the number of synaptic events (weight adds).
     pub fn scatter(&self, bits: &[u32], negative: bool, mem: &mut [i32]) -> u64 {
-        let (k, s, p) = (self.kernel, self.stride, self.padding);
         let oc = usize::from(self.output.channels);
         let (oh, ow) = (
             usize::from(self.output.height),
@@ -278,34 +277,77 @@ impl Conv<'_> {
                 return;
             }
             let (iy, ix, ic) = self.input.coords(i);
-            for ky in 0..k {
-                let Some(ny) = (iy + p).checked_sub(ky) else {
-                    break;
-                };
-                if ny % s != 0 || ny / s >= oh {
-                    continue;
+            self.for_each_row((iy, ix, ic), (oh, ow), |w0, m0| {
+                if let (Some(w), Some(m)) =
+                    (self.weights.get(w0..w0 + oc), mem.get_mut(m0..m0 + oc))
+                {
+                    accumulate(m, w, negative);
+                    events += oc as u64;
                 }
-                let oy = ny / s;
-                for kx in 0..k {
-                    let Some(nx) = (ix + p).checked_sub(kx) else {
-                        break;
-                    };
-                    if nx % s != 0 || nx / s >= ow {
-                        continue;
-                    }
-                    let ox = nx / s;
-                    let w0 = ((ic * k + ky) * k + kx) * oc;
-                    let m0 = (oy * ow + ox) * oc;
-                    if let (Some(w), Some(m)) =
-                        (self.weights.get(w0..w0 + oc), mem.get_mut(m0..m0 + oc))
-                    {
-                        accumulate(m, w, negative);
-                        events += oc as u64;
-                    }
-                }
-            }
+            });
         });
         events
+    }
+
+    /// Calls `f(w0, m0)` with the start of the weight row `W[ic, ky, kx, :]` and of
+    /// the membrane row `mem[oy, ox, :]` of every `(ky, kx)` that input `(iy, ix, ic)`
+    /// reaches, in increasing `(ky, kx)` order. Stride 1 (every LeNet convolution)
+    /// takes a path without divisions over the same rows: on the host, the general
+    /// path's divisions by the stride cost more than the additions they guard.
+    #[inline]
+    fn for_each_row(
+        &self,
+        (iy, ix, ic): (usize, usize, usize),
+        (oh, ow): (usize, usize),
+        mut f: impl FnMut(usize, usize),
+    ) {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let oc = usize::from(self.output.channels);
+        if s == 1 {
+            // Output row oy = iy + p - ky lies in 0..oh exactly for ky in this range.
+            let (ny, nx) = (iy + p, ix + p);
+            let kx_range = (nx + 1).saturating_sub(ow)..k.min(nx + 1);
+            for ky in (ny + 1).saturating_sub(oh)..k.min(ny + 1) {
+                let (w_row, m_row) = ((ic * k + ky) * k, (ny - ky) * ow);
+                for kx in kx_range.clone() {
+                    f((w_row + kx) * oc, (m_row + nx - kx) * oc);
+                }
+            }
+            return;
+        }
+        self.for_each_row_general((iy, ix, ic), (oh, ow), f);
+    }
+
+    /// [`for_each_row`](Self::for_each_row) for any stride (what its stride-1 path is
+    /// tested against).
+    #[inline]
+    fn for_each_row_general(
+        &self,
+        (iy, ix, ic): (usize, usize, usize),
+        (oh, ow): (usize, usize),
+        mut f: impl FnMut(usize, usize),
+    ) {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let oc = usize::from(self.output.channels);
+        for ky in 0..k {
+            let Some(ny) = (iy + p).checked_sub(ky) else {
+                break;
+            };
+            if ny % s != 0 || ny / s >= oh {
+                continue;
+            }
+            let oy = ny / s;
+            for kx in 0..k {
+                let Some(nx) = (ix + p).checked_sub(kx) else {
+                    break;
+                };
+                if nx % s != 0 || nx / s >= ow {
+                    continue;
+                }
+                let ox = nx / s;
+                f(((ic * k + ky) * k + kx) * oc, (oy * ow + ox) * oc);
+            }
+        }
     }
 }
 
@@ -414,4 +456,55 @@ pub fn identity_scatter(
         events += 1;
     });
     events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stride-1 row walk visits the same rows, in the same order, as the general
+    /// one, for every input position of small geometries (padding up to the kernel).
+    #[test]
+    fn stride_one_rows_equal_the_general_rows() {
+        let mut checked = 0;
+        for kernel in 1..=6usize {
+            for padding in 0..kernel {
+                for (h, w) in [(1u16, 1u16), (5, 7), (9, 4)] {
+                    let input = Shape {
+                        channels: 2,
+                        height: h,
+                        width: w,
+                    };
+                    let (Some(oh), Some(ow)) = (
+                        Conv::out_len(usize::from(h), kernel, 1, padding),
+                        Conv::out_len(usize::from(w), kernel, 1, padding),
+                    ) else {
+                        continue;
+                    };
+                    let output = Shape {
+                        channels: 3,
+                        height: oh as u16,
+                        width: ow as u16,
+                    };
+                    let conv = Conv {
+                        input,
+                        output,
+                        kernel,
+                        stride: 1,
+                        padding,
+                        weights: &[],
+                    };
+                    for i in 0..input.len() {
+                        let at = input.coords(i);
+                        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                        conv.for_each_row(at, (oh, ow), |a, b| fast.push((a, b)));
+                        conv.for_each_row_general(at, (oh, ow), |a, b| slow.push((a, b)));
+                        assert_eq!(fast, slow, "k {kernel} p {padding} {h}x{w} at {at:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 500, "{checked}");
+    }
 }

@@ -123,18 +123,25 @@ fn softmax(y: &[f32]) -> Vec<f32> {
 /// assert!(v > 0.99 && v < 1.0);
 /// ```
 pub fn ng(lf: f32, gamma: u32, lambda: f32) -> f32 {
+    ng_ln(lf, gamma, lambda.ln())
+}
+
+/// [`ng`] with `ln(lambda)` given (the backward computes it once, not per spike).
+#[inline]
+fn ng_ln(lf: f32, gamma: u32, ln_lambda: f32) -> f32 {
     let on = if lf > 1e-3 { 1.0 } else { 0.0 };
-    on + lambda.ln() * lf / gamma.max(1) as f32
+    on + ln_lambda * lf / gamma.max(1) as f32
 }
 
 /// `ghat / g` of neuron `i` of population `p`: `NG * m/(1-p) / V_th` for LIF, 1 for
 /// pooling. Computed when needed rather than stored, so a sample in flight holds no
 /// per-neuron factor table.
+/// `ln_lambda` is `ln(net.neuron.leak)`.
 #[inline]
-fn factor(net: &Network, trace: &Trace, masks: &Masks, p: usize, i: usize) -> f32 {
+fn factor(net: &Network, trace: &Trace, masks: &Masks, ln_lambda: f32, p: usize, i: usize) -> f32 {
     match net.pops[p].kind {
         PopKind::Lif => {
-            ng(trace.lf[p][i], trace.counts[p][i], net.neuron.leak) * masks.scale(p, i)
+            ng_ln(trace.lf[p][i], trace.counts[p][i], ln_lambda) * masks.scale(p, i)
                 / net.neuron.threshold
         }
         _ => 1.0,
@@ -160,6 +167,7 @@ pub fn backward(
     let mut d: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
     let mut g: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
     let t_f = trace.steps as f32;
+    let ln_lambda = net.neuron.leak.ln();
     for (dv, &gy) in d[out].iter_mut().zip(dldy) {
         *dv = gy / t_f;
     }
@@ -179,14 +187,14 @@ pub fn backward(
                         let bits = trace.step_bits(p, sizes[p], t);
                         let (dp, gp) = (&mut d[p], &mut g[p]);
                         for_each_spike(bits, |i| {
-                            dp[i] = gp[i] * factor(net, trace, masks, p, i);
+                            dp[i] = gp[i] * factor(net, trace, masks, ln_lambda, p, i);
                             gp[i] = 0.0;
                         });
                     }
                     None => {
                         for i in 0..sizes[p] {
                             d[p][i] = if trace.counts[p][i] > 0 {
-                                g[p][i] * factor(net, trace, masks, p, i)
+                                g[p][i] * factor(net, trace, masks, ln_lambda, p, i)
                             } else {
                                 0.0
                             };

@@ -69,6 +69,8 @@ pub mod plots;
 #[cfg(feature = "train")]
 pub mod report;
 #[cfg(feature = "train")]
+pub mod rows;
+#[cfg(feature = "train")]
 pub mod seed;
 #[cfg(feature = "train")]
 pub mod setup;

@@ -5,8 +5,13 @@
 //! its dropout scale in the code form and the forward pass; a spike count in the
 //! aggregate form). Each kernel touches only the synapses of the events, so its cost
 //! is `events x fan-out`, whatever the layer size.
+//!
+//! Each kernel is written once over the row primitives of [`crate::rows`] and compiled
+//! twice: for the x86-64 baseline and, where [`crate::simd::level`] allows, for AVX2
+//! (same bits).
 
 use crate::net::{dims, ConvGeo, Op, Shape};
+use crate::rows::{Portable, Rows};
 
 /// A presynaptic event: neuron index and value.
 pub type Event = (u32, f32);
@@ -22,43 +27,56 @@ pub struct Link {
     pub dst: Shape,
 }
 
-/// `y[..] += a * x[..]`, in blocks of 8 (one AVX register, two SSE registers), then
-/// the tail. Rows here are short (the output channels of a layer: 20 or 50 in LeNet);
-/// a plain loop lets the compiler unroll the vector body to 32 floats under AVX2, and
-/// such rows then run almost entirely in the scalar epilogue. Each element is
-/// `y + a * x` whatever the blocking, so the bits do not change.
-#[inline(always)]
-fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
-    let n = y.len().min(x.len());
-    let (y, x) = (&mut y[..n], &x[..n]);
-    let mut yc = y.chunks_exact_mut(8);
-    let mut xc = x.chunks_exact(8);
-    for (y8, x8) in (&mut yc).zip(&mut xc) {
-        for k in 0..8 {
-            y8[k] += a * x8[k];
-        }
-    }
-    for (y, x) in yc.into_remainder().iter_mut().zip(xc.remainder()) {
-        *y += a * *x;
-    }
+/// Decodes a neuron index into `(y, x, channel)` like [`Shape::coords`], without a
+/// division per spike: Lemire, Kaser & Kurz's exact multiply-shift ("Faster remainder by
+/// direct computation", 2019), `n / d = (n * (floor((2^64 - 1) / d) + 1)) >> 64` for
+/// every 32-bit `n` and `d >= 2`.
+#[derive(Debug, Clone, Copy)]
+struct Coords {
+    channels: u32,
+    width: u32,
+    by_channels: u64,
+    by_width: u64,
 }
 
-/// `sum x[i] * y[i]`, in 8 independent lanes (vectorisable, fixed order).
-#[inline(always)]
-fn dot(x: &[f32], y: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-    let (xr, yr) = (xc.remainder(), yc.remainder());
-    for (a, b) in xc.zip(yc) {
-        for k in 0..8 {
-            acc[k] += a[k] * b[k];
+impl Coords {
+    fn new(s: Shape) -> Self {
+        let magic = |d: u32| {
+            if d < 2 {
+                0
+            } else {
+                u64::MAX / u64::from(d) + 1
+            }
+        };
+        let (c, w) = (u32::from(s.channels), u32::from(s.width));
+        Self {
+            channels: c,
+            width: w,
+            by_channels: magic(c),
+            by_width: magic(w),
         }
     }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (a, b) in xr.iter().zip(yr) {
-        s += a * b;
+
+    /// `n / d`, with `m` the magic number of `d` (0 for `d = 1`).
+    #[inline(always)]
+    fn div(n: u32, m: u64) -> u32 {
+        if m == 0 {
+            n
+        } else {
+            ((u128::from(n) * u128::from(m)) >> 64) as u32
+        }
     }
-    s
+
+    #[inline(always)]
+    fn of(self, j: u32) -> (usize, usize, usize) {
+        let pix = Self::div(j, self.by_channels);
+        let y = Self::div(pix, self.by_width);
+        (
+            y as usize,
+            (pix - y * self.width) as usize,
+            (j - pix * self.channels) as usize,
+        )
+    }
 }
 
 /// Calls `f(w_row, dst_row)` with the start offsets of each `(weights, membranes)` row
@@ -151,26 +169,44 @@ fn fixed_weight(op: Op) -> f32 {
 /// # Shapes
 /// `w`: the connection's weights (empty for pool / identity); `mem`: `dst.len()`.
 pub fn scatter(link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
-    // Not through `simd::dispatch`: the rows are short (a layer's output channels),
-    // and under AVX2 they ran about 50% more instructions than with SSE2 (callgrind,
-    // LeNet), mostly in loop prologues and tails.
-    scatter_body(link, w, events, mem)
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx) = crate::rows::Avx2::detect() {
+        // SAFETY: the token exists only where the CPU has AVX2 and FMA.
+        return unsafe { scatter_avx2(avx, link, w, events, mem) };
+    }
+    scatter_body(Portable, link, w, events, mem)
+}
+
+/// [`scatter`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA (the token proves it).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scatter_avx2(
+    avx: crate::rows::Avx2,
+    link: Link,
+    w: &[f32],
+    events: &[Event],
+    mem: &mut [f32],
+) {
+    scatter_body(avx, link, w, events, mem)
 }
 
 #[inline(always)]
-fn scatter_body(link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
+fn scatter_body<R: Rows>(r: R, link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
     let Link { op, src, dst } = link;
     match op {
         Op::Conv(g) => {
-            let oc = usize::from(dst.channels);
+            let (oc, coords) = (usize::from(dst.channels), Coords::new(src));
             for &(j, v) in events {
                 conv_rows(
                     g,
-                    src.coords(j as usize),
+                    coords.of(j),
                     dst,
                     #[inline(always)]
                     |wo, mo| {
-                        axpy(&mut mem[mo..mo + oc], v, &w[wo..wo + oc]);
+                        r.axpy(&mut mem[mo..mo + oc], v, &w[wo..wo + oc]);
                     },
                 );
             }
@@ -179,13 +215,13 @@ fn scatter_body(link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
             let n = dst.len();
             for &(j, v) in events {
                 let j = j as usize;
-                axpy(mem, v, &w[j * n..(j + 1) * n]);
+                r.axpy(mem, v, &w[j * n..(j + 1) * n]);
             }
         }
         Op::Pool | Op::Identity { .. } => {
-            let k = fixed_weight(op);
+            let (k, coords) = (fixed_weight(op), Coords::new(src));
             for &(j, v) in events {
-                if let Some(i) = single_dst(op, src.coords(j as usize), dst) {
+                if let Some(i) = single_dst(op, coords.of(j), dst) {
                     mem[i] += k * v;
                 }
             }
@@ -212,12 +248,35 @@ pub fn backward(
     dw: &mut [f32],
     g: Option<&mut [f32]>,
 ) {
-    // Baseline code, like [`scatter`].
-    backward_body(link, w, events, d, dw, g)
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx) = crate::rows::Avx2::detect() {
+        // SAFETY: the token exists only where the CPU has AVX2 and FMA.
+        return unsafe { backward_avx2(avx, link, w, events, d, dw, g) };
+    }
+    backward_body(Portable, link, w, events, d, dw, g)
+}
+
+/// [`backward`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA (the token proves it).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn backward_avx2(
+    avx: crate::rows::Avx2,
+    link: Link,
+    w: &[f32],
+    events: &[Event],
+    d: &[f32],
+    dw: &mut [f32],
+    g: Option<&mut [f32]>,
+) {
+    backward_body(avx, link, w, events, d, dw, g)
 }
 
 #[inline(always)]
-fn backward_body(
+fn backward_body<R: Rows>(
+    r: R,
     link: Link,
     w: &[f32],
     events: &[Event],
@@ -228,19 +287,19 @@ fn backward_body(
     let Link { op, src, dst } = link;
     match op {
         Op::Conv(geo) => {
-            let oc = usize::from(dst.channels);
+            let (oc, coords) = (usize::from(dst.channels), Coords::new(src));
             for &(j, v) in events {
                 let mut acc = 0.0;
                 conv_rows(
                     geo,
-                    src.coords(j as usize),
+                    coords.of(j),
                     dst,
                     #[inline(always)]
                     |wo, mo| {
                         let drow = &d[mo..mo + oc];
-                        axpy(&mut dw[wo..wo + oc], v, drow);
+                        r.axpy(&mut dw[wo..wo + oc], v, drow);
                         if g.is_some() {
-                            acc += dot(&w[wo..wo + oc], drow);
+                            acc += r.dot(&w[wo..wo + oc], drow);
                         }
                     },
                 );
@@ -253,17 +312,17 @@ fn backward_body(
             let n = dst.len();
             for &(j, v) in events {
                 let j = j as usize;
-                axpy(&mut dw[j * n..(j + 1) * n], v, d);
+                r.axpy(&mut dw[j * n..(j + 1) * n], v, d);
                 if let Some(g) = g.as_deref_mut() {
-                    g[j] += dot(&w[j * n..(j + 1) * n], d);
+                    g[j] += r.dot(&w[j * n..(j + 1) * n], d);
                 }
             }
         }
         Op::Pool | Op::Identity { .. } => {
-            let k = fixed_weight(op);
+            let (k, coords) = (fixed_weight(op), Coords::new(src));
             if let Some(g) = g {
                 for &(j, _) in events {
-                    if let Some(i) = single_dst(op, src.coords(j as usize), dst) {
+                    if let Some(i) = single_dst(op, coords.of(j), dst) {
                         g[j as usize] += k * d[i];
                     }
                 }
@@ -275,6 +334,38 @@ fn backward_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The multiply-shift decoder equals `Shape::coords` on shapes with 1, a power of
+    /// two and odd channel counts and widths, up to the largest index.
+    #[test]
+    fn coords_equal_division() {
+        for (channels, height, width) in [
+            (1u16, 28u16, 28u16),
+            (20, 24, 24),
+            (3, 7, 5),
+            (64, 3, 1),
+            (1, 1, 1),
+            (1000, 60, 65535),
+        ] {
+            let s = Shape {
+                channels,
+                height,
+                width,
+            };
+            let c = Coords::new(s);
+            let n = s.len() as u32;
+            let step = (n / 50_000).max(1);
+            for j in (0..n).step_by(step as usize).chain([n - 1]) {
+                assert_eq!(c.of(j), s.coords(j as usize), "{s:?} {j}");
+            }
+        }
+        for d in [2u32, 3, 7, 20, 50, 641, 65535] {
+            let m = u64::MAX / u64::from(d) + 1;
+            for n in [0u32, 1, d - 1, d, d + 1, 12345, u32::MAX - 1, u32::MAX] {
+                assert_eq!(Coords::div(n, m), n / d, "{n} / {d}");
+            }
+        }
+    }
 
     /// The stride-1 path visits the same rows, in the same order, as the general one,
     /// for every spike position of every small geometry.

@@ -1,17 +1,22 @@
 //! The CPU's vector extensions for the trainer's hot kernels: detected once at run
 //! time, with an environment switch that forces a lower level.
 //!
-//! A kernel runs its portable body inside [`dispatch`], which calls it through a
-//! function compiled for the best level this CPU has (AVX-512, AVX2 with FMA, or the
-//! x86-64 baseline), so the body is vectorised for that level. Only kernels measured
-//! to gain go through it: the neuron update (long contiguous runs; about 5x fewer
-//! instructions under AVX2). The synaptic kernels of [`crate::ops`] work on rows of a
-//! layer's output channels (20 or 50 floats in LeNet), where AVX2 code ran about 50%
-//! more instructions than SSE2, so they stay at the baseline. The kernels keep each
-//! element's arithmetic and every summation order fixed in the source (element-wise
-//! updates, 8-lane dot products), and Rust never contracts `a * b + c` into a fused
-//! multiply-add on its own, so every level computes the same bits; a test trains with
-//! the baseline and with the detected level and compares the weights.
+//! Two kinds of kernel use the level:
+//! - Long contiguous runs (the neuron update) run their portable body inside
+//!   [`dispatch`], which calls it through a function compiled for the best level this
+//!   CPU has (AVX-512, AVX2 with FMA, or the x86-64 baseline), so the compiler
+//!   vectorises the body for that level (about 5x fewer instructions under AVX2).
+//! - The synaptic kernels of [`crate::ops`] work on rows of a layer's output channels
+//!   (20 or 50 floats in LeNet). Left to the compiler under AVX2 such rows ran about
+//!   50% more instructions than under SSE2 (the vector body is unrolled past the row),
+//!   so their row primitives are written with explicit AVX2 steps in
+//!   [`crate::rows`], behind a token that only [`level`] hands out.
+//!
+//! The kernels keep each element's arithmetic and every summation order fixed in the
+//! source (element-wise updates, 8-lane dot products with a fixed reduction tree), and
+//! Rust never contracts `a * b + c` into a fused multiply-add on its own, so every
+//! level computes the same bits; a test trains with the baseline and with the
+//! detected level and compares the weights.
 //!
 //! `SNN_SIMD=baseline` (or `avx2`, `avx512`) caps the level; the level in use is
 //! printed in the training banner and the benchmark results.
