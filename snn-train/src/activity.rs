@@ -23,7 +23,7 @@ use crate::net::{Network, PopKind};
 use crate::sim::Trace;
 
 /// Sums over samples of one population's activity.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PopCounts {
     /// Spikes.
     pub spikes: u64,
@@ -46,7 +46,7 @@ impl PopCounts {
 
 /// Activity of every population (by population index; the output's entry stays
 /// empty), summed over samples.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {
     pops: Vec<PopCounts>,
 }

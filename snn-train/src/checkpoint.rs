@@ -157,6 +157,14 @@ impl Checkpoint {
             path: path.to_path_buf(),
             error,
         })?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses a checkpoint read from `path` (named in errors).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Corrupt`] for a truncated or corrupt checkpoint.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, CheckpointError> {
         let bad = |p: &str| CheckpointError::Corrupt {
             path: path.to_path_buf(),
             problem: p.to_string(),

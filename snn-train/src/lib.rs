@@ -47,6 +47,8 @@ pub mod checkpoint;
 #[cfg(feature = "train")]
 pub mod config;
 #[cfg(feature = "train")]
+pub mod dist;
+#[cfg(feature = "train")]
 pub mod eval;
 #[cfg(feature = "train")]
 pub mod export;

@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 use snn_train::config::TrainConfig;
 use snn_train::data::DatasetKind;
+use snn_train::dist::{self, Group, Solo};
 use snn_train::grad::GradForm;
 use snn_train::setup::{load_run, Which};
 use snn_train::sim::Window;
@@ -180,7 +181,7 @@ struct ExportArgs {
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
-        Cmd::Train(a) => train_cmd(a),
+        Cmd::Train(a) => in_group(|group| train_cmd(a, group)),
         Cmd::Eval(a) => eval_cmd(a),
         Cmd::Export(a) => export_cmd(a),
         Cmd::Analyze(a) => analyze_cmd(a),
@@ -188,9 +189,36 @@ fn main() -> Result<()> {
     }
 }
 
-fn train_cmd(a: TrainArgs) -> Result<()> {
+/// Runs `f` in this process's group: the MPI ranks when an MPI launcher started it
+/// (with the `mpi` feature), else the process alone. An error on any rank of several
+/// is printed with the rank and ends every rank (so none waits for a dead partner).
+fn in_group(f: impl FnOnce(&dyn Group) -> Result<()>) -> Result<()> {
+    #[cfg(feature = "mpi")]
+    if dist::launched_size().is_some() {
+        let group = dist::mpi::Mpi::init()?;
+        let result = f(&group);
+        if let Err(e) = &result {
+            if group.size() > 1 {
+                eprintln!("Error (rank {} of {}): {e:#}", group.rank(), group.size());
+                group.abort(1);
+            }
+        }
+        drop(group); // MPI_Finalize
+        return result;
+    }
+    if let Some(n @ 2..) = dist::launched_size() {
+        bail!(
+            "started by an MPI launcher as one of {n} processes, but this snn-train was built \
+             without MPI: build it with `--features mpi` (or use `cargo xtask train --mpi {n}`)"
+        );
+    }
+    f(&Solo)
+}
+
+fn train_cmd(a: TrainArgs, group: &dyn Group) -> Result<()> {
+    let root = group.is_root();
     let opts = RunOptions {
-        progress: !a.quiet,
+        progress: !a.quiet && root,
         resume: a.resume.is_some(),
         overrides: train::ResumeOverrides {
             lr: a.lr,
@@ -200,8 +228,8 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         stop_after: None,
     };
     if let Some(dir) = &a.resume {
-        let s = train::run(&TrainConfig::default(), dir, &opts)?;
-        return report(&s, dir);
+        let s = train::run_in(group, &TrainConfig::default(), dir, &opts)?;
+        return if root { report(&s, dir) } else { Ok(()) };
     }
     let mut cfg = match &a.config {
         Some(p) => TrainConfig::from_file(p)?,
@@ -226,16 +254,47 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         data.test_limit = a.test_limit;
     }
     cfg.validate()?;
-    let dir = a.out.unwrap_or_else(|| train::default_run_dir(&cfg));
-    if dir.join("checkpoint_latest").exists() {
+    // Rank 0 names the run directory (the default holds the time) and tells the others.
+    let mut name = match root {
+        true => path_bytes(a.out.unwrap_or_else(|| train::default_run_dir(&cfg))),
+        false => Vec::new(),
+    };
+    group.broadcast_bytes(0, &mut name);
+    let dir = path_from_bytes(name);
+    if root && dir.join("checkpoint_latest").exists() {
         bail!(
             "{} already holds a run; continue it with --resume {} or choose another --out",
             dir.display(),
             dir.display()
         );
     }
-    let s = train::run(&cfg, &dir, &opts)?;
-    report(&s, &dir)
+    let s = train::run_in(group, &cfg, &dir, &opts)?;
+    if root {
+        report(&s, &dir)?;
+    }
+    Ok(())
+}
+
+/// A path as bytes, to send to other ranks.
+#[cfg(unix)]
+fn path_bytes(p: PathBuf) -> Vec<u8> {
+    std::os::unix::ffi::OsStringExt::into_vec(p.into_os_string())
+}
+
+/// The inverse of [`path_bytes`].
+#[cfg(unix)]
+fn path_from_bytes(b: Vec<u8>) -> PathBuf {
+    <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(b).into()
+}
+
+#[cfg(not(unix))]
+fn path_bytes(p: PathBuf) -> Vec<u8> {
+    p.to_string_lossy().into_owned().into_bytes()
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(b: Vec<u8>) -> PathBuf {
+    String::from_utf8_lossy(&b).into_owned().into()
 }
 
 /// `*slot = v` when a flag gave `v`.

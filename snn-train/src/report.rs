@@ -45,6 +45,7 @@ pub struct EpochMetrics {
 /// The run's voice: stderr lines, an optional progress bar, and the metrics file.
 #[derive(Debug)]
 pub struct Reporter {
+    voice: bool,
     progress: bool,
     epochs: usize,
     metrics: PathBuf,
@@ -56,9 +57,23 @@ impl Reporter {
     /// A reporter for a run of `epochs` epochs writing `run_dir/metrics.jsonl`.
     pub fn new(run_dir: &Path, epochs: usize, progress: bool) -> Self {
         Self {
+            voice: true,
             progress,
             epochs,
             metrics: run_dir.join("metrics.jsonl"),
+            bar: indicatif::ProgressBar::hidden(),
+            names: Vec::new(),
+        }
+    }
+
+    /// A reporter that says nothing and writes nothing (the ranks other than 0 of a
+    /// data-parallel run), but still knows the population names.
+    pub fn silent(epochs: usize) -> Self {
+        Self {
+            voice: false,
+            progress: false,
+            epochs,
+            metrics: PathBuf::new(),
             bar: indicatif::ProgressBar::hidden(),
             names: Vec::new(),
         }
@@ -72,6 +87,9 @@ impl Reporter {
     /// The banner: what is trained on what, and the memory a sample holds.
     pub fn start(&mut self, cfg: &TrainConfig, net: &Network, (train, test): (&Dataset, &Dataset)) {
         self.names = net.pop_names();
+        if !self.voice {
+            return;
+        }
         let threads = match cfg.run.threads {
             0 => rayon::current_num_threads(),
             n => n,
@@ -100,6 +118,9 @@ impl Reporter {
 
     /// Says what the calibrated initialisation did.
     pub fn calibration(&self, layers: &[LayerCalibration]) {
+        if !self.voice {
+            return;
+        }
         let parts: Vec<String> = layers
             .iter()
             .map(|l| {
@@ -164,6 +185,9 @@ impl Reporter {
     /// [`TrainError::Io`] when `metrics.jsonl` cannot be written.
     pub fn end_epoch(&self, m: &EpochMetrics, best_epoch: usize) -> Result<(), TrainError> {
         self.bar.finish_and_clear();
+        if !self.voice {
+            return Ok(());
+        }
         let line = serde_json::to_string(m).expect("metrics are plain numbers");
         let mut f = std::fs::OpenOptions::new()
             .create(true)

@@ -10,6 +10,7 @@ use rand::RngCore;
 use crate::activity::Activity;
 use crate::config::TrainConfig;
 use crate::data::{augment, Dataset, Encoding};
+use crate::dist::{Group, Solo};
 use crate::eval::argmax;
 use crate::grad::{backward, cross_entropy, loss_and_grad, GradForm, Loss};
 use crate::net::{Network, Params};
@@ -23,8 +24,11 @@ use crate::spikes::{InputSpikes, SpikesError};
 /// hence the result) does not depend on the number of threads.
 pub const CHUNK: usize = 4;
 
+/// Floats per message of the running gradient sum between ranks (256 KiB).
+const SEGMENT: usize = 1 << 16;
+
 /// Statistics of training samples (sums).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// Summed training loss.
     pub loss: f64,
@@ -202,27 +206,77 @@ impl<'a> StepContext<'a> {
         (epoch, batch): (usize, &[usize]),
         lr: f32,
     ) -> Stats {
-        let results = par::map_chunks(batch, CHUNK, |_, idx| {
+        self.train_batch_in(&Solo, params, sgd, data, (epoch, batch), lr)
+    }
+
+    /// [`train_batch`](Self::train_batch) as one rank of `group`: this rank computes
+    /// its share of the batch's chunks, the running sum passes along the ranks in
+    /// chunk order (see [`crate::dist`]), and every rank takes the same step. The
+    /// weights after it are bit-identical for any group size.
+    pub fn train_batch_in(
+        &self,
+        group: &dyn Group,
+        params: &mut Params,
+        sgd: &mut Sgd,
+        data: &Dataset,
+        (epoch, batch): (usize, &[usize]),
+        lr: f32,
+    ) -> Stats {
+        let mine = group.share(batch.len().div_ceil(CHUNK));
+        let items =
+            &batch[(mine.start * CHUNK).min(batch.len())..(mine.end * CHUNK).min(batch.len())];
+        let results = par::map_chunks(items, CHUNK, |_, idx| {
             self.chunk_gradient(params, data, epoch, idx)
         });
+        let (first, last) = (group.is_root(), group.is_last());
         // Sum the chunks' gradients element by element, always in chunk order, with
         // the elements split across threads: deterministic and not a serial bottleneck.
+        // On a later rank the sum starts from the earlier ranks' running sum.
+        // Between ranks the sum travels in segments, so that rank r + 1 adds one
+        // segment while rank r adds the next (a pipeline, not a relay of whole tensors).
         let mut total = self.net().zeros();
         for (t, out) in total.iter_mut().enumerate() {
             let out = out.as_slice_mut().expect("zeros() are contiguous");
-            par::for_each_block_mut(out, 1 << 14, |first, block| {
-                for (g, _) in &results {
-                    let g = &g[t].as_slice().expect("zeros() are contiguous")
-                        [first..first + block.len()];
-                    for (o, v) in block.iter_mut().zip(g) {
-                        *o += v;
-                    }
+            for (s, segment) in out.chunks_mut(SEGMENT).enumerate() {
+                if !first {
+                    group.receive_from_previous(segment);
                 }
-            });
+                let base = s * SEGMENT;
+                par::for_each_block_mut(segment, 1 << 14, |at, block| {
+                    let at = base + at;
+                    for (g, _) in &results {
+                        let g =
+                            &g[t].as_slice().expect("zeros() are contiguous")[at..at + block.len()];
+                        for (o, v) in block.iter_mut().zip(g) {
+                            *o += v;
+                        }
+                    }
+                });
+                if !last {
+                    group.send_to_next(segment);
+                }
+            }
         }
-        let mut stats = Stats::default();
+        let mut stats = if first {
+            Stats::default()
+        } else {
+            postcard::from_bytes(&group.receive_bytes_from_previous())
+                .expect("ranks run the same binary: the statistics decode")
+        };
         for (_, s) in &results {
             stats.add(s);
+        }
+        if group.size() > 1 {
+            let mut bytes = postcard::to_allocvec(&stats).expect("statistics encode");
+            if !last {
+                group.send_bytes_to_next(&bytes);
+            }
+            for out in total.iter_mut() {
+                group.broadcast_from_last(out.as_slice_mut().expect("zeros() are contiguous"));
+            }
+            group.broadcast_bytes(group.size() - 1, &mut bytes);
+            stats = postcard::from_bytes(&bytes)
+                .expect("ranks run the same binary: the statistics decode");
         }
         sgd.step(params, &total, lr, self.batch_size);
         stats

@@ -12,10 +12,11 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 
 use crate::calibrate::calibrate;
-use crate::checkpoint::{write_atomic, Checkpoint};
+use crate::checkpoint::{write_atomic, Checkpoint, CheckpointError};
 use crate::config::Init;
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Encoding};
+use crate::dist::{Group, Solo};
 use crate::eval::{compare, evaluate_with_activity, Agreement};
 use crate::grad::{silent_loss, Loss};
 use crate::guard::{Guard, GuardError};
@@ -26,7 +27,7 @@ use crate::report::{EpochMetrics, Reporter};
 use crate::seed::{init_seed, shuffle_rng};
 use crate::setup::{setup, Setup};
 use crate::sim::Window;
-use crate::step::{Stats, StepContext};
+use crate::step::{Stats, StepContext, CHUNK};
 use crate::TrainError;
 
 /// What to do with checkpoints after an epoch (a pure decision).
@@ -136,10 +137,39 @@ pub fn default_run_dir(cfg: &TrainConfig) -> PathBuf {
 /// # Errors
 /// [`TrainError`] for data, config, checkpoint, export or file-system problems.
 pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary, TrainError> {
-    std::fs::create_dir_all(run_dir).map_err(TrainError::io(run_dir))?;
+    run_in(&Solo, cfg, run_dir, opts)
+}
+
+/// [`run`] as one rank of a data-parallel `group` (see [`crate::dist`]). Every rank
+/// trains on its share of each batch and holds the same weights; rank 0 alone reads
+/// the checkpoint it resumes from (and sends it to the others), evaluates, writes
+/// the run directory and exports. The weights are bit-identical to [`run`]'s for any
+/// group size, and a run may resume with another.
+///
+/// # Errors
+/// As [`run`]; on ranks other than 0, only data and configuration errors.
+pub fn run_in(
+    group: &dyn Group,
+    cfg: &TrainConfig,
+    run_dir: &Path,
+    opts: &RunOptions,
+) -> Result<RunSummary, TrainError> {
+    let root = group.is_root();
+    if root {
+        std::fs::create_dir_all(run_dir).map_err(TrainError::io(run_dir))?;
+    }
     let latest_path = run_dir.join("checkpoint_latest");
     let (cfg, resumed) = if opts.resume {
-        let ck = Checkpoint::load(&latest_path)?;
+        let mut bytes = if root {
+            std::fs::read(&latest_path).map_err(|error| CheckpointError::Io {
+                path: latest_path.clone(),
+                error,
+            })?
+        } else {
+            Vec::new()
+        };
+        group.broadcast_bytes(0, &mut bytes);
+        let ck = Checkpoint::from_bytes(&bytes, &latest_path)?;
         (opts.overrides.apply(&ck.config)?, Some(ck))
     } else {
         (cfg.clone(), None)
@@ -150,13 +180,23 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
         net,
         enc,
     } = setup(&cfg)?;
-    if resumed.is_none() || !opts.overrides.is_empty() {
+    if root && (resumed.is_none() || !opts.overrides.is_empty()) {
         let path = run_dir.join("config.toml");
         write_atomic(&path, cfg.to_toml()?.as_bytes()).map_err(TrainError::io(&path))?;
     }
     let epochs = cfg.optim.epochs;
-    let mut reporter = Reporter::new(run_dir, epochs, opts.progress);
+    let mut reporter = if root {
+        Reporter::new(run_dir, epochs, opts.progress)
+    } else {
+        Reporter::silent(epochs)
+    };
     reporter.start(&cfg, &net, (&train, &test));
+    if root && group.size() > 1 {
+        eprintln!(
+            "data-parallel over {} MPI ranks: each takes a share of every batch's {CHUNK}-sample chunks",
+            group.size()
+        );
+    }
     let ctx = StepContext::new(&cfg, &net, &enc);
     let (mut params, mut sgd, start, mut best) = match resumed {
         Some(ck) => (ck.params, ck.sgd, ck.epochs_done, ck.best),
@@ -171,15 +211,17 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
             let s = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &p);
             // The initial weights are the first good checkpoint: a run the guard stops
             // in its first epoch resumes from here.
-            Checkpoint {
-                config: cfg.clone(),
-                net: net.clone(),
-                epochs_done: 0,
-                best: (0.0, 0),
-                params: p.clone(),
-                sgd: s.clone(),
+            if root {
+                Checkpoint {
+                    config: cfg.clone(),
+                    net: net.clone(),
+                    epochs_done: 0,
+                    best: (0.0, 0),
+                    params: p.clone(),
+                    sgd: s.clone(),
+                }
+                .save(&latest_path)?;
             }
-            .save(&latest_path)?;
             (p, s, 0, (0.0, 0))
         }
     };
@@ -199,7 +241,8 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
         let mut stats = Stats::default();
         par::with_threads(cfg.run.threads, || {
             for (b, batch) in order.chunks(cfg.optim.batch_size).enumerate() {
-                let s = ctx.train_batch(&mut params, &mut sgd, &train, (epoch, batch), lr);
+                let s =
+                    ctx.train_batch_in(group, &mut params, &mut sgd, &train, (epoch, batch), lr);
                 if cfg.run.guard {
                     guard
                         .check(&s, &params, reporter.names())
@@ -224,6 +267,10 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
             Ok::<(), TrainError>(())
         })??;
         let train_secs = t0.elapsed().as_secs_f64();
+        if !root {
+            // Rank 0 evaluates and saves; the next batch waits for it.
+            continue;
+        }
         let eval_win = Window {
             steps: cfg.eval_steps(),
             ..ctx.window
@@ -270,7 +317,7 @@ pub fn run(cfg: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSu
         model: None,
         params,
     };
-    if last == epochs {
+    if root && last == epochs {
         let best_ck = Checkpoint::load(&run_dir.join("checkpoint_best"))?;
         let model_path = run_dir.join("model.snn");
         let agreement = par::with_threads(cfg.run.threads, || {

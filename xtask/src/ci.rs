@@ -67,6 +67,43 @@ fn firmware_cargo(args: &[&str]) -> Step {
     Step::Cmd(c)
 }
 
+/// `snn-train`'s `mpi` feature: clippy, then its tests (`mpirun -n 2, 3, 4` against
+/// one process, resume with another rank count, a killed rank). Where no MPI is
+/// installed it says so and passes, except under CI (`CI` set), where `.ci/run`
+/// installs Open MPI and its absence is a failure.
+fn mpi() -> Result<()> {
+    let found = |p: &str| {
+        Command::new(p)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !found("mpirun") || !found("mpicc") {
+        if std::env::var_os("CI").is_some() {
+            bail!("mpirun or mpicc not found; .ci/run installs openmpi-bin and libopenmpi-dev");
+        }
+        eprintln!(
+            "skipped: no MPI here (Debian: apt install openmpi-bin libopenmpi-dev libclang-dev)"
+        );
+        return Ok(());
+    }
+    let features = ["-p", "snn-train", "--features", "mpi"];
+    crate::run(
+        cargo()
+            .args(["clippy", "--all-targets"])
+            .args(features)
+            .args(["--", "-D", "warnings"]),
+    )?;
+    crate::run(cargo().args(["test", "--release"]).args(features).args([
+        "--test",
+        "mpi",
+        "--",
+        "--nocapture",
+    ]))
+}
+
 /// The total executions in libFuzzer's closing line `Done 123456 runs in 61 second(s)`.
 fn fuzz_runs(line: &str) -> Option<u64> {
     line.trim()
@@ -242,6 +279,10 @@ pub fn run(args: &CiArgs) -> Result<()> {
         steps.push((
             "board firmware size (STM32F4 budget)",
             Step::Task(Box::new(|| crate::size::run(&SizeArgs { model: None }))),
+        ));
+        steps.push((
+            "MPI: clippy and data-parallel training with 1-4 ranks (feature mpi)",
+            Step::Task(Box::new(mpi)),
         ));
         steps.push((
             "robustness matrix, reduced (cargo xtask robustness)",

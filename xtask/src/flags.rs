@@ -17,7 +17,7 @@ pub enum Cmd {
     Ci(CiArgs),
     /// Train a network (default: LeNet on the bundled MNIST subset, then export and
     /// evaluate it in fixed point). Arguments go to `snn-train train`; see `--help`.
-    Train(PassArgs),
+    Train(TrainArgs),
     /// Evaluate a run's float network: `cargo xtask eval RUN_DIR`.
     Eval(PassArgs),
     /// Export a run to the snn-core format and compare float and fixed point:
@@ -40,6 +40,17 @@ pub enum Cmd {
     /// The paper's inference analysis and plots: `cargo xtask analyze RUN_DIR` (or
     /// `--model M`); arguments go to `snn-train analyze`.
     Analyze(PassArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Train data-parallel in N MPI processes on this machine (`mpirun -n N`; builds
+    /// the trainer with its `mpi` feature). The weights equal a one-process run's.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub mpi: Option<u32>,
+    /// Arguments passed to `snn-train train`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -26,7 +26,10 @@ fn main() -> Result<()> {
     let flags = flags::Xtask::parse();
     match flags.command {
         flags::Cmd::Ci(args) => ci::run(&args),
-        flags::Cmd::Train(a) => trainer::run_trainer("train", &a.args),
+        flags::Cmd::Train(a) => match a.mpi {
+            Some(n) => trainer::run_trainer_mpi(n, &a.args),
+            None => trainer::run_trainer("train", &a.args),
+        },
         flags::Cmd::Eval(a) => trainer::run_trainer("eval", &a.args),
         flags::Cmd::Export(a) => trainer::run_trainer("export", &a.args),
         flags::Cmd::FetchData(a) => fetch::run(&a.name, a.dir),
