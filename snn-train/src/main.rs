@@ -190,21 +190,32 @@ fn main() -> Result<()> {
 }
 
 /// Runs `f` in this process's group: the MPI ranks when an MPI launcher started it
-/// (with the `mpi` feature), else the process alone. An error on any rank of several
-/// is printed with the rank and ends every rank (so none waits for a dead partner).
+/// (with the `mpi` feature), else the process alone. An error or a panic on any rank
+/// of several ends every rank (so none waits for a partner that will not answer).
 fn in_group(f: impl FnOnce(&dyn Group) -> Result<()>) -> Result<()> {
     #[cfg(feature = "mpi")]
     if dist::launched_size().is_some() {
         let group = dist::mpi::Mpi::init()?;
-        let result = f(&group);
-        if let Err(e) = &result {
-            if group.size() > 1 {
-                eprintln!("Error (rank {} of {}): {e:#}", group.rank(), group.size());
-                group.abort(1);
-            }
+        if group.size() == 1 {
+            let result = f(&group);
+            drop(group); // MPI_Finalize
+            return result;
         }
-        drop(group); // MPI_Finalize
-        return result;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if group.is_root() {
+                explain_launcher_stop(group.size())?;
+            }
+            f(&group)
+        }));
+        match result {
+            Ok(Ok(())) => {
+                drop(group); // MPI_Finalize
+                return Ok(());
+            }
+            Ok(Err(e)) => stop_group(&group, &e),
+            // The panic hook printed the message; finalising would wait for the others.
+            Err(_) => group.abort(101),
+        }
     }
     if let Some(n @ 2..) = dist::launched_size() {
         bail!(
@@ -213,6 +224,54 @@ fn in_group(f: impl FnOnce(&dyn Group) -> Result<()>) -> Result<()> {
         );
     }
     f(&Solo)
+}
+
+/// Ends every rank after error `e` on this one. The guard's stops happen on every rank
+/// at the same batch (the ranks hold the same statistics and weights): rank 0 reports
+/// them, and the other ranks give it time to do so before they end the job themselves.
+#[cfg(feature = "mpi")]
+fn stop_group(group: &dist::mpi::Mpi, e: &anyhow::Error) -> ! {
+    let on_every_rank = matches!(
+        e.downcast_ref::<snn_train::TrainError>(),
+        Some(snn_train::TrainError::Guard(_))
+    );
+    if group.is_root() || !on_every_rank {
+        eprintln!("Error (rank {} of {}): {e:#}", group.rank(), group.size());
+    } else {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
+    group.abort(1)
+}
+
+/// The run directory of this process's run, once known (what rank 0 of an MPI run
+/// names when the launcher stops it).
+static RUN_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// When one rank dies (or the job is interrupted), `mpirun` ends the others with
+/// SIGTERM. Rank 0 then says so, and where the run can continue from, before it exits
+/// (a thread waits for the signal).
+#[cfg(feature = "mpi")]
+fn explain_launcher_stop(size: usize) -> Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM])?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let latest = RUN_DIR.get().map(|d| (d, d.join("checkpoint_latest")));
+            let resume = match latest {
+                Some((d, ck)) if ck.exists() => format!(
+                    "; {} holds the last completed epoch: continue with --resume {}",
+                    ck.display(),
+                    d.display()
+                ),
+                _ => String::new(),
+            };
+            eprintln!(
+                "Error (rank 0 of {size}): ended by the MPI launcher, which ends every rank when \
+                 one fails or the job is interrupted (its report names the rank){resume}"
+            );
+            std::process::exit(1);
+        }
+    });
+    Ok(())
 }
 
 fn train_cmd(a: TrainArgs, group: &dyn Group) -> Result<()> {
@@ -228,6 +287,7 @@ fn train_cmd(a: TrainArgs, group: &dyn Group) -> Result<()> {
         stop_after: None,
     };
     if let Some(dir) = &a.resume {
+        let _ = RUN_DIR.set(dir.clone());
         let s = train::run_in(group, &TrainConfig::default(), dir, &opts)?;
         return if root { report(&s, dir) } else { Ok(()) };
     }
@@ -261,6 +321,7 @@ fn train_cmd(a: TrainArgs, group: &dyn Group) -> Result<()> {
     };
     group.broadcast_bytes(0, &mut name);
     let dir = path_from_bytes(name);
+    let _ = RUN_DIR.set(dir.clone());
     if root && dir.join("checkpoint_latest").exists() {
         bail!(
             "{} already holds a run; continue it with --resume {} or choose another --out",

@@ -30,18 +30,21 @@ struct Inner {
     _universe: Universe,
 }
 
-// SAFETY: `Inner` holds MPI handles (raw pointers in Open MPI). MPI was initialised
-// with at least MPI_THREAD_SERIALIZED (checked in `Mpi::init`), which allows MPI calls
-// from any thread provided no two run at once; every use of `Inner` goes through the
-// `Mutex` of `Mpi`, so no two do.
-unsafe impl Send for Inner {}
-
-/// The processes of `MPI_COMM_WORLD`.
+/// The processes of `MPI_COMM_WORLD`. Not `Send` (it holds MPI handles, raw pointers
+/// in Open MPI): it is created and dropped, so MPI initialised and finalised, on one
+/// thread, as MPI requires.
 pub struct Mpi {
     inner: Mutex<Inner>,
     rank: usize,
     size: usize,
 }
+
+// SAFETY: shared references let any thread make MPI calls through `Mpi`. MPI was
+// initialised with at least MPI_THREAD_SERIALIZED (checked in `Mpi::init`), which
+// allows MPI calls from any thread provided no two run at once; every call goes through
+// the `Mutex` around the handles, so no two do. `Mpi` stays `!Send` (the handles are
+// raw pointers), so finalisation (its drop) happens on the thread that initialised.
+unsafe impl Sync for Mpi {}
 
 impl std::fmt::Debug for Mpi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
