@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use snn_train::checkpoint::Checkpoint;
@@ -35,37 +35,46 @@ fn mpirun() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn skip() -> bool {
-    if mpirun().is_none() {
-        println!("skipped: mpirun is not installed (Debian: apt install openmpi-bin)");
-        return true;
-    }
-    false
-}
-
 fn config(dir: &Path) -> PathBuf {
     let path = dir.join("run.toml");
     std::fs::write(&path, RUN).unwrap();
     path
 }
 
+const EXE: &str = env!("CARGO_BIN_EXE_snn-train");
+
+/// `mpirun ... -n N snn-train`, ready for the subcommand and its arguments.
+fn ranks_of(n: usize) -> Command {
+    let mut c = Command::new(mpirun().unwrap());
+    c.args([
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "--bind-to",
+        "none",
+    ])
+    .args(["-n", &n.to_string(), EXE]);
+    c
+}
+
+/// What every test starts with: `None` (after saying why) where MPI is missing, else
+/// the machine to itself, a scratch directory and the run's configuration in it.
+fn start() -> Option<(MutexGuard<'static, ()>, tempfile::TempDir, PathBuf)> {
+    if mpirun().is_none() {
+        println!("skipped: mpirun is not installed (Debian: apt install openmpi-bin)");
+        return None;
+    }
+    let one_job = JOBS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    Some((one_job, dir, cfg))
+}
+
 /// `snn-train train ARGS` in `ranks` MPI processes (or plainly, without `mpirun`, for
-/// `None`), waited for at most `limit`.
+/// `None`).
 fn job(ranks: Option<usize>, args: &[&str]) -> Output {
-    let exe = env!("CARGO_BIN_EXE_snn-train");
     let mut cmd = match ranks {
-        None => Command::new(exe),
-        Some(n) => {
-            let mut c = Command::new(mpirun().unwrap());
-            c.args([
-                "--allow-run-as-root",
-                "--oversubscribe",
-                "--bind-to",
-                "none",
-            ])
-            .args(["-n", &n.to_string(), exe]);
-            c
-        }
+        None => Command::new(EXE),
+        Some(n) => ranks_of(n),
     };
     cmd.arg("train")
         .arg("--quiet")
@@ -119,13 +128,10 @@ fn reference() -> &'static (PathBuf, tempfile::TempDir) {
 
 #[test]
 fn two_and_four_ranks_give_the_weights_of_one_process() {
-    if skip() {
+    let Some((_one_job, dir, cfg)) = start() else {
         return;
-    }
-    let _one_job = JOBS.lock().unwrap_or_else(|e| e.into_inner());
+    };
     let (one, _) = reference();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
     for (ranks, threads) in [(2, "1"), (4, "1"), (3, "2")] {
         let out = dir.path().join(format!("n{ranks}"));
         let o = job(
@@ -159,13 +165,10 @@ fn two_and_four_ranks_give_the_weights_of_one_process() {
 
 #[test]
 fn a_run_resumes_with_another_number_of_ranks() {
-    if skip() {
+    let Some((_one_job, dir, cfg)) = start() else {
         return;
-    }
-    let _one_job = JOBS.lock().unwrap_or_else(|e| e.into_inner());
+    };
     let (one, _) = reference();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
     let out = dir.path().join("resumed");
     let args = [
         "--config",
@@ -200,23 +203,11 @@ fn a_run_resumes_with_another_number_of_ranks() {
 
 #[test]
 fn a_killed_rank_ends_the_job_with_an_error() {
-    if skip() {
+    let Some((_one_job, dir, _)) = start() else {
         return;
-    }
-    let _one_job = JOBS.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
+    };
     let out = dir.path().join("killed");
-    let exe = env!("CARGO_BIN_EXE_snn-train");
-    let mut child = Command::new(mpirun().unwrap())
-        .args([
-            "--allow-run-as-root",
-            "--oversubscribe",
-            "--bind-to",
-            "none",
-            "-n",
-            "2",
-            exe,
-        ])
+    let mut child = ranks_of(2)
         .args([
             "train",
             "--quiet",
@@ -245,7 +236,7 @@ fn a_killed_rank_ends_the_job_with_an_error() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let rank1 = rank_pid(exe, 1).expect("rank 1 is running");
+    let rank1 = rank_pid(EXE, 1).expect("rank 1 is running");
     let killed = Instant::now();
     assert!(Command::new("kill")
         .args(["-KILL", &rank1.to_string()])

@@ -116,16 +116,29 @@ fn signed_input_spikes_equal_the_encoder_path_with_dropout() {
     same_as_encoder(&enc, 3, 0.25);
 }
 
-#[test]
-fn hand_made_spikes_drive_the_network() {
+/// A one-channel 8x8 network with weights, and the unsigned encoder.
+fn small() -> (Network, Params, Encoding) {
     let net = network(1, 8, 0.0);
     let params = net.init(4.0, 7);
-    let enc = Encoding::unsigned(0.5);
-    let win = Window {
-        net: &net,
-        enc: &enc,
+    (net, params, Encoding::unsigned(0.5))
+}
+
+/// A window over `net` (10 steps, no trace); tests override what they need.
+fn window<'a>(net: &'a Network, enc: &'a Encoding) -> Window<'a> {
+    Window {
+        net,
+        enc,
         steps: 10,
+        record: false,
+    }
+}
+
+#[test]
+fn hand_made_spikes_drive_the_network() {
+    let (net, params, enc) = small();
+    let win = Window {
         record: true,
+        ..window(&net, &enc)
     };
     let silent =
         forward_spikes(&win, &params, &InputSpikes::new(64, 10), &Masks::none(&net)).unwrap();
@@ -148,15 +161,8 @@ fn hand_made_spikes_drive_the_network() {
 
 #[test]
 fn spikes_that_do_not_fit_are_refused() {
-    let net = network(1, 8, 0.0);
-    let params = net.init(4.0, 7);
-    let enc = Encoding::unsigned(0.5);
-    let win = Window {
-        net: &net,
-        enc: &enc,
-        steps: 10,
-        record: false,
-    };
+    let (net, params, enc) = small();
+    let win = window(&net, &enc);
     let masks = Masks::none(&net);
     let e = forward_spikes(&win, &params, &InputSpikes::new(63, 10), &masks).unwrap_err();
     assert_eq!(
