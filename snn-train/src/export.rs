@@ -14,7 +14,7 @@ use snn_core::layer::{shortcut_gain_from_f32, weight_from_f32, weight_scale};
 use snn_core::neuron::{threshold_from_f32, Leak};
 
 use crate::data::Encoding;
-use crate::net::{Network, Op, Params};
+use crate::net::{Network, Op, Params, Shape};
 use crate::spec::LayerSpec;
 
 /// Why a network could not be exported.
@@ -39,7 +39,7 @@ pub enum ExportError {
 
 /// Per-output-channel scales of weights whose last axis is the output channel: the
 /// largest magnitude over everything else, as `snn-core`'s [`weight_scale`].
-fn channel_scales(tensors: &[&ArrayD<f32>]) -> Vec<f32> {
+pub(crate) fn channel_scales(tensors: &[&ArrayD<f32>]) -> Vec<f32> {
     let oc = tensors[0].shape().last().copied().unwrap_or(1);
     let mut max = vec![0.0f32; oc];
     for t in tensors {
@@ -52,7 +52,7 @@ fn channel_scales(tensors: &[&ArrayD<f32>]) -> Vec<f32> {
 }
 
 /// `i8` weights (as bytes) of `t` with per-output-channel `scales`.
-fn quantize(t: &ArrayD<f32>, scales: &[f32]) -> Vec<u8> {
+pub(crate) fn quantize(t: &ArrayD<f32>, scales: &[f32]) -> Vec<u8> {
     let oc = scales.len();
     t.iter()
         .enumerate()
@@ -60,7 +60,7 @@ fn quantize(t: &ArrayD<f32>, scales: &[f32]) -> Vec<u8> {
         .collect()
 }
 
-fn le_i32(values: impl Iterator<Item = i32>) -> Vec<u8> {
+pub(crate) fn le_i32(values: impl Iterator<Item = i32>) -> Vec<u8> {
     values.flat_map(|v| v.to_le_bytes()).collect()
 }
 
@@ -293,22 +293,34 @@ impl QLayer {
 /// # Errors
 /// [`ExportError`] when the network cannot be represented.
 pub fn export(net: &Network, params: &Params, enc: &Encoding) -> Result<Vec<u8>, ExportError> {
-    let quantized: Vec<QLayer> = (0..net.layers.len())
-        .map(|li| quantize_layer(net, params, li))
-        .collect();
     let leak = Leak::from_f32(net.neuron.leak).to_bits();
+    let layers: Vec<(QLayer, u16, Reset)> = (0..net.layers.len())
+        .map(|li| (quantize_layer(net, params, li), leak, net.neuron.reset))
+        .collect();
+    assemble(&layers, net.pops[0].shape, enc)
+}
+
+/// Writes quantised layers, each with its leak bits and reset, behind an input of
+/// `input` shape with encoder `enc`, as a model blob validated by `snn-core`.
+///
+/// # Errors
+/// [`ExportError`] when the layers cannot be represented.
+pub fn assemble(
+    quantized: &[(QLayer, u16, Reset)],
+    input: Shape,
+    enc: &Encoding,
+) -> Result<Vec<u8>, ExportError> {
     let mut layers = heapless::Vec::<LayerDesc<'_>, { snn_core::MAX_LAYERS }>::new();
-    for q in &quantized {
+    for (q, leak, reset) in quantized {
         layers
-            .push(q.describe(leak, net.neuron.reset))
+            .push(q.describe(*leak, *reset))
             .map_err(|_| ExportError::TooManyLayers {
-                layers: net.layers.len(),
+                layers: quantized.len(),
                 max: snn_core::MAX_LAYERS,
             })?;
     }
     let center = le_i32(enc.center.iter().copied());
     let gain: Vec<u8> = enc.gain.iter().flat_map(|g| g.to_le_bytes()).collect();
-    let input = net.pops[0].shape;
     let desc = ModelDesc {
         input: InputDesc {
             channels: input.channels,

@@ -60,6 +60,8 @@ pub mod guard;
 pub mod import;
 #[cfg(feature = "train")]
 pub mod net;
+#[cfg(feature = "nir")]
+pub mod nir;
 #[cfg(feature = "train")]
 pub mod ops;
 #[cfg(feature = "train")]

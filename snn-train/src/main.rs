@@ -35,6 +35,64 @@ enum Cmd {
     Analyze(AnalyzeArgs),
     /// Training and host-inference throughput (used by `cargo xtask bench`).
     Bench(BenchArgs),
+    /// Translate a NIR graph (snnTorch, Norse, ... exports) into an snn-core model.
+    #[cfg(feature = "nir")]
+    ImportNir(ImportNirArgs),
+    /// Write an snn-core model (or a run's model.snn) as a NIR graph.
+    #[cfg(feature = "nir")]
+    ExportNir(ExportNirArgs),
+}
+
+#[cfg(feature = "nir")]
+#[derive(Debug, Args)]
+struct ImportNirArgs {
+    /// The NIR file (HDF5).
+    file: PathBuf,
+    /// The model file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Time step in seconds (default: the file's `dt` metadata, else 1e-4, snnTorch's).
+    #[arg(long)]
+    dt: Option<f64>,
+    /// Reset of the spiking neurons (default: the file's `snn_reset` metadata, else
+    /// hard, NIR's `v_reset`; snnTorch's default neurons reset by subtraction).
+    #[arg(long, value_enum)]
+    reset: Option<ResetArg>,
+    /// Dataset whose encoder the model uses and that scores it (default: the file's
+    /// encoder metadata, else MNIST's; scored on the bundled MNIST subset when 1x28x28).
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetKind>,
+    /// Directory of the dataset's files (else SNN_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Time steps of the score.
+    #[arg(long, default_value_t = 20)]
+    timesteps: u32,
+    /// Test images scored (0: none).
+    #[arg(long, default_value_t = 2000)]
+    images: usize,
+}
+
+#[cfg(feature = "nir")]
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ResetArg {
+    /// `v = 0` after a spike (NIR's `v_reset = 0`).
+    Hard,
+    /// `v -= v_threshold` after a spike.
+    Subtract,
+}
+
+#[cfg(feature = "nir")]
+#[derive(Debug, Args)]
+struct ExportNirArgs {
+    /// A model file, or a run directory (its model.snn).
+    source: PathBuf,
+    /// The NIR file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Time step in seconds the graph's time constants are written for.
+    #[arg(long, default_value_t = snn_train::nir::DEFAULT_DT)]
+    dt: f64,
 }
 
 #[derive(Debug, Args)]
@@ -186,7 +244,62 @@ fn main() -> Result<()> {
         Cmd::Export(a) => export_cmd(a),
         Cmd::Analyze(a) => analyze_cmd(a),
         Cmd::Bench(a) => bench_cmd(a),
+        #[cfg(feature = "nir")]
+        Cmd::ImportNir(a) => import_nir_cmd(a),
+        #[cfg(feature = "nir")]
+        Cmd::ExportNir(a) => export_nir_cmd(a),
     }
+}
+
+#[cfg(feature = "nir")]
+fn import_nir_cmd(a: ImportNirArgs) -> Result<()> {
+    use snn_core::format::Reset;
+    use snn_train::nir;
+    let cmd = nir::ImportCommand {
+        input: a.file,
+        out: a.out,
+        options: nir::ImportOptions {
+            dt: a.dt,
+            reset: a.reset.map(|r| match r {
+                ResetArg::Hard => Reset::Hard,
+                ResetArg::Subtract => Reset::Subtract,
+            }),
+            encoding: a.dataset.map(DatasetKind::encoding),
+        },
+        dataset: a.dataset,
+        data_dir: a.data_dir,
+        timesteps: a.timesteps,
+        images: a.images,
+    };
+    let s = nir::import_file(&cmd)?;
+    println!("dt = {} s ({})", s.imported.dt, s.imported.dt_source);
+    for line in &s.imported.layers {
+        println!("  {line}");
+    }
+    println!(
+        "wrote {} ({} bytes)",
+        cmd.out.display(),
+        s.imported.blob.len()
+    );
+    if let Some((acc, n, kind)) = s.score {
+        println!(
+            "fixed-point accuracy {acc:.2}% on {n} {} test images at T = {}",
+            kind.name(),
+            cmd.timesteps
+        );
+    }
+    Ok(())
+}
+
+#[cfg(feature = "nir")]
+fn export_nir_cmd(a: ExportNirArgs) -> Result<()> {
+    let (nodes, edges) = snn_train::nir::export_file(&a.source, &a.out, a.dt)?;
+    println!(
+        "wrote {} ({nodes} nodes, {edges} edges, dt = {} s)",
+        a.out.display(),
+        a.dt
+    );
+    Ok(())
 }
 
 /// Runs `f` in this process's group: the MPI ranks when an MPI launcher started it

@@ -104,6 +104,27 @@ fn mpi() -> Result<()> {
     ]))
 }
 
+/// `snn-train`'s `nir` feature: clippy, its doc example, then its tests: round trips of
+/// every preset, refusals, hostile files, and the cross-checks against the `nir`
+/// Python package in `target/nir-venv` (`.ci/run` creates it; elsewhere those print
+/// why they are skipped, except under CI, where they fail).
+fn nir() -> Result<()> {
+    let features = ["-p", "snn-train", "--features", "nir"];
+    crate::run(
+        cargo()
+            .args(["clippy", "--all-targets"])
+            .args(features)
+            .args(["--", "-D", "warnings"]),
+    )?;
+    crate::run(cargo().args(["test", "--doc"]).args(features).arg("nir"))?;
+    crate::run(cargo().args(["test", "--release"]).args(features).args([
+        "--test",
+        "nir",
+        "--",
+        "--nocapture",
+    ]))
+}
+
 /// The total executions in libFuzzer's closing line `Done 123456 runs in 61 second(s)`.
 fn fuzz_runs(line: &str) -> Option<u64> {
     line.trim()
@@ -283,6 +304,10 @@ pub fn run(args: &CiArgs) -> Result<()> {
         steps.push((
             "MPI: clippy and data-parallel training with 1-4 ranks (feature mpi)",
             Step::Task(Box::new(mpi)),
+        ));
+        steps.push((
+            "NIR: clippy, round trips, cross-checks against the nir package (feature nir)",
+            Step::Task(Box::new(nir)),
         ));
         steps.push((
             "robustness matrix, reduced (cargo xtask robustness)",

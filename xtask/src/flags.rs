@@ -40,6 +40,13 @@ pub enum Cmd {
     /// The paper's inference analysis and plots: `cargo xtask analyze RUN_DIR` (or
     /// `--model M`); arguments go to `snn-train analyze`.
     Analyze(PassArgs),
+    /// Translate a NIR graph into an snn-core model and score it:
+    /// `cargo xtask import-nir FILE.nir --out model.snn [--dt S] [--reset hard|subtract]`
+    /// (builds the trainer with its `nir` feature; arguments go to `snn-train import-nir`).
+    ImportNir(PassArgs),
+    /// Write a model (or a run's model.snn) as NIR:
+    /// `cargo xtask export-nir RUN_DIR|model.snn --out model.nir [--dt S]`.
+    ExportNir(PassArgs),
 }
 
 #[derive(Debug, Args)]

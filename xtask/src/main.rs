@@ -39,6 +39,8 @@ fn main() -> Result<()> {
         flags::Cmd::Bench(a) => bench::run_bench(&a),
         flags::Cmd::Robustness(a) => robustness::run(&a),
         flags::Cmd::Analyze(a) => trainer::run_trainer("analyze", &a.args),
+        flags::Cmd::ImportNir(a) => trainer::run_trainer_nir("import-nir", &a.args),
+        flags::Cmd::ExportNir(a) => trainer::run_trainer_nir("export-nir", &a.args),
     }
 }
 

@@ -1,9 +1,11 @@
-//! `cargo xtask train | eval | export`: build the trainer in release mode and run it.
+//! `cargo xtask train | eval | export | import-nir | export-nir`: build the trainer in
+//! release mode and run it.
 //!
 //! The trainer is a separate binary (`snn-train`) built with `--release`, because
 //! xtask itself is built unoptimised (architecture.md, "Things that bite"). Arguments
 //! are passed through unchanged. `cargo xtask train --mpi N` builds it with its `mpi`
-//! feature and starts N ranks with `mpirun` on this machine.
+//! feature and starts N ranks with `mpirun` on this machine; the NIR commands build it
+//! with its `nir` feature.
 
 use anyhow::{bail, Result};
 
@@ -33,6 +35,15 @@ fn build_trainer_with(extra: &[&str]) -> Result<std::path::PathBuf> {
 /// Builds `snn-train` (release) and runs `snn-train <sub> <args...>` at the root.
 pub fn run_trainer(sub: &str, args: &[String]) -> Result<()> {
     let exe = build_trainer()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.current_dir(project_root()).arg(sub).args(args);
+    run(&mut cmd)
+}
+
+/// Builds `snn-train` with its `nir` feature (release) and runs `snn-train <sub>
+/// <args...>` at the root.
+pub fn run_trainer_nir(sub: &str, args: &[String]) -> Result<()> {
+    let exe = build_trainer_with(&["--features", "nir"])?;
     let mut cmd = std::process::Command::new(exe);
     cmd.current_dir(project_root()).arg(sub).args(args);
     run(&mut cmd)
