@@ -678,3 +678,138 @@ fn our_exports_read_back_in_the_nir_package_and_run_as_nir_says() {
     eprintln!("snnTorch-style rewrite: {d} of {n} neurons' counts differ from the original model");
     assert!(d * 100 <= n, "{d} of {n}");
 }
+
+/// Input(1,4,4) -> Conv2d(1->2, 3x3, p1) [-> Scale] -> LIF -> AvgPool2d(2) -> IF(th) ->
+/// Flatten -> Linear -> LI -> Output.
+fn conv_graph(scale: Option<[f64; 2]>, pool_threshold: f64) -> Graph {
+    let mut g = Graph::default();
+    let w: Vec<f64> = (0..18).map(|i| f64::from(i % 7) * 0.25 - 0.5).collect();
+    let w = match scale {
+        Some(_) => w,
+        // The scale folded by hand: channel 0 times 2, channel 1 times 0.5.
+        None => w
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * if i < 9 { 2.0 } else { 0.5 })
+            .collect(),
+    };
+    let mut add = |name: &str, kind: Kind| {
+        g.nodes.insert(name.into(), Node::new(kind));
+    };
+    add(
+        "in",
+        Kind::Input {
+            shape: vec![1, 4, 4],
+        },
+    );
+    add(
+        "conv",
+        Kind::Conv2d {
+            input_shape: None,
+            weight: Array::new(&[2, 1, 3, 3], w),
+            stride: [1, 1],
+            padding: snn_train::nir::graph::Padding::Same,
+            dilation: [1, 1],
+            groups: 1,
+            bias: arr(&[2], 0.0),
+        },
+    );
+    add(
+        "lif",
+        Kind::Lif {
+            tau: arr(&[1], 8e-4),
+            r: arr(&[1], 8.0),
+            v_leak: arr(&[1], 0.0),
+            v_threshold: arr(&[2, 4, 4], 1.0),
+            v_reset: arr(&[1], 0.0),
+        },
+    );
+    add(
+        "pool",
+        Kind::Pool2d {
+            average: true,
+            kernel: [2, 2],
+            stride: [2, 2],
+            padding: [0, 0],
+        },
+    );
+    add(
+        "if",
+        Kind::If {
+            r: arr(&[1], 1e4),
+            v_threshold: arr(&[1], pool_threshold),
+            v_reset: arr(&[1], 0.0),
+        },
+    );
+    add(
+        "flat",
+        Kind::Flatten {
+            input_type: None,
+            start_dim: 0,
+            end_dim: -1,
+        },
+    );
+    add(
+        "fc",
+        Kind::Linear {
+            weight: Array::new(&[3, 8], (0..24).map(|i| f64::from(i % 5) - 2.0).collect()),
+        },
+    );
+    add(
+        "li",
+        Kind::Li {
+            tau: arr(&[3], 8e-4),
+            r: arr(&[3], 8.0),
+            v_leak: arr(&[3], 0.0),
+        },
+    );
+    add("out", Kind::Output { shape: vec![3] });
+    let mut chain = vec!["in", "conv", "lif", "pool", "if", "flat", "fc", "li", "out"];
+    if let Some(s) = scale {
+        g.nodes.insert(
+            "scale".into(),
+            Node::new(Kind::Scale {
+                scale: Array::new(&[2, 1, 1], s.to_vec()),
+            }),
+        );
+        chain.insert(2, "scale");
+    }
+    // A Scale of per-channel shape (2, 1, 1) is not a signal shape: broadcast it.
+    if let Some(Node {
+        kind: Kind::Scale { scale },
+        ..
+    }) = g.nodes.get_mut("scale")
+    {
+        *scale = Array::new(&[2, 4, 4], (0..32).map(|i| scale.data[i / 16]).collect());
+    }
+    for p in chain.windows(2) {
+        g.edges.push((p[0].into(), p[1].into()));
+    }
+    g
+}
+
+#[test]
+fn scales_fold_into_weights_and_inexact_pooling_becomes_a_convolution() {
+    let opts = ImportOptions::default();
+    let folded = nir::to_model(&conv_graph(None, 0.75), &opts).unwrap();
+    let scaled = nir::to_model(&conv_graph(Some([2.0, 0.5]), 0.75), &opts).unwrap();
+    assert!(
+        scaled.blob == folded.blob,
+        "a Scale node differs from its weights folded by hand"
+    );
+    assert!(
+        folded.layers[1].contains("pooling neurons (exact)"),
+        "{:?}",
+        folded.layers
+    );
+    // 0.8 / 0.25 is not a whole number of spikes: a convolution with the pooling's
+    // window, kernel 2, stride 2.
+    let inexact = nir::to_model(&conv_graph(None, 0.8), &opts).unwrap();
+    assert!(
+        inexact.layers[1].contains("folded into a 2x2 stride-2 convolution"),
+        "{:?}",
+        inexact.layers
+    );
+    let m = snn_core::Model::from_bytes(&inexact.blob).unwrap();
+    assert_eq!(m.layers().count(), 3); // conv, the folded pooling, output
+}

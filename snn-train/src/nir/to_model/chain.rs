@@ -149,6 +149,14 @@ impl<'g> Walker<'g> {
                     let Kind::Scale { scale } = &self.node(name).kind else {
                         unreachable!()
                     };
+                    if weights.is_some() {
+                        // After the weights: checked against their output below.
+                        if post.is_some() {
+                            return Err(self.err(name, "two Scale nodes after the weights"));
+                        }
+                        post = Some((name, scale.data.clone()));
+                        continue;
+                    }
                     let n: usize = shape.iter().product();
                     let v = if scale.len() == 1 {
                         vec![scale.data[0]; n]
@@ -160,13 +168,9 @@ impl<'g> Walker<'g> {
                             format!("{} factors for a signal of shape {shape:?}", scale.len()),
                         ));
                     };
-                    match (weights, &mut post, &mut pre) {
-                        (Some(_), Some((_, p)), _) => {
-                            p.iter_mut().zip(&v).for_each(|(a, b)| *a *= b)
-                        }
-                        (Some(_), None, _) => post = Some((name, v)),
-                        (None, _, Some(p)) => p.iter_mut().zip(&v).for_each(|(a, b)| *a *= b),
-                        (None, _, None) => pre = Some(v),
+                    match &mut pre {
+                        Some(p) => p.iter_mut().zip(&v).for_each(|(a, b)| *a *= b),
+                        None => pre = Some(v),
                     }
                 }
                 Op::Pool(name) => {
