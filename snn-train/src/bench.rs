@@ -69,7 +69,8 @@ pub fn training_point(
 ) -> Result<TrainPoint, rayon::ThreadPoolBuildError> {
     let (net, enc) = (start.net, start.enc);
     let mut params = start.params.clone();
-    let mut sgd = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &params);
+    let mut sgd = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &params)
+        .with_normalized_step(cfg.optim.normalized());
     let order: Vec<usize> = (0..data.len()).collect();
     let threads = if cfg.run.threads == 0 {
         num_cores()

@@ -184,7 +184,14 @@ impl Checkpoint {
             .ok()
             .and_then(|hlen| bytes[16..].split_at_checked(hlen))
             .ok_or_else(|| bad("truncated header"))?;
-        let h: Header = serde_json::from_slice(json).map_err(|e| bad(&e.to_string()))?;
+        let mut h: Header = serde_json::from_slice(json).map_err(|e| bad(&e.to_string()))?;
+        // Checkpoints written before the normalised step existed trained with plain
+        // SGD: they resume with it, not with today's default.
+        let raw: serde_json::Value =
+            serde_json::from_slice(json).map_err(|e| bad(&e.to_string()))?;
+        if raw["config"]["optim"].get("normalized_step").is_none() {
+            h.config.optim.normalized_step = 0.0;
+        }
         let mut take = |shape: &Vec<usize>| -> Result<ArrayD<f32>, CheckpointError> {
             let bytes = shape
                 .iter()
@@ -219,6 +226,7 @@ impl Checkpoint {
         if h.shapes != h.net.param_shapes {
             return Err(bad("tensor shapes do not match the network"));
         }
+        let normalized = h.config.optim.normalized();
         Ok(Self {
             config: h.config,
             net: h.net,
@@ -229,6 +237,7 @@ impl Checkpoint {
                 weight_decay: h.weight_decay,
                 momentum: h.momentum,
                 velocity,
+                normalized,
             },
         })
     }

@@ -116,6 +116,9 @@ pub enum Init {
     Random,
 }
 
+/// The default normalised step of [`OptimConfig::normalized_step`].
+pub const NORMALIZED_STEP: f32 = 0.05;
+
 /// How the weights learn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -140,6 +143,12 @@ pub struct OptimConfig {
     /// SGD momentum, dampened (`v = mu v + (1 - mu) g`; 0: none, as in the released
     /// code).
     pub momentum: f32,
+    /// The normalised step: each weight tensor moves by `lr * normalized_step` times
+    /// its own norm per step, in the direction of its gradient (see
+    /// [`crate::optim::Sgd::step`]); 0: plain SGD, the paper's. Default 0.05: it keeps
+    /// dense inputs from blowing the first steps up (the inverted-images cell of the
+    /// robustness matrix).
+    pub normalized_step: f32,
     /// Loss.
     pub loss: Loss,
     /// Backward form.
@@ -208,6 +217,7 @@ impl Default for OptimConfig {
             lr_gamma: 0.2,
             weight_decay: 1.5625e-5,
             momentum: 0.0,
+            normalized_step: NORMALIZED_STEP,
             loss: Loss::Sse,
             grad: GradForm::Code,
         }
@@ -393,7 +403,18 @@ impl OptimConfig {
             "optim.momentum",
             self.momentum,
             "a number in [0, 1)",
+        )?;
+        check(
+            (0.0..=1.0).contains(&self.normalized_step),
+            "optim.normalized_step",
+            self.normalized_step,
+            "a number in [0, 1] (0: plain SGD)",
         )
+    }
+
+    /// The optimiser's normalised step (`None`: plain SGD).
+    pub fn normalized(&self) -> Option<f32> {
+        (self.normalized_step > 0.0).then_some(self.normalized_step)
     }
 
     /// Learning rate of epoch `epoch` (0-based) under the step schedule.

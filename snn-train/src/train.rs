@@ -208,7 +208,8 @@ pub fn run_in(
                 })?;
                 reporter.calibration(&layers);
             }
-            let s = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &p);
+            let s = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &p)
+                .with_normalized_step(cfg.optim.normalized());
             // The initial weights are the first good checkpoint: a run the guard stops
             // in its first epoch resumes from here.
             if root {

@@ -127,3 +127,16 @@ fn a_non_utf8_data_dir_is_an_encode_error_not_a_panic() {
     assert!(msg.contains("not valid UTF-8"), "{msg}");
     assert!(!target.exists(), "nothing is written");
 }
+
+#[test]
+fn a_checkpoint_from_before_the_normalised_step_resumes_with_plain_sgd() {
+    let (dir, bytes) = tiny_checkpoint();
+    let ck = Checkpoint::from_bytes(&bytes, dir.path()).unwrap();
+    assert_eq!(ck.sgd.normalized, Some(0.05), "today's default recipe");
+    let (mut header, tail) = split(&bytes);
+    let optim = header["config"]["optim"].as_object_mut().unwrap();
+    assert!(optim.remove("normalized_step").is_some());
+    let old = Checkpoint::from_bytes(&join(&header, tail), dir.path()).unwrap();
+    assert_eq!(old.sgd.normalized, None);
+    assert_eq!(old.config.optim.normalized_step, 0.0);
+}

@@ -78,12 +78,11 @@ fn has_dataset(g: &hdf5_pure::Group, key: &str) -> Result<bool, String> {
 
 fn checked_shape(d: &Dataset, at: &str) -> Result<Vec<usize>, String> {
     let shape = d.shape().map_err(|e| format!("{at}: {e}"))?;
-    let n = shape
+    shape
         .iter()
         .try_fold(1u64, |a, &b| a.checked_mul(b))
         .filter(|&n| n <= MAX_VALUES)
         .ok_or_else(|| format!("{at}: shape {shape:?} is too large"))?;
-    let _ = n;
     Ok(shape.iter().map(|&s| s as usize).collect())
 }
 

@@ -56,9 +56,6 @@ struct PoolOp<'g> {
 pub(super) fn conv_out(n: usize, k: usize, s: usize, p: usize) -> Option<usize> {
     (n + 2 * p).checked_sub(k).map(|d| d / s + 1)
 }
-fn shape_hw(shape: &[usize], i: usize) -> usize {
-    shape.get(1 + i).copied().unwrap_or(1)
-}
 impl<'g> Walker<'g> {
     /// Follows synaptic nodes from `start` to the next neuron (or the `Output`).
     pub(super) fn follow(&self, start: &'g str) -> Result<(Vec<Op<'g>>, &'g str), NirError> {
@@ -412,8 +409,6 @@ impl<'g> Walker<'g> {
                             unreachable!()
                         };
                         let (k, s, p) = (kernel[0], stride[0], padding[0]);
-                        let (ho, wo) = (shape_hw(&shape, 0), shape_hw(&shape, 1));
-                        let _ = (ho, wo);
                         let pooled = [
                             c,
                             conv_out(h, k, s, p).unwrap_or(0),
