@@ -89,19 +89,40 @@ fn mpi() -> Result<()> {
         );
         return Ok(());
     }
-    let features = ["-p", "snn-train", "--features", "mpi"];
+    feature_clippy("mpi")?;
+    feature_test("mpi")
+}
+
+/// Clippy over every target of `snn-train` with its feature `feature`.
+fn feature_clippy(feature: &str) -> Result<()> {
     crate::run(
         cargo()
-            .args(["clippy", "--all-targets"])
-            .args(features)
+            .args([
+                "clippy",
+                "--all-targets",
+                "-p",
+                "snn-train",
+                "--features",
+                feature,
+            ])
             .args(["--", "-D", "warnings"]),
-    )?;
-    crate::run(cargo().args(["test", "--release"]).args(features).args([
-        "--test",
-        "mpi",
-        "--",
-        "--nocapture",
-    ]))
+    )
+}
+
+/// `snn-train`'s integration test named like `feature`, with that feature, in release.
+fn feature_test(feature: &str) -> Result<()> {
+    crate::run(
+        cargo()
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "snn-train",
+                "--features",
+                feature,
+            ])
+            .args(["--test", feature, "--", "--nocapture"]),
+    )
 }
 
 /// `snn-train`'s `nir` feature: clippy, its doc example, then its tests: round trips of
@@ -109,20 +130,13 @@ fn mpi() -> Result<()> {
 /// Python package in `target/nir-venv` (`.ci/run` creates it; elsewhere those print
 /// why they are skipped, except under CI, where they fail).
 fn nir() -> Result<()> {
-    let features = ["-p", "snn-train", "--features", "nir"];
+    feature_clippy("nir")?;
     crate::run(
         cargo()
-            .args(["clippy", "--all-targets"])
-            .args(features)
-            .args(["--", "-D", "warnings"]),
+            .args(["test", "--doc", "-p", "snn-train", "--features", "nir"])
+            .arg("nir"),
     )?;
-    crate::run(cargo().args(["test", "--doc"]).args(features).arg("nir"))?;
-    crate::run(cargo().args(["test", "--release"]).args(features).args([
-        "--test",
-        "nir",
-        "--",
-        "--nocapture",
-    ]))
+    feature_test("nir")
 }
 
 /// The total executions in libFuzzer's closing line `Done 123456 runs in 61 second(s)`.
