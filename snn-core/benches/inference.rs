@@ -106,6 +106,7 @@ fn propagation(c: &mut Criterion) {
         width: 7,
         center: vec![0; 50],
         gain: vec![0; 50],
+        membranes: snn_core::format::Membranes::I16,
         layers: vec![
             LayerSpec::Dense {
                 outputs: 200,
@@ -126,6 +127,7 @@ fn propagation(c: &mut Criterion) {
         width: 14,
         center: vec![0; 20],
         gain: vec![0; 20],
+        membranes: snn_core::format::Membranes::I16,
         layers: vec![
             LayerSpec::Conv(
                 ConvSpec {

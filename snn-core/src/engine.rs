@@ -7,8 +7,11 @@
 
 use core::ops::Range;
 
+use crate::early_exit::EarlyExit;
 use crate::encode::{count_spikes, encode_step, pixel_threshold, Xoshiro128PlusPlus};
+use crate::format::Membranes;
 use crate::layer::{dense_scatter, identity_scatter, pool_scatter, words_for};
+use crate::membrane::Membrane;
 use crate::model::{Model, Plan, PlannedShortcut, Pop, MAX_CLASSES, MAX_POPULATIONS};
 use crate::neuron::{STATE_LIMIT, STATE_MIN};
 use crate::{RunError, MAX_LAYERS};
@@ -127,15 +130,47 @@ impl Spikes<'_> {
     }
 }
 
-/// Splits a population's contiguous `[mem | bits]` regions out of `cur` (which starts
-/// at arena word `base`).
-fn pop_slices<'c>(
-    cur: &'c mut [u32],
-    base: usize,
-    pop: &Pop<'_>,
-) -> (&'c mut [i32], &'c mut [u32]) {
-    let (mem, bits) = cur[pop.mem.start - base..pop.bits.end - base].split_at_mut(pop.mem.len());
-    (as_i32(mem), bits)
+/// A population's arena regions, split out of the words `cur` (which start at arena
+/// word `base`): packed thresholds, membranes (still as words) and spike bitset.
+struct PopState<'c> {
+    pairs: &'c [u32],
+    mem: &'c mut [u32],
+    bits: &'c mut [u32],
+    n: usize,
+}
+
+fn pop_state<'c>(cur: &'c mut [u32], base: usize, pop: &Pop<'_>) -> PopState<'c> {
+    let region = &mut cur[pop.pairs.start - base..pop.bits.end - base];
+    let (pairs, rest) = region.split_at_mut(pop.pairs.len());
+    let (mem, bits) = rest.split_at_mut(pop.mem.len());
+    PopState {
+        pairs,
+        mem,
+        bits,
+        n: pop.n,
+    }
+}
+
+/// Runs `$body` with `$m` bound to the population's membranes as `&mut [i16]` or
+/// `&mut [i32]`, by the model's width: each kernel is monomorphised for both.
+macro_rules! with_membranes {
+    ($width:expr, $state:expr, |$m:ident| $body:expr) => {
+        match $width {
+            Membranes::I16 => {
+                let $m: &mut [i16] = &mut bytemuck::cast_slice_mut($state.mem)[..$state.n];
+                $body
+            }
+            Membranes::I32 => {
+                let $m: &mut [i32] = bytemuck::cast_slice_mut($state.mem);
+                $body
+            }
+        }
+    };
+}
+
+/// One population's step after its synaptic input: the neuron update.
+fn fire<M: Membrane>(pop: &Pop<'_>, mem: &mut [M], pairs: &[u32], bits: &mut [u32]) -> u32 {
+    M::step(&pop.neurons, mem, pairs, bits)
 }
 
 impl<'m> Model<'m> {
@@ -200,6 +235,13 @@ impl<'m> Model<'m> {
                 found,
             })?;
         state.fill(0);
+        if self.membranes == Membranes::I16 {
+            for layer in &self.layers {
+                for pop in layer.plan.populations().into_iter().flatten() {
+                    pop.neurons.write_pairs(&mut state[pop.pairs.clone()]);
+                }
+            }
+        }
         let mut spikes = heapless::Vec::new();
         let _ = spikes.resize(self.populations, 0);
         let mut events = heapless::Vec::new();
@@ -213,6 +255,33 @@ impl<'m> Model<'m> {
             spikes,
             events,
         })
+    }
+
+    /// [`classify`](Self::classify) that may stop early under `rule` (see
+    /// [`EarlyExit`]); the result's `steps` says how many steps ran. With
+    /// [`EarlyExit::Exact`] the class is always the one `classify` gives.
+    ///
+    /// # Errors
+    /// As [`classify`](Self::classify).
+    pub fn classify_until(
+        &self,
+        state: &mut [u32],
+        image: &[u8],
+        seed: u64,
+        steps: u32,
+        rule: EarlyExit,
+    ) -> Result<Classification, RunError> {
+        if steps == 0 {
+            return Err(RunError::ZeroSteps);
+        }
+        let mut session = self.session(state, image, seed)?;
+        for t in 1..=steps {
+            session.step();
+            if t < steps && rule != EarlyExit::Never && session.settled(steps - t, rule) {
+                break;
+            }
+        }
+        Ok(session.result())
     }
 
     /// Classifies `image` with `steps` time steps of rate coding seeded by `seed`.
@@ -327,25 +396,32 @@ impl<'m> Session<'m, '_> {
                     *s = s.saturating_add(n);
                 }
             };
+            let width = model.membranes;
             match &layer.plan {
                 Plan::Conv { conv, pop } => {
-                    let (mem, bits) = pop_slices(cur, base, pop);
-                    events += spikes.scatter(|b, negative| conv.scatter(b, negative, mem));
-                    fired(p, pop.neurons.step(mem, bits));
+                    let st = pop_state(cur, base, pop);
+                    with_membranes!(width, st, |m| {
+                        events += spikes.scatter(|b, negative| conv.scatter(b, negative, m));
+                        fired(p, fire(pop, m, st.pairs, st.bits));
+                    });
                     prev = pop.bits.clone();
                 }
                 Plan::Pool { pop } => {
-                    let (mem, bits) = pop_slices(cur, base, pop);
+                    let st = pop_state(cur, base, pop);
                     let (i, o) = (layer.info.input, layer.info.output);
-                    events += spikes.scatter(|b, negative| pool_scatter(i, o, b, negative, mem));
-                    fired(p, pop.neurons.step(mem, bits));
+                    with_membranes!(width, st, |m| {
+                        events += spikes.scatter(|b, negative| pool_scatter(i, o, b, negative, m));
+                        fired(p, fire(pop, m, st.pairs, st.bits));
+                    });
                     prev = pop.bits.clone();
                 }
                 Plan::Dense { weights, pop } => {
-                    let (mem, bits) = pop_slices(cur, base, pop);
-                    events +=
-                        spikes.scatter(|b, negative| dense_scatter(weights, b, negative, mem));
-                    fired(p, pop.neurons.step(mem, bits));
+                    let st = pop_state(cur, base, pop);
+                    with_membranes!(width, st, |m| {
+                        events +=
+                            spikes.scatter(|b, negative| dense_scatter(weights, b, negative, m));
+                        fired(p, fire(pop, m, st.pairs, st.bits));
+                    });
                     prev = pop.bits.clone();
                 }
                 Plan::Residual {
@@ -355,25 +431,30 @@ impl<'m> Session<'m, '_> {
                     shortcut,
                     pop2,
                 } => {
-                    let (first, second) = cur.split_at_mut(pop2.mem.start - base);
-                    let (mem1, bits1) = pop_slices(first, base, pop1);
-                    events += spikes.scatter(|b, negative| conv1.scatter(b, negative, mem1));
-                    fired(p, pop1.neurons.step(mem1, bits1));
-                    let (mem2, bits2) = pop_slices(second, pop2.mem.start, pop2);
-                    events += conv2.scatter(bits1, false, mem2);
-                    events += spikes.scatter(|b, negative| match shortcut {
-                        PlannedShortcut::Conv(sc) => sc.scatter(b, negative, mem2),
-                        PlannedShortcut::Identity { stride, gains } => identity_scatter(
-                            layer.info.input,
-                            layer.info.output,
-                            *stride,
-                            gains,
-                            b,
-                            negative,
-                            mem2,
-                        ),
+                    let (first, second) = cur.split_at_mut(pop2.pairs.start - base);
+                    let st1 = pop_state(first, base, pop1);
+                    let st2 = pop_state(second, pop2.pairs.start, pop2);
+                    with_membranes!(width, st1, |m1| {
+                        events += spikes.scatter(|b, negative| conv1.scatter(b, negative, m1));
+                        fired(p, fire(pop1, m1, st1.pairs, st1.bits));
                     });
-                    fired(p + 1, pop2.neurons.step(mem2, bits2));
+                    let bits1: &[u32] = st1.bits;
+                    with_membranes!(width, st2, |m2| {
+                        events += conv2.scatter(bits1, false, m2);
+                        events += spikes.scatter(|b, negative| match shortcut {
+                            PlannedShortcut::Conv(sc) => sc.scatter(b, negative, m2),
+                            PlannedShortcut::Identity { stride, gains } => identity_scatter(
+                                layer.info.input,
+                                layer.info.output,
+                                *stride,
+                                gains,
+                                b,
+                                negative,
+                                m2,
+                            ),
+                        });
+                        fired(p + 1, fire(pop2, m2, st2.pairs, st2.bits));
+                    });
                     prev = pop2.bits.clone();
                 }
                 Plan::Output { weights, leak, mem } => {
@@ -393,6 +474,19 @@ impl<'m> Session<'m, '_> {
         self.steps = self.steps.saturating_add(1);
     }
 
+    /// Whether the current leader keeps the lead over `remaining` more steps under
+    /// `rule` ([`crate::early_exit::settled`] with this model's output bounds).
+    pub fn settled(&self, remaining: u32, rule: EarlyExit) -> bool {
+        let m = self.model;
+        crate::early_exit::settled(
+            self.scores(),
+            &m.output_current,
+            m.output_leak,
+            remaining,
+            rule,
+        )
+    }
+
     /// Output scores so far (the output membranes), one per class.
     pub fn scores(&self) -> &[i32] {
         bytemuck::cast_slice(&self.state[self.model.output_mem.clone()])
@@ -400,13 +494,7 @@ impl<'m> Session<'m, '_> {
 
     /// Index of the highest score so far (lowest index on a tie).
     pub fn class(&self) -> u16 {
-        let mut best = 0;
-        for (i, &s) in self.scores().iter().enumerate() {
-            if s > self.scores()[best] {
-                best = i;
-            }
-        }
-        best as u16
+        crate::early_exit::leader(self.scores()) as u16
     }
 
     /// Steps run so far.
@@ -424,14 +512,7 @@ impl<'m> Session<'m, '_> {
     pub fn population_spikes(&self, index: usize) -> Option<&[u32]> {
         let mut p = 0;
         for layer in &self.model.layers {
-            let pops: [Option<&Pop<'_>>; 2] = match &layer.plan {
-                Plan::Conv { pop, .. } | Plan::Pool { pop } | Plan::Dense { pop, .. } => {
-                    [Some(pop), None]
-                }
-                Plan::Residual { pop1, pop2, .. } => [Some(pop1), Some(pop2)],
-                Plan::Output { .. } => [None, None],
-            };
-            for pop in pops.into_iter().flatten() {
+            for pop in layer.plan.populations().into_iter().flatten() {
                 if p == index {
                     return Some(&self.state[pop.bits.clone()]);
                 }

@@ -150,6 +150,14 @@ pub enum LayerProblem {
         /// The threshold found.
         found: i32,
     },
+    /// A threshold above `i16::MAX` in a model with 16-bit membranes
+    /// ([`Membranes::I16`](crate::format::Membranes::I16)).
+    ThresholdAboveI16 {
+        /// Channel index.
+        channel: u16,
+        /// The threshold found.
+        found: i32,
+    },
     /// The leak multiplier is above 1.0 (`32768` in U1F15).
     LeakRange {
         /// The raw U1F15 bits found.
@@ -231,9 +239,15 @@ impl fmt::Display for FormatError {
                 write!(f, "not an SNN model: magic {found:02x?}, expected \"SNNM\"")
             }
             Self::UnsupportedVersion { found } => {
+                let v = crate::format::FORMAT_VERSION;
+                let hint = if *found < v {
+                    "written by an older snn-core: export the model again with this release"
+                } else {
+                    "written by a newer snn-core"
+                };
                 write!(
                     f,
-                    "model format version {found} is not supported (this engine reads 1)"
+                    "model format version {found} is not supported (this engine reads version {v}; {hint})"
                 )
             }
             Self::UnknownFlags { found } => write!(f, "unknown header flags {found:#06x}"),
@@ -304,6 +318,11 @@ impl fmt::Display for LayerProblem {
             Self::ThresholdRange { channel, found } => {
                 write!(f, "threshold {found} of channel {channel} outside 1..=2^30")
             }
+            Self::ThresholdAboveI16 { channel, found } => write!(
+                f,
+                "threshold {found} of channel {channel} does not fit 16-bit membranes (at most 32767): \
+                 export the model with 32-bit membranes"
+            ),
             Self::LeakRange { found } => write!(f, "leak {found}/32768 is above 1.0"),
             Self::GainRange { channel, found } => {
                 write!(

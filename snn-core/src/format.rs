@@ -16,7 +16,11 @@ use crate::FormatError;
 /// The four bytes every model starts with.
 pub const MAGIC: [u8; 4] = *b"SNNM";
 /// The format version this engine reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+///
+/// Version 2 added the membrane width ([`Membranes`]) and stores every weight row
+/// interleaved for the Cortex-M DSP kernels ([`interleave_rows`]). Version 1 blobs are
+/// refused with [`FormatError::UnsupportedVersion`]; re-export them.
+pub const FORMAT_VERSION: u16 = 2;
 /// Length of the fixed header that precedes the postcard body.
 pub const HEADER_LEN: usize = 16;
 /// Most layers a model may have (a residual block counts as one layer).
@@ -41,9 +45,78 @@ pub struct ModelDesc<'a> {
     /// Input shape and rate encoder.
     #[serde(borrow)]
     pub input: InputDesc<'a>,
+    /// Width of the spiking populations' membranes (the output integrator is always
+    /// 32-bit).
+    pub membranes: Membranes,
     /// Layers, first to last. The last one is [`LayerDesc::Output`].
     #[serde(borrow)]
     pub layers: heapless::Vec<LayerDesc<'a>, MAX_LAYERS>,
+}
+
+/// Width of the spiking populations' membrane state.
+///
+/// Serde names are `"i16"` and `"i32"` (as in export options); postcard encodes the
+/// variant index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(rename_all = "lowercase")]
+pub enum Membranes {
+    /// 16-bit membranes, two per state word, with saturating accumulation: half the
+    /// state memory, and the Cortex-M DSP kernels (`SXTB16`, `QADD16`). Thresholds
+    /// must be at most `i16::MAX`.
+    #[default]
+    I16,
+    /// 32-bit membranes clamped to `-2^30..2^30`: for populations whose currents or
+    /// thresholds do not fit 16 bits.
+    I32,
+}
+
+/// Converts weight rows between their logical order and the stored (interleaved)
+/// order of format version 2, in place. The conversion is its own inverse.
+///
+/// A weight array is a sequence of rows of `row` bytes (a row is the weights of one
+/// presynaptic neuron, or one kernel tap, to all output channels). In each row, every
+/// complete group of four `[w0, w1, w2, w3]` is stored as `[w0, w2, w1, w3]`, so that
+/// `SXTB16` of the little-endian word gives the 16-bit pair `(w0, w1)` and `SXTB16`
+/// of the word rotated by 8 gives `(w2, w3)`; the last `row % 4` weights of a row are
+/// stored in order. A trailing partial row (never in a valid model) is left as is.
+///
+/// ```
+/// use snn_core::format::interleave_rows;
+/// let mut w = [0u8, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15];
+/// interleave_rows(&mut w, 6);
+/// assert_eq!(w, [0, 2, 1, 3, 4, 5, 10, 12, 11, 13, 14, 15]);
+/// interleave_rows(&mut w, 6);
+/// assert_eq!(w, [0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15]);
+/// ```
+pub fn interleave_rows(weights: &mut [u8], row: usize) {
+    if row < 4 {
+        return;
+    }
+    for r in weights.chunks_exact_mut(row) {
+        for g in r.chunks_exact_mut(4) {
+            g.swap(1, 2);
+        }
+    }
+}
+
+/// Where logical weight `j` of a row of `row` weights is stored in that row (see
+/// [`interleave_rows`]).
+///
+/// ```
+/// use snn_core::format::stored_index;
+/// assert_eq!((0..6).map(|j| stored_index(j, 6)).collect::<Vec<_>>(), [0, 2, 1, 3, 4, 5]);
+/// ```
+#[inline]
+pub const fn stored_index(j: usize, row: usize) -> usize {
+    if j >= row - row % 4 {
+        return j;
+    }
+    match j % 4 {
+        1 => j + 1,
+        2 => j - 1,
+        _ => j,
+    }
 }
 
 /// Most bytes postcard spends on a varint (a `u64` / 64-bit `usize` length).
@@ -123,6 +196,7 @@ impl ModelDesc<'_> {
     /// layers.push(LayerDesc::Output { classes: 2, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
     /// let desc = ModelDesc {
     ///     input: InputDesc { channels: 1, height: 1, width: 3, center: &[0; 4], gain: &[1; 4] },
+    ///     membranes: Default::default(),
     ///     layers,
     /// };
     /// let mut out = vec![0u8; desc.encoded_len_bound()];
@@ -134,10 +208,13 @@ impl ModelDesc<'_> {
         let input = bytes_bound(i.center.len())
             .saturating_add(bytes_bound(i.gain.len()))
             .saturating_add(3 * VARINT_U16_MAX);
-        self.layers.iter().fold(
-            HEADER_LEN.saturating_add(input).saturating_add(VARINT_MAX),
-            |acc, l| acc.saturating_add(layer_bound(l)),
-        )
+        self.layers
+            .iter()
+            .fold(
+                HEADER_LEN.saturating_add(input).saturating_add(VARINT_MAX),
+                |acc, l| acc.saturating_add(layer_bound(l)),
+            )
+            .saturating_add(TAG_MAX)
     }
 }
 
@@ -343,6 +420,7 @@ impl Header {
     /// layers.push(LayerDesc::Output { classes: 1, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
     /// let desc = ModelDesc {
     ///     input: InputDesc { channels: 1, height: 1, width: 3, center: &[0; 4], gain: &[1; 4] },
+    ///     membranes: Default::default(),
     ///     layers,
     /// };
     /// let mut out = vec![0u8; desc.encoded_len_bound()];

@@ -7,9 +7,12 @@
 //! live in [`crate::neuron`]; the arena layout and the step order in [`crate::engine`].
 //!
 //! All tensors are channel-last (`HWC`): neuron `(y, x, c)` has index
-//! `(y * width + x) * channels + c`. Accumulation uses wrapping `i32` adds; model
-//! validation bounds one step's current to `2^30`, so they never actually wrap.
+//! `(y * width + x) * channels + c`. Every kernel is generic over the membrane type
+//! ([`Membrane`]: saturating `i16`, or `i32`, where model validation bounds one step's
+//! current to `2^30` so that its wrapping adds never actually wrap). Weight rows are
+//! stored interleaved ([`crate::format::interleave_rows`]).
 
+use crate::membrane::Membrane;
 use crate::round::round_f32;
 
 /// Largest magnitude of an `i8` weight: weights lie in `-127..=127` (`-128` is never
@@ -166,68 +169,6 @@ pub fn for_each_spike(bits: &[u32], mut f: impl FnMut(usize)) {
     }
 }
 
-/// Adds or subtracts one `i8` weight row into a membrane row:
-///
-/// ```text
-/// mem[j] += w[j]      (mem[j] -= w[j] when `negative`)      for j in 0..len
-/// ```
-///
-/// On 32-bit Arm this is [`accumulate_words`] (four weights per load, which LLVM maps
-/// to `SXTAB` sign-extend-and-add); elsewhere [`accumulate_bytes`], which vectorises.
-/// Both compute the same wrapping sums; a property test checks it.
-#[inline]
-pub fn accumulate(mem: &mut [i32], w: &[u8], negative: bool) {
-    if cfg!(target_arch = "arm") {
-        accumulate_words(mem, w, negative)
-    } else {
-        accumulate_bytes(mem, w, negative)
-    }
-}
-
-/// The portable form of [`accumulate`]: one byte at a time.
-#[inline]
-pub fn accumulate_bytes(mem: &mut [i32], w: &[u8], negative: bool) {
-    if negative {
-        for (m, &w) in mem.iter_mut().zip(w) {
-            *m = m.wrapping_sub(i32::from(w as i8));
-        }
-    } else {
-        for (m, &w) in mem.iter_mut().zip(w) {
-            *m = m.wrapping_add(i32::from(w as i8));
-        }
-    }
-}
-
-/// [`accumulate`] four weights per 32-bit load: byte `k` of the little-endian word is
-/// `(word >> 8k) as i8`, which Cortex-M4 adds in one `SXTAB` (sign-extend with
-/// rotation and add).
-#[inline]
-pub fn accumulate_words(mem: &mut [i32], w: &[u8], negative: bool) {
-    let n = mem.len().min(w.len());
-    let (mem, w) = (&mut mem[..n], &w[..n]);
-    let (mc, mr) = mem.as_chunks_mut::<4>();
-    let (wc, wr) = w.as_chunks::<4>();
-    let lane = |word: u32, k: u32| i32::from((word >> (8 * k)) as u8 as i8);
-    if negative {
-        for (m, w) in mc.iter_mut().zip(wc) {
-            let word = u32::from_le_bytes(*w);
-            m[0] = m[0].wrapping_sub(lane(word, 0));
-            m[1] = m[1].wrapping_sub(lane(word, 1));
-            m[2] = m[2].wrapping_sub(lane(word, 2));
-            m[3] = m[3].wrapping_sub(lane(word, 3));
-        }
-    } else {
-        for (m, w) in mc.iter_mut().zip(wc) {
-            let word = u32::from_le_bytes(*w);
-            m[0] = m[0].wrapping_add(lane(word, 0));
-            m[1] = m[1].wrapping_add(lane(word, 1));
-            m[2] = m[2].wrapping_add(lane(word, 2));
-            m[3] = m[3].wrapping_add(lane(word, 3));
-        }
-    }
-    accumulate_bytes(mr, wr, negative);
-}
-
 /// A validated convolution: geometry plus borrowed weights.
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -264,7 +205,7 @@ impl Conv<'_> {
     /// `bits`: `ceil(input.len() / 32)` words; `mem`: `output.len()`.
     ///
     /// Returns the number of synaptic events (weight adds).
-    pub fn scatter(&self, bits: &[u32], negative: bool, mem: &mut [i32]) -> u64 {
+    pub fn scatter<M: Membrane>(&self, bits: &[u32], negative: bool, mem: &mut [M]) -> u64 {
         let oc = usize::from(self.output.channels);
         let (oh, ow) = (
             usize::from(self.output.height),
@@ -272,6 +213,9 @@ impl Conv<'_> {
         );
         let n_in = self.input.len();
         let mut events = 0u64;
+        if self.stride == 1 {
+            return self.scatter_stride_one(bits, negative, mem);
+        }
         for_each_spike(bits, |i| {
             if i >= n_in {
                 return;
@@ -281,10 +225,50 @@ impl Conv<'_> {
                 if let (Some(w), Some(m)) =
                     (self.weights.get(w0..w0 + oc), mem.get_mut(m0..m0 + oc))
                 {
-                    accumulate(m, w, negative);
+                    M::add_row(m, w, negative);
                     events += oc as u64;
                 }
             });
+        });
+        events
+    }
+
+    /// [`scatter`](Self::scatter) for stride 1 (every LeNet convolution), one kernel row
+    /// `ky` at a time: the taps `kx` that reach the output read consecutive weight rows
+    /// and write consecutive membrane rows in reverse (output `ox = ix + p - kx`), so
+    /// one bounds check per kernel row covers them all, and the row adds run back to
+    /// back. Same rows, same order as [`for_each_row`](Self::for_each_row).
+    fn scatter_stride_one<M: Membrane>(&self, bits: &[u32], negative: bool, mem: &mut [M]) -> u64 {
+        let oc = usize::from(self.output.channels);
+        let (oh, ow) = (
+            usize::from(self.output.height),
+            usize::from(self.output.width),
+        );
+        let (k, p) = (self.kernel, self.padding);
+        let n_in = self.input.len();
+        let mut events = 0u64;
+        for_each_spike(bits, |i| {
+            if i >= n_in {
+                return;
+            }
+            let (iy, ix, ic) = self.input.coords(i);
+            let (ny, nx) = (iy + p, ix + p);
+            // Output column nx - kx lies in 0..ow exactly for kx in kx0..kx1.
+            let (kx0, kx1) = ((nx + 1).saturating_sub(ow), k.min(nx + 1));
+            if kx0 >= kx1 {
+                return;
+            }
+            for ky in (ny + 1).saturating_sub(oh)..k.min(ny + 1) {
+                let (w_row, m_row) = ((ic * k + ky) * k, (ny - ky) * ow);
+                let w = self.weights.get((w_row + kx0) * oc..(w_row + kx1) * oc);
+                let m = mem.get_mut((m_row + nx + 1 - kx1) * oc..(m_row + nx + 1 - kx0) * oc);
+                if let (Some(w), Some(m)) = (w, m) {
+                    for (w, m) in w.chunks_exact(oc).zip(m.chunks_exact_mut(oc).rev()) {
+                        M::add_row(m, w, negative);
+                    }
+                    events += ((kx1 - kx0) * oc) as u64;
+                }
+            }
         });
         events
     }
@@ -361,12 +345,12 @@ impl Conv<'_> {
 /// # Shapes
 /// `bits`: `ceil(input.len() / 32)`; `mem`: `output.len()` with
 /// `output = (input.height / 2, input.width / 2, input.channels)`.
-pub fn pool_scatter(
+pub fn pool_scatter<M: Membrane>(
     input: Shape,
     output: Shape,
     bits: &[u32],
     negative: bool,
-    mem: &mut [i32],
+    mem: &mut [M],
 ) -> u64 {
     let n_in = input.len();
     let c_n = usize::from(output.channels);
@@ -381,7 +365,7 @@ pub fn pool_scatter(
         let (oy, ox) = (iy / 2, ix / 2);
         if oy < usize::from(output.height) && ox < ow {
             if let Some(m) = mem.get_mut((oy * ow + ox) * c_n + c) {
-                *m = m.wrapping_add(delta);
+                m.add(delta);
                 events += 1;
             }
         }
@@ -397,13 +381,18 @@ pub fn pool_scatter(
 ///
 /// # Shapes
 /// `weights`: `inputs * mem.len()` bytes (`i8`, `[input][output]`).
-pub fn dense_scatter(weights: &[u8], bits: &[u32], negative: bool, mem: &mut [i32]) -> u64 {
+pub fn dense_scatter<M: Membrane>(
+    weights: &[u8],
+    bits: &[u32],
+    negative: bool,
+    mem: &mut [M],
+) -> u64 {
     let n = mem.len();
     let mut events = 0;
     for_each_spike(bits, |j| {
         let start = j.saturating_mul(n);
         if let Some(w) = weights.get(start..start.saturating_add(n)) {
-            accumulate(mem, w, negative);
+            M::add_row(mem, w, negative);
             events += n as u64;
         }
     });
@@ -419,14 +408,14 @@ pub fn dense_scatter(weights: &[u8], bits: &[u32], negative: bool, mem: &mut [i3
 /// # Shapes
 /// `gains`: `4 * channels` bytes (`i32` little-endian); input and output have the
 /// same channels.
-pub fn identity_scatter(
+pub fn identity_scatter<M: Membrane>(
     input: Shape,
     output: Shape,
     stride: usize,
     gains: &[u8],
     bits: &[u32],
     negative: bool,
-    mem: &mut [i32],
+    mem: &mut [M],
 ) -> u64 {
     let n_in = input.len();
     let c_n = usize::from(output.channels);
@@ -448,11 +437,7 @@ pub fn identity_scatter(
             return;
         };
         let g = i32::from_le_bytes([g[0], g[1], g[2], g[3]]);
-        *m = if negative {
-            m.wrapping_sub(g)
-        } else {
-            m.wrapping_add(g)
-        };
+        m.add(if negative { g.wrapping_neg() } else { g });
         events += 1;
     });
     events

@@ -1,17 +1,22 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+#[cfg(all(feature = "dsp", target_arch = "arm"))]
+mod dsp;
+pub mod early_exit;
 pub mod encode;
 pub mod engine;
 mod error;
 pub mod format;
 pub mod layer;
+pub mod membrane;
 pub mod model;
 pub mod neuron;
 mod round;
 
+pub use early_exit::EarlyExit;
 pub use engine::{Classification, Session};
 pub use error::{FormatError, InputProblem, LayerProblem, RunError};
 pub use format::{write_model, ModelDesc, MAX_LAYERS};

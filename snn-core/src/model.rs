@@ -10,7 +10,7 @@ use core::ops::Range;
 use crate::encode::PIXEL_UNIT;
 use crate::error::{FormatError, InputProblem, LayerProblem};
 use crate::format::{
-    self, ConvDesc, Header, LayerDesc, ModelDesc, NeuronDesc, Shortcut, MAX_LAYERS,
+    self, ConvDesc, Header, LayerDesc, Membranes, ModelDesc, NeuronDesc, Shortcut, MAX_LAYERS,
 };
 use crate::layer::{words_for, Conv, Shape, MAX_SHORTCUT_GAIN};
 use crate::neuron::{Leak, Neurons, MAX_THRESHOLD};
@@ -61,9 +61,14 @@ pub struct LayerInfo {
     pub neurons: usize,
 }
 
+/// A spiking population's parameters and arena regions: its packed thresholds
+/// (16-bit membranes only, else empty), its membranes (`n` values of the model's
+/// width, two per word for 16 bits) and its spike bitset. The three are contiguous.
 #[derive(Debug, Clone)]
 pub(crate) struct Pop<'a> {
     pub neurons: Neurons<'a>,
+    pub n: usize,
+    pub pairs: Range<usize>,
     pub mem: Range<usize>,
     pub bits: Range<usize>,
 }
@@ -101,6 +106,20 @@ pub(crate) enum Plan<'a> {
     },
 }
 
+impl<'a> Plan<'a> {
+    /// The layer's spiking populations, in order (none, one, or two for a residual
+    /// block).
+    pub(crate) fn populations(&self) -> [Option<&Pop<'a>>; 2] {
+        match self {
+            Plan::Conv { pop, .. } | Plan::Pool { pop } | Plan::Dense { pop, .. } => {
+                [Some(pop), None]
+            }
+            Plan::Residual { pop1, pop2, .. } => [Some(pop1), Some(pop2)],
+            Plan::Output { .. } => [None, None],
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct PlannedLayer<'a> {
     pub info: LayerInfo,
@@ -134,15 +153,55 @@ pub struct Model<'a> {
     pub(crate) input: InputPlan<'a>,
     pub(crate) layers: heapless::Vec<PlannedLayer<'a>, MAX_LAYERS>,
     pub(crate) state_words: usize,
+    pub(crate) membranes: Membranes,
     pub(crate) classes: usize,
     pub(crate) populations: usize,
     pub(crate) output_scale: f32,
     pub(crate) output_mem: Range<usize>,
+    /// The output integrator's leak.
+    pub(crate) output_leak: Leak,
+    /// Per class, the least and the most current one step can bring into its score
+    /// (for [`crate::EarlyExit::Exact`]).
+    pub(crate) output_current: heapless::Vec<[i32; 2], MAX_CLASSES>,
+}
+
+/// Per class, the least and the most current one step can bring into its score: the
+/// sums of its negative and of its positive weights (`-sum |w|` and `sum |w|` when the
+/// output layer reads the signed input encoder). Weight rows are stored interleaved.
+fn output_currents(
+    weights: &[u8],
+    classes: usize,
+    signed: bool,
+) -> heapless::Vec<[i32; 2], MAX_CLASSES> {
+    let mut out = heapless::Vec::new();
+    let _ = out.resize(classes, [0i32; 2]);
+    if classes == 0 {
+        return out;
+    }
+    for row in weights.chunks_exact(classes) {
+        for (p, &w) in row.iter().enumerate() {
+            let w = i32::from(w as i8);
+            let k = format::stored_index(p, classes);
+            if let Some([lo, hi]) = out.get_mut(k) {
+                // At most 2^30 in magnitude in a valid model (the fan-in bound).
+                if signed {
+                    *lo = lo.saturating_sub(w.abs());
+                    *hi = hi.saturating_add(w.abs());
+                } else if w < 0 {
+                    *lo = lo.saturating_add(w);
+                } else {
+                    *hi = hi.saturating_add(w);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Hands out consecutive arena regions, counting words with overflow checks.
 struct Arena {
     next: usize,
+    membranes: Membranes,
 }
 
 impl Arena {
@@ -161,9 +220,15 @@ impl Arena {
     }
 
     fn population<'a>(&mut self, neurons: Neurons<'a>, n: usize) -> Result<Pop<'a>, FormatError> {
+        let (pairs, mem) = match self.membranes {
+            Membranes::I16 => (neurons.pair_words(), n.div_ceil(2)),
+            Membranes::I32 => (0, n),
+        };
         Ok(Pop {
             neurons,
-            mem: self.take(n)?,
+            n,
+            pairs: self.take(pairs)?,
+            mem: self.take(mem)?,
             bits: self.take(words_for(n))?,
         })
     }
@@ -225,11 +290,21 @@ fn check_table(table: &[u8], channels: u16) -> Result<(), LayerProblem> {
     expect_len(table.len(), 4 * usize::from(channels), table_len)
 }
 
-fn check_neurons<'a>(d: &NeuronDesc<'a>, channels: u16) -> Result<Neurons<'a>, LayerProblem> {
+fn check_neurons<'a>(
+    d: &NeuronDesc<'a>,
+    channels: u16,
+    membranes: Membranes,
+) -> Result<Neurons<'a>, LayerProblem> {
     check_table(d.thresholds, channels)?;
     for (c, th) in le_i32s(d.thresholds).enumerate() {
         if !(1..=MAX_THRESHOLD).contains(&th) {
             return Err(LayerProblem::ThresholdRange {
+                channel: c as u16,
+                found: th,
+            });
+        }
+        if membranes == Membranes::I16 && th > i32::from(i16::MAX) {
+            return Err(LayerProblem::ThresholdAboveI16 {
                 channel: c as u16,
                 found: th,
             });
@@ -376,7 +451,10 @@ impl<'a> Model<'a> {
     }
 
     fn validate(desc: &ModelDesc<'a>, header: Header) -> Result<Self, FormatError> {
-        let mut arena = Arena { next: 0 };
+        let mut arena = Arena {
+            next: 0,
+            membranes: desc.membranes,
+        };
         let input = Self::check_input(desc, &mut arena)?;
         if desc.layers.is_empty() {
             return Err(FormatError::NoLayers);
@@ -399,8 +477,15 @@ impl<'a> Model<'a> {
             })?;
             shape = planned.info.output;
             populations += usize::from(planned.info.populations);
-            if let Plan::Output { ref mem, .. } = planned.plan {
-                output = Some(mem.clone());
+            if let Plan::Output {
+                ref mem,
+                weights,
+                leak,
+            } = planned.plan
+            {
+                // The first layer reads the signed input encoder.
+                let classes = mem.len();
+                output = Some((mem.clone(), leak, output_currents(weights, classes, i == 0)));
             }
             // Cannot fail: `desc.layers` has the same capacity.
             let _ = layers.push(planned);
@@ -408,15 +493,21 @@ impl<'a> Model<'a> {
         let Some(LayerDesc::Output { scale, .. }) = desc.layers.last() else {
             return Err(FormatError::NoLayers);
         };
+        let Some((output_mem, output_leak, output_current)) = output else {
+            return Err(FormatError::NoLayers);
+        };
         Ok(Self {
             header,
             input,
             layers,
             state_words: arena.next,
+            membranes: desc.membranes,
             classes: usize::from(shape.channels),
             populations,
             output_scale: *scale,
-            output_mem: output.unwrap_or(0..0),
+            output_mem,
+            output_leak,
+            output_current,
         })
     }
 
@@ -493,12 +584,10 @@ impl<'a> Model<'a> {
         }?;
         let Checked { plan, output, macs } = checked;
         let (kind, populations, neurons) = match &plan {
-            Plan::Conv { pop, .. } => (LayerKind::Conv, 1, pop.mem.len()),
-            Plan::Pool { pop } => (LayerKind::Pool, 1, pop.mem.len()),
-            Plan::Dense { pop, .. } => (LayerKind::Dense, 1, pop.mem.len()),
-            Plan::Residual { pop1, pop2, .. } => {
-                (LayerKind::Residual, 2, pop1.mem.len() + pop2.mem.len())
-            }
+            Plan::Conv { pop, .. } => (LayerKind::Conv, 1, pop.n),
+            Plan::Pool { pop } => (LayerKind::Pool, 1, pop.n),
+            Plan::Dense { pop, .. } => (LayerKind::Dense, 1, pop.n),
+            Plan::Residual { pop1, pop2, .. } => (LayerKind::Residual, 2, pop1.n + pop2.n),
             Plan::Output { .. } => (LayerKind::Output, 0, 0),
         };
         Ok(PlannedLayer {
@@ -524,7 +613,7 @@ impl<'a> Model<'a> {
     ) -> Result<Checked<'a>, Rejected> {
         let conv = check_conv(input, conv)?;
         check_current(fan_in_current(conv_fan_in(input, conv.kernel)))?;
-        let neurons = check_neurons(neuron, conv.output.channels)?;
+        let neurons = check_neurons(neuron, conv.output.channels, arena.membranes)?;
         let pop = arena.population(neurons, conv.output.len())?;
         Ok(Checked {
             output: conv.output,
@@ -545,7 +634,7 @@ impl<'a> Model<'a> {
             width: input.width / 2,
         };
         let n = check_size(output).map_err(|_| LayerProblem::Geometry)?;
-        let neurons = check_neurons(neuron, input.channels)?;
+        let neurons = check_neurons(neuron, input.channels, arena.membranes)?;
         let pop = arena.population(neurons, n)?;
         Ok(Checked {
             plan: Plan::Pool { pop },
@@ -571,7 +660,7 @@ impl<'a> Model<'a> {
         let n_in = input.len();
         check_weights(weights, &[n_in, n])?;
         check_current(fan_in_current(n_in as u64))?;
-        let neurons = check_neurons(neuron, outputs)?;
+        let neurons = check_neurons(neuron, outputs, arena.membranes)?;
         let pop = arena.population(neurons, n)?;
         Ok(Checked {
             plan: Plan::Dense { weights, pop },
@@ -592,10 +681,10 @@ impl<'a> Model<'a> {
         let conv1 = check_conv(input, conv1)?;
         let mid = conv1.output;
         check_current(fan_in_current(conv_fan_in(input, conv1.kernel)))?;
-        let n1 = check_neurons(neuron1, mid.channels)?;
+        let n1 = check_neurons(neuron1, mid.channels, arena.membranes)?;
         let conv2 = check_conv(mid, conv2)?;
         let output = conv2.output;
-        let n2 = check_neurons(neuron2, output.channels)?;
+        let n2 = check_neurons(neuron2, output.channels, arena.membranes)?;
         let stride = conv1.stride * conv2.stride;
         let dims = |n: u16| Conv::out_len(usize::from(n), 1, stride, 0);
         if dims(input.height) != Some(usize::from(output.height))
@@ -699,6 +788,7 @@ impl<'a> Model<'a> {
     /// # layers.push(LayerDesc::Output { classes: 1, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
     /// # let desc = ModelDesc {
     /// #     input: InputDesc { channels: 1, height: 1, width: 2, center: &[0; 4], gain: &[1; 4] },
+    /// #     membranes: Default::default(),
     /// #     layers,
     /// # };
     /// let mut blob = vec![0u8; desc.encoded_len_bound()];
@@ -737,6 +827,12 @@ impl<'a> Model<'a> {
     #[inline]
     pub fn input_len(&self) -> usize {
         self.input.shape.len()
+    }
+
+    /// Width of the spiking populations' membranes.
+    #[inline]
+    pub fn membranes(&self) -> Membranes {
+        self.membranes
     }
 
     /// Number of output classes.

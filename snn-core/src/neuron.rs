@@ -147,6 +147,21 @@ pub fn update(u: i32, th: i32, leak: Leak, reset: Reset) -> (i32, bool) {
     }
 }
 
+/// [`update`] for a 16-bit membrane: the same rule, in a range where nothing clamps
+/// (`|leak(u)| <= |u|`, and `u - th` lies in `1..=32766` when the neuron fires).
+///
+/// ```
+/// use snn_core::{format::Reset, neuron::{update_i16, Leak}};
+/// let leak = Leak::from_bits(32440).unwrap();
+/// assert_eq!(update_i16(i16::MIN, 100, leak, Reset::Hard), (-32440, false));
+/// assert_eq!(update_i16(i16::MAX, 100, leak, Reset::Subtract), (32340, true));
+/// ```
+#[inline]
+pub fn update_i16(u: i16, th: i16, leak: Leak, reset: Reset) -> (i16, bool) {
+    let (v, spike) = update(i32::from(u), i32::from(th), leak, reset);
+    (v as i16, spike)
+}
+
 /// A validated spiking population's parameters, borrowing the thresholds from the blob.
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -238,4 +253,195 @@ impl<'a> Neurons<'a> {
         }
         fired
     }
+
+    /// Words of the packed threshold table of a 16-bit population:
+    /// `ceil(channels / 2)`.
+    #[inline]
+    pub fn pair_words(&self) -> usize {
+        self.channels().div_ceil(2)
+    }
+
+    /// Writes the packed threshold table of a 16-bit population: word `k` holds the
+    /// thresholds of channels `2k` (bits 0..16) and `2k + 1` (bits 16..32), each
+    /// clamped to `i16::MAX` (validation keeps them there); a missing last channel is
+    /// `i16::MAX`. The engine writes it into the state arena when a session starts.
+    pub fn write_pairs(&self, pairs: &mut [u32]) {
+        let th = |c: usize| self.threshold(c).min(i32::from(i16::MAX)) as u32;
+        for (k, p) in pairs.iter_mut().enumerate() {
+            *p = th(2 * k) | (th(2 * k + 1) << 16);
+        }
+    }
+
+    /// [`step`](Self::step) for 16-bit membranes: [`update_i16`] on every membrane.
+    ///
+    /// With the `dsp` feature on 32-bit Arm and an even channel count, two neurons per
+    /// word: the leak with `SMLABB`/`SMLATB`, the decision with `SSUB16` and `SEL`
+    /// against the packed thresholds `pairs` ([`write_pairs`](Self::write_pairs));
+    /// otherwise the portable loop. Both give the same membranes and spikes.
+    ///
+    /// # Shapes
+    /// As [`step`](Self::step); `pairs` has [`pair_words`](Self::pair_words) words.
+    pub fn step_i16(&self, mem: &mut [i16], pairs: &[u32], bits: &mut [u32]) -> u32 {
+        #[cfg(all(feature = "dsp", target_arch = "arm"))]
+        if let Some(fired) = self.step_pairs(mem, pairs, bits) {
+            return fired;
+        }
+        let _ = pairs;
+        let channels = self.channels().max(1);
+        let (leak, reset) = (self.leak, self.reset);
+        let mut fired = 0;
+        let mut c = 0;
+        for (word_out, chunk) in bits.iter_mut().zip(mem.chunks_mut(32)) {
+            let mut word = 0u32;
+            for (b, m) in chunk.iter_mut().enumerate() {
+                let u = *m;
+                if u != 0 {
+                    let th = self.threshold_of(c).min(i32::from(i16::MAX)) as i16;
+                    let (v, spike) = update_i16(u, th, leak, reset);
+                    *m = v;
+                    word |= u32::from(spike) << b;
+                }
+                c += 1;
+                if c == channels {
+                    c = 0;
+                }
+            }
+            *word_out = word;
+            fired += word.count_ones();
+        }
+        for w in bits.iter_mut().skip(mem.len().div_ceil(32)) {
+            *w = 0;
+        }
+        fired
+    }
+
+    /// The DSP form of [`step_i16`](Self::step_i16), or `None` where it does not apply
+    /// (an odd channel count, or a table of the wrong length).
+    #[cfg(all(feature = "dsp", target_arch = "arm"))]
+    fn step_pairs(&self, mem: &mut [i16], pairs: &[u32], bits: &mut [u32]) -> Option<u32> {
+        let channels = self.channels();
+        if !channels.is_multiple_of(2)
+            || pairs.len() != channels / 2
+            || !mem.len().is_multiple_of(channels)
+        {
+            return None;
+        }
+        let words = bytemuck::try_cast_slice_mut::<i16, u32>(mem).ok()?;
+        let bits_needed = words.len().div_ceil(16);
+        if bits.len() < bits_needed {
+            return None;
+        }
+        let leak = u32::from(self.leak.to_bits());
+        Some(match (leak < 1 << 15, self.reset) {
+            (true, Reset::Hard) => step_pairs::<true, false>(words, pairs, leak, bits),
+            (true, Reset::Subtract) => step_pairs::<true, true>(words, pairs, leak, bits),
+            (false, Reset::Hard) => step_pairs::<false, false>(words, pairs, leak, bits),
+            (false, Reset::Subtract) => step_pairs::<false, true>(words, pairs, leak, bits),
+        })
+    }
+}
+
+/// Spreads the 16 bits of `x` to the even bit positions of a word (bit `k` to `2k`).
+#[cfg(all(feature = "dsp", target_arch = "arm"))]
+#[inline(always)]
+fn spread(x: u32) -> u32 {
+    let x = (x | (x << 8)) & 0x00FF_00FF;
+    let x = (x | (x << 4)) & 0x0F0F_0F0F;
+    let x = (x | (x << 2)) & 0x3333_3333;
+    (x | (x << 1)) & 0x5555_5555
+}
+
+/// Two neurons per word (see [`Neurons::step_i16`]), 16 words (32 neurons) per spike
+/// bitset word. Per word: the leak of both lanes (`leak_pair`), the decision and reset
+/// (`fire_select`), and one `ORR` that shifts the two spike bits into an accumulator
+/// (lane 0's into its low half, lane 1's into its high half), interleaved into neuron
+/// order once per bitset word.
+#[cfg(all(feature = "dsp", target_arch = "arm"))]
+#[inline(never)]
+fn step_pairs<const LEAKY: bool, const SUBTRACT: bool>(
+    words: &mut [u32],
+    pairs: &[u32],
+    l: u32,
+    bits: &mut [u32],
+) -> u32 {
+    use crate::dsp::{fire_select, leak_pair, ssub16};
+    let half = pairs.len();
+    let mut fired = 0;
+    // Spike bits of the pairs since the last full bitset word (see `flush`), and how
+    // many pairs that is.
+    let (mut acc, mut n) = (0u32, 0u32);
+    let mut out = bits.iter_mut();
+    // Writes the next bitset word from the spike bits of the last `n` pairs.
+    let mut flush = |acc: u32, n: u32, out: &mut core::slice::IterMut<'_, u32>| {
+        // Pair j of `n` has its lane-0 bit at 16 - n + j and its lane-1 bit at
+        // 32 - n + j.
+        let acc = acc >> (16 - n);
+        let word = if acc == 0 {
+            0
+        } else {
+            spread(acc & 0xFFFF) | (spread(acc >> 16) << 1)
+        };
+        if let Some(o) = out.next() {
+            *o = word;
+        }
+        fired += word.count_ones();
+    };
+    // Hard reset: the assembly loops, over runs of pairs that share neither a pixel
+    // boundary (so the thresholds need no wrap) nor a bitset word.
+    if !SUBTRACT {
+        for pixel in words.chunks_exact_mut(half.max(1)) {
+            let (mut pixel, mut th) = (pixel, pairs);
+            while !pixel.is_empty() {
+                let run = pixel.len().min(16 - n as usize);
+                let (now, rest) = pixel.split_at_mut(run);
+                acc = if LEAKY {
+                    crate::dsp::hard_pairs_leaky(now, th, l, acc)
+                } else {
+                    crate::dsp::hard_pairs(now, th, acc)
+                };
+                (pixel, th) = (rest, th.get(run..).unwrap_or(&[]));
+                n += run as u32;
+                if n == 16 {
+                    flush(acc, 16, &mut out);
+                    (acc, n) = (0, 0);
+                }
+            }
+        }
+    }
+    // Subtract reset: the same in Rust. One pixel at a time.
+    for pixel in words.chunks_exact_mut(half.max(1)).filter(|_| SUBTRACT) {
+        for (m, &th) in pixel.iter_mut().zip(pairs) {
+            let u = *m;
+            acc >>= 1;
+            // Both at rest: they stay there (leak(0) = 0, thresholds >= 1).
+            if u != 0 {
+                let rest = if LEAKY { leak_pair(u, l) } else { u };
+                let reset = if SUBTRACT {
+                    let d = ssub16(u, th);
+                    if LEAKY {
+                        leak_pair(d, l)
+                    } else {
+                        d
+                    }
+                } else {
+                    0
+                };
+                let (v, f) = fire_select(u, th, rest, reset);
+                *m = v;
+                acc |= f;
+            }
+            n += 1;
+            if n == 16 {
+                flush(acc, 16, &mut out);
+                (acc, n) = (0, 0);
+            }
+        }
+    }
+    if n > 0 {
+        flush(acc, n, &mut out);
+    }
+    for w in out {
+        *w = 0;
+    }
+    fired
 }

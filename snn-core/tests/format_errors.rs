@@ -18,6 +18,7 @@ fn small() -> ModelSpec {
         width: 4,
         center: vec![0],
         gain: vec![common::MNIST_GAIN],
+        membranes: snn_core::format::Membranes::I32,
         layers: vec![
             LayerSpec::Pool(NeuronSpec {
                 thresholds: vec![3],
@@ -56,6 +57,49 @@ fn valid_blob_loads() {
     assert!((m.output_scale() - 0.5).abs() < 1e-9);
 }
 
+/// A blob of format version 1 (the golden model as committed before version 2) is
+/// refused with an error that names its version and says what to do.
+#[test]
+fn version_1_blobs_are_refused_with_their_version() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/model-v1.snn");
+    let blob = std::fs::read(path).unwrap();
+    let err = Model::from_bytes(&blob).unwrap_err();
+    assert_eq!(err, FormatError::UnsupportedVersion { found: 1 });
+    let msg = err.to_string();
+    assert!(msg.contains("version 1"), "{msg}");
+    assert!(msg.contains("reads version 2"), "{msg}");
+    assert!(msg.contains("export the model again"), "{msg}");
+}
+
+/// Thresholds above `i16::MAX` need 32-bit membranes.
+#[test]
+fn sixteen_bit_membranes_bound_the_thresholds() {
+    let mut spec = small();
+    spec.membranes = snn_core::format::Membranes::I16;
+    assert!(Model::from_bytes(&spec.to_bytes()).is_ok());
+    for l in &mut spec.layers {
+        if let LayerSpec::Pool(n) = l {
+            n.thresholds[0] = 32768;
+        }
+    }
+    let err = Model::from_bytes(&spec.to_bytes()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FormatError::Layer {
+                problem: snn_core::LayerProblem::ThresholdAboveI16 {
+                    channel: 0,
+                    found: 32768
+                },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    spec.membranes = snn_core::format::Membranes::I32;
+    assert!(Model::from_bytes(&spec.to_bytes()).is_ok());
+}
+
 #[test]
 fn header_errors_are_distinct() {
     let blob = small().to_bytes();
@@ -73,10 +117,10 @@ fn header_errors_are_distinct() {
         FormatError::BadMagic { found: *b"XNNM" }
     );
     let mut b = blob.clone();
-    b[4] = 2;
+    b[4] = 3;
     assert_eq!(
         Model::from_bytes(&b).unwrap_err(),
-        FormatError::UnsupportedVersion { found: 2 }
+        FormatError::UnsupportedVersion { found: 3 }
     );
     let mut b = blob.clone();
     b[6] = 1;

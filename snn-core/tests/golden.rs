@@ -62,6 +62,7 @@ fn golden_spec() -> ModelSpec {
         // channel 0 signed around mid-grey (CIFAR-style), channel 1 unsigned (MNIST-style)
         center: vec![128 * 256, 0],
         gain: vec![65793, common::MNIST_GAIN],
+        membranes: snn_core::format::Membranes::I16,
         layers: vec![
             LayerSpec::Conv(c0, n(4, 90, 32440, Reset::Hard)),
             LayerSpec::Pool(n(4, 3, 32768, Reset::Hard)),

@@ -33,6 +33,7 @@ fn spec(c: u16, h: u16, w: u16, layers: Vec<LayerSpec>) -> ModelSpec {
         width: w,
         center: vec![0; c as usize],
         gain: vec![0; c as usize],
+        membranes: snn_core::format::Membranes::I32,
         layers,
     }
 }
@@ -325,15 +326,23 @@ fn lenet_state_size_matches_the_format_doc() {
     let blob = common::lenet(1).to_bytes();
     let model = Model::from_bytes(&blob).unwrap();
     let bitset = |n: usize| n.div_ceil(32);
+    // 16-bit membranes: per population the packed thresholds (channels / 2 words),
+    // the membranes (two per word) and the spike bitset.
+    let pop = |channels: usize, n: usize| channels / 2 + n / 2 + bitset(n);
     let expected = (784 + 3 * bitset(784))
-        + (15680 + bitset(15680))
-        + (3920 + bitset(3920))
-        + (9800 + bitset(9800))
-        + (2450 + bitset(2450))
-        + (200 + bitset(200))
+        + pop(20, 15680)
+        + pop(20, 3920)
+        + pop(50, 9800)
+        + pop(50, 2450)
+        + pop(200, 200)
         + 10;
     assert_eq!(model.state_words(), expected);
-    assert_eq!(model.state_words(), 33_923);
+    assert_eq!(model.state_words(), 18_068);
+    // With 32-bit membranes: one word per membrane, no threshold table.
+    let mut wide = common::lenet(1);
+    wide.membranes = snn_core::format::Membranes::I32;
+    let wide = wide.to_bytes();
+    assert_eq!(Model::from_bytes(&wide).unwrap().state_words(), 33_923);
     let macs: Vec<u64> = model.layers().map(|l| l.macs).collect();
     assert_eq!(
         macs,
@@ -346,4 +355,35 @@ fn lenet_state_size_matches_the_format_doc() {
             2000
         ]
     );
+}
+
+#[test]
+fn sixteen_bit_membranes_saturate_add_by_add_in_input_order() {
+    // Two inputs, both spiking every step, into one neuron with weights +127 and -100,
+    // no leak, threshold 32766. Input 0 is added first, so each step is +27 net until
+    // the +127 saturates: from 32643, +127 -> 32767 (saturated), -100 -> 32667. The
+    // membrane then stays at 32667 and never exceeds the threshold. (Adding input 1
+    // first would reach 32767 and fire.) With 32-bit membranes nothing saturates:
+    // 27 * 1214 = 32778 > 32766 fires at step 1214.
+    let mut s = spec(
+        2,
+        1,
+        1,
+        vec![
+            LayerSpec::Dense {
+                outputs: 1,
+                weights: vec![127, -100],
+                neuron: neuron(32766, 32768, Reset::Subtract),
+            },
+            output(1, 1, 32768),
+        ],
+    );
+    s.membranes = snn_core::format::Membranes::I16;
+    let (trace, r) = run(&s, &[(0b11, 0); 1300]);
+    assert_eq!(r.spikes.as_slice(), [0], "16-bit");
+    assert!(trace.iter().all(|&t| t == 0));
+    s.membranes = snn_core::format::Membranes::I32;
+    let (trace, r) = run(&s, &[(0b11, 0); 1300]);
+    assert_eq!(r.spikes.as_slice(), [1], "32-bit");
+    assert_eq!(trace.iter().position(|&t| t != 0), Some(1213));
 }

@@ -70,6 +70,7 @@ fn model(channels: u16, height: u16, width: u16, layers: Vec<LayerSpec>) -> Mode
         width,
         center: vec![0; c],
         gain: vec![common::MNIST_GAIN; c],
+        membranes: snn_core::format::Membranes::I32,
         layers,
     }
 }

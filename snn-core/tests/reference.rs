@@ -5,6 +5,11 @@
 //! `rand_xoshiro`'s generator for the encoder, and applies the neuron rules of
 //! `method.md` §1 literally. Property tests compare scores, classes, spike counts and
 //! synaptic-event counts bit for bit on random networks that use every layer kind.
+//!
+//! With 16-bit membranes every add saturates, so the order of the adds matters. The
+//! reference gathers each membrane's contributions, sorts them into the documented
+//! order (positive input spikes before negative ones, each by input index; in a
+//! residual block the main path before the shortcut) and saturates after each.
 
 // Index loops are the point of a reference: they mirror the formulas one to one.
 #![allow(clippy::needless_range_loop)]
@@ -16,7 +21,7 @@ use common::{
 };
 use proptest::prelude::*;
 use rand::{RngCore, SeedableRng};
-use snn_core::format::Reset;
+use snn_core::format::{Membranes, Reset};
 use snn_core::Model;
 
 type T3 = Vec<Vec<Vec<i64>>>;
@@ -27,12 +32,51 @@ fn zeros(c: usize, h: usize, w: usize) -> T3 {
 
 const LIMIT: i64 = (1 << 30) - 1;
 
+/// Each membrane's pending contributions: `(order key, delta)`.
+type Pending = Vec<Vec<Vec<Vec<(u64, i64)>>>>;
+
+fn pending(m: &T3) -> Pending {
+    vec![vec![vec![Vec::new(); m[0][0].len()]; m[0].len()]; m.len()]
+}
+
+/// The order of an add from input value `v` at `HWC` index `i`: positive spikes first.
+fn key(v: i64, i: usize) -> u64 {
+    (u64::from(v < 0) << 40) | i as u64
+}
+
+/// Applies the pending adds in order: plain sums for 32-bit membranes, saturating
+/// after each add for 16-bit ones.
+fn apply(mem: &mut T3, mut p: Pending, width: Membranes) {
+    for (mc, pc) in mem.iter_mut().zip(&mut p) {
+        for (my, py) in mc.iter_mut().zip(pc) {
+            for (m, adds) in my.iter_mut().zip(py) {
+                adds.sort_by_key(|a| a.0);
+                for &(_, d) in adds.iter() {
+                    *m += d;
+                    if width == Membranes::I16 {
+                        *m = (*m).clamp(-32768, 32767);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `HWC` index of `(c, y, x)` in a tensor shaped like `t`.
+fn hwc(t: &T3, c: usize, y: usize, x: usize) -> usize {
+    (y * t[0][0].len() + x) * t.len() + c
+}
+
 fn leak(u: i64, bits: u16) -> i64 {
     (u * bits as i64 + 16384).div_euclid(32768)
 }
 
 /// Updates membranes in place, returns spikes (0/1) and their count.
-fn fire(mem: &mut T3, n: &NeuronSpec) -> (T3, u32) {
+fn fire(mem: &mut T3, n: &NeuronSpec, width: Membranes) -> (T3, u32) {
+    let (lo, hi) = match width {
+        Membranes::I16 => (-32768, 32767),
+        Membranes::I32 => (-LIMIT - 1, LIMIT),
+    };
     let mut out = zeros(mem.len(), mem[0].len(), mem[0][0].len());
     let mut count = 0;
     for (c, plane) in mem.iter_mut().enumerate() {
@@ -49,22 +93,30 @@ fn fire(mem: &mut T3, n: &NeuronSpec) -> (T3, u32) {
                 } else {
                     leak(*u, n.leak)
                 };
-                *u = v.clamp(-LIMIT - 1, LIMIT);
+                *u = v.clamp(lo, hi);
             }
         }
     }
     (out, count)
 }
 
-/// `mem += conv(x)`; returns synaptic events (nonzero input times valid weight rows).
-fn conv_into(mem: &mut T3, x: &T3, c: &ConvSpec) -> u64 {
+/// `mem += conv(x)` in the add order of `width`; returns synaptic events.
+fn conv_into(mem: &mut T3, x: &T3, c: &ConvSpec, width: Membranes) -> u64 {
+    let mut p = pending(mem);
+    let events = conv_pending(&mut p, x, c);
+    apply(mem, p, width);
+    events
+}
+
+/// The adds of `conv(x)`; returns synaptic events (nonzero input times valid weight rows).
+fn conv_pending(pend: &mut Pending, x: &T3, c: &ConvSpec) -> u64 {
     let (ic, ih, iw) = (x.len(), x[0].len() as i64, x[0][0].len() as i64);
     let (k, s, p) = (c.kernel as i64, c.stride as i64, c.padding as i64);
     let oc = c.out_channels as usize;
     let mut events = 0;
     for o in 0..oc {
-        for oy in 0..mem[o].len() {
-            for ox in 0..mem[o][0].len() {
+        for oy in 0..pend[o].len() {
+            for ox in 0..pend[o][0].len() {
                 for i in 0..ic {
                     for ky in 0..k {
                         for kx in 0..k {
@@ -78,7 +130,10 @@ fn conv_into(mem: &mut T3, x: &T3, c: &ConvSpec) -> u64 {
                                     + kx as usize)
                                     * oc
                                     + o;
-                                mem[o][oy][ox] += v * c.weights[wi] as i64;
+                                pend[o][oy][ox].push((
+                                    key(v, hwc(x, i, y as usize, xx as usize)),
+                                    v * c.weights[wi] as i64,
+                                ));
                                 events += 1;
                             }
                         }
@@ -179,31 +234,35 @@ impl<'a> Reference<'a> {
     fn step(&mut self, input: &T3) {
         let mut x = input.clone();
         let mut p = 0;
+        let width = self.spec.membranes;
         for (l, layer) in self.spec.layers.iter().enumerate() {
             let mems = &mut self.mems[l];
             match layer {
                 LayerSpec::Conv(cv, n) => {
-                    self.events[l] += conv_into(&mut mems[0], &x, cv);
-                    let (o, k) = fire(&mut mems[0], n);
+                    self.events[l] += conv_into(&mut mems[0], &x, cv, width);
+                    let (o, k) = fire(&mut mems[0], n, width);
                     self.spikes[p] += k;
                     x = o;
                 }
                 LayerSpec::Pool(n) => {
                     let m = &mut mems[0];
+                    let mut pend = pending(m);
                     for c in 0..m.len() {
                         for y in 0..m[0].len() {
                             for xx in 0..m[0][0].len() {
                                 for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                                    let v = x[c][2 * y + dy][2 * xx + dx];
+                                    let (iy, ix) = (2 * y + dy, 2 * xx + dx);
+                                    let v = x[c][iy][ix];
                                     if v != 0 {
-                                        m[c][y][xx] += v;
+                                        pend[c][y][xx].push((key(v, hwc(&x, c, iy, ix)), v));
                                         self.events[l] += 1;
                                     }
                                 }
                             }
                         }
                     }
-                    let (o, k) = fire(m, n);
+                    apply(m, pend, width);
+                    let (o, k) = fire(m, n, width);
                     self.spikes[p] += k;
                     x = o;
                 }
@@ -214,15 +273,17 @@ impl<'a> Reference<'a> {
                 } => {
                     let flat = flatten(&x);
                     let n = *outputs as usize;
+                    let mut pend = pending(&mems[0]);
                     for (j, &v) in flat.iter().enumerate() {
                         if v != 0 {
                             for o in 0..n {
-                                mems[0][o][0][0] += v * weights[j * n + o] as i64;
+                                pend[o][0][0].push((key(v, j), v * weights[j * n + o] as i64));
                             }
                             self.events[l] += n as u64;
                         }
                     }
-                    let (o, k) = fire(&mut mems[0], neuron);
+                    apply(&mut mems[0], pend, width);
+                    let (o, k) = fire(&mut mems[0], neuron, width);
                     self.spikes[p] += k;
                     x = o;
                 }
@@ -233,9 +294,9 @@ impl<'a> Reference<'a> {
                     shortcut,
                     n2,
                 } => {
-                    self.events[l] += conv_into(&mut mems[0], &x, conv1);
-                    let (o1, k1) = fire(&mut mems[0], n1);
-                    self.events[l] += conv_into(&mut mems[1], &o1, conv2);
+                    self.events[l] += conv_into(&mut mems[0], &x, conv1, width);
+                    let (o1, k1) = fire(&mut mems[0], n1, width);
+                    self.events[l] += conv_into(&mut mems[1], &o1, conv2, width);
                     let s = (conv1.stride * conv2.stride) as usize;
                     match shortcut {
                         ShortcutSpec::Conv(w) => {
@@ -246,24 +307,27 @@ impl<'a> Reference<'a> {
                                 padding: 0,
                                 weights: w.clone(),
                             };
-                            self.events[l] += conv_into(&mut mems[1], &x, &sc);
+                            self.events[l] += conv_into(&mut mems[1], &x, &sc, width);
                         }
                         ShortcutSpec::Identity(g) => {
                             let m = &mut mems[1];
+                            let mut pend = pending(m);
                             for c in 0..m.len() {
                                 for y in 0..m[0].len() {
                                     for xx in 0..m[0][0].len() {
                                         let v = x[c][y * s][xx * s];
                                         if v != 0 {
-                                            m[c][y][xx] += v * g[c] as i64;
+                                            let k = key(v, hwc(&x, c, y * s, xx * s));
+                                            pend[c][y][xx].push((k, v * g[c] as i64));
                                             self.events[l] += 1;
                                         }
                                     }
                                 }
                             }
+                            apply(m, pend, width);
                         }
                     }
-                    let (o2, k2) = fire(&mut mems[1], n2);
+                    let (o2, k2) = fire(&mut mems[1], n2, width);
                     self.spikes[p] += k1;
                     self.spikes[p + 1] += k2;
                     p += 1;
@@ -356,6 +420,85 @@ proptest! {
         let spec = random_model(model_seed);
         let image = random_image(&spec, image_seed);
         check(&spec, &image, seed, steps);
+    }
+}
+
+/// A network whose 16-bit membranes saturate: excitatory weights, thresholds near
+/// `i16::MAX`, bright images with a signed encoder (negative spikes too), every kind
+/// of synaptic kernel.
+fn saturating_model(seed: u64) -> ModelSpec {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut w = |n: usize| -> Vec<i8> { (0..n).map(|_| rng.random_range(-50..=127)).collect() };
+    let (conv_w, res1, res2, sc, dense_w, out_w) = (
+        w(3 * 25 * 6),
+        w(6 * 9 * 4),
+        w(4 * 9 * 6),
+        w(6 * 6),
+        w(6 * 6 * 6 * 9),
+        w(9 * 3),
+    );
+    let mut neuron = |c: usize| NeuronSpec {
+        thresholds: (0..c).map(|_| rng.random_range(20000..=32767)).collect(),
+        leak: if rng.random_bool(0.5) { 32768 } else { 32700 },
+        reset: if rng.random_bool(0.5) {
+            Reset::Hard
+        } else {
+            Reset::Subtract
+        },
+    };
+    let conv = |oc: u16, k: u8, s: u8, p: u8, weights: Vec<i8>| ConvSpec {
+        out_channels: oc,
+        kernel: k,
+        stride: s,
+        padding: p,
+        weights,
+    };
+    let layers = vec![
+        LayerSpec::Conv(conv(6, 5, 1, 2, conv_w), neuron(6)),
+        LayerSpec::Residual {
+            conv1: conv(4, 3, 1, 1, res1),
+            n1: neuron(4),
+            conv2: conv(6, 3, 1, 1, res2),
+            shortcut: ShortcutSpec::Conv(sc),
+            n2: neuron(6),
+        },
+        LayerSpec::Pool(NeuronSpec {
+            thresholds: vec![3; 6],
+            leak: 32768,
+            reset: Reset::Hard,
+        }),
+        LayerSpec::Dense {
+            outputs: 9,
+            weights: dense_w,
+            neuron: neuron(9),
+        },
+        LayerSpec::Output {
+            classes: 3,
+            weights: out_w,
+            leak: 32768,
+            scale: 0.01,
+        },
+    ];
+    ModelSpec {
+        channels: 3,
+        height: 12,
+        width: 12,
+        center: vec![10000, 0, 30000],
+        gain: vec![common::MNIST_GAIN * 2; 3],
+        membranes: Membranes::I16,
+        layers,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn saturating_16_bit_membranes_match_reference(model_seed in any::<u64>(), seed in any::<u64>()) {
+        let spec = saturating_model(model_seed);
+        let image: Vec<u8> = (0..3 * 144).map(|i| 160 + (i * 37 % 96) as u8).collect();
+        check(&spec, &image, seed, 30);
     }
 }
 

@@ -15,6 +15,7 @@ use snn_core::{LayerKind, Model, RunError};
 
 use crate::config::TrainConfig;
 use crate::data::{self, Dataset, DatasetKind};
+use crate::early_exit;
 use crate::plots::{self, PlotError};
 use crate::seed::eval_seed;
 use crate::{par, ConfigError, DataError};
@@ -414,6 +415,8 @@ pub struct AnalyzeOutput {
     pub analysis: Analysis,
     /// Fixed-point accuracy (percent) per number of time steps.
     pub curve: Vec<(u32, f64)>,
+    /// Early exit at the analysis' time steps.
+    pub early_exit: early_exit::EarlyExitReport,
     /// The directory written to.
     pub out: PathBuf,
     /// The files written there, in order.
@@ -429,7 +432,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AnalyzeError + '_ {
 
 /// The `snn-train analyze` command: checks the options, loads the model and the test
 /// split, checks they fit, analyses, and writes `analysis.json`, `ac_vs_mac.png`,
-/// `accuracy_vs_steps.png`, `raster.png` (and, for a run with `metrics.jsonl`, the
+/// `accuracy_vs_steps.png`, `early_exit.png`, `raster.png` (and, for a run with `metrics.jsonl`, the
 /// training curves) into the output directory.
 ///
 /// # Errors
@@ -495,15 +498,22 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
         error,
     })?;
     let dir = data::data_dir(dataset, data_dir.as_deref())?;
-    let (_, mut test) = data::load(dataset, &dir)?;
+    let (mut train, mut test) = data::load(dataset, &dir)?;
     test.truncate(opts.images);
+    train.truncate(opts.images);
     check_fit(&model, &test, &format!("dataset {}", dataset.name()))?;
     std::fs::create_dir_all(&out).map_err(io_err(&out))?;
 
     let report = analyze(&model, &test, steps)?;
     let curve = accuracy_vs_steps(&model, &test, &opts.curve)?;
+    let calibration = (!train.is_empty()).then_some(&train);
+    let exits = early_exit::report(&model, &test, calibration, steps).map_err(AnalyzeError::Run)?;
     let json = out.join("analysis.json");
-    let doc = serde_json::json!({ "analysis": report, "accuracy_vs_steps": curve });
+    let doc = serde_json::json!({
+        "analysis": report,
+        "accuracy_vs_steps": curve,
+        "early_exit": exits,
+    });
     let text = serde_json::to_string_pretty(&doc).map_err(|error| AnalyzeError::Json {
         path: json.clone(),
         error,
@@ -522,6 +532,7 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
         &[("snn-core", pts)],
         &out.join("accuracy_vs_steps.png"),
     )?;
+    early_exit_plot(&curve, &exits, &out.join("early_exit.png"))?;
     let spikes = raster(&model, test.image(0), eval_seed(0), steps);
     let (sizes, names) = population_labels(&model, &report);
     plots::raster(&spikes, &sizes, &names, steps, &out.join("raster.png"))?;
@@ -529,6 +540,7 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
         "analysis.json",
         "ac_vs_mac.png",
         "accuracy_vs_steps.png",
+        "early_exit.png",
         "raster.png",
     ];
     if let Some(run) = &opts.run {
@@ -537,9 +549,38 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
     Ok(AnalyzeOutput {
         analysis: report,
         curve,
+        early_exit: exits,
         out,
         written,
     })
+}
+
+/// Accuracy against the mean number of time steps run: the fixed windows of the
+/// accuracy curve, the exact early exit, the margin sweep and the calibrated margin.
+fn early_exit_plot(
+    curve: &[(u32, f64)],
+    e: &early_exit::EarlyExitReport,
+    path: &Path,
+) -> Result<(), PlotError> {
+    let xy = |p: &early_exit::ExitPoint| (p.mean_steps, p.accuracy);
+    let fixed: Vec<(f64, f64)> = curve.iter().map(|&(t, a)| (f64::from(t), a)).collect();
+    let mut margins: Vec<(f64, f64)> = e.margins.iter().map(xy).collect();
+    margins.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut series = vec![
+        ("fixed window T", fixed),
+        ("margin rule (sweep)", margins),
+        ("exact early exit", vec![xy(&e.exact)]),
+    ];
+    if let Some(c) = &e.calibrated {
+        series.push(("calibrated margin", vec![xy(c)]));
+    }
+    plots::lines(
+        &format!("Accuracy against mean time steps (window T = {})", e.steps),
+        "mean time steps run",
+        "test accuracy (%)",
+        &series,
+        path,
+    )
 }
 
 /// Size and name of every spiking population, in the order of the raster.

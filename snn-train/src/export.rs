@@ -9,7 +9,10 @@
 //! and validates the blob. Evaluating the result is [`crate::eval`]'s job.
 
 use ndarray::ArrayD;
-use snn_core::format::{ConvDesc, InputDesc, LayerDesc, ModelDesc, NeuronDesc, Reset, Shortcut};
+use snn_core::format::{
+    interleave_rows, ConvDesc, InputDesc, LayerDesc, Membranes, ModelDesc, NeuronDesc, Reset,
+    Shortcut,
+};
 use snn_core::layer::{shortcut_gain_from_f32, weight_from_f32, weight_scale};
 use snn_core::neuron::{threshold_from_f32, Leak};
 
@@ -210,6 +213,60 @@ pub fn quantize_layer(net: &Network, params: &Params, li: usize) -> QLayer {
 }
 
 impl QLayer {
+    /// The layer with its weight rows in the stored order of the format
+    /// ([`interleave_rows`]; rows are one output channel long). Applying it twice gives
+    /// the layer back.
+    pub fn interleaved(&self) -> Self {
+        let rows = |w: &[u8], row: u16| {
+            let mut w = w.to_vec();
+            interleave_rows(&mut w, usize::from(row));
+            w
+        };
+        let mut q = self.clone();
+        match &mut q {
+            Self::Conv {
+                channels, weights, ..
+            } => *weights = rows(weights, *channels),
+            Self::Dense { units, weights, .. } => *weights = rows(weights, *units),
+            Self::Residual {
+                channels,
+                w1,
+                w2,
+                shortcut,
+                conv_shortcut,
+                ..
+            } => {
+                *w1 = rows(w1, *channels);
+                *w2 = rows(w2, *channels);
+                if *conv_shortcut {
+                    *shortcut = rows(shortcut, *channels);
+                }
+            }
+            Self::Output {
+                classes, weights, ..
+            } => *weights = rows(weights, *classes),
+            Self::Pool { .. } => {}
+        }
+        q
+    }
+
+    /// The largest threshold of the layer's spiking populations (0 for the output).
+    pub fn max_threshold(&self) -> i32 {
+        let max = |t: &[u8]| {
+            t.chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .max()
+                .unwrap_or(0)
+        };
+        match self {
+            Self::Conv { thresholds, .. }
+            | Self::Pool { thresholds }
+            | Self::Dense { thresholds, .. } => max(thresholds),
+            Self::Residual { th1, th2, .. } => max(th1).max(max(th2)),
+            Self::Output { .. } => 0,
+        }
+    }
+
     /// The format's description of this layer, borrowing its arrays. `leak` and
     /// `reset` are the network's LIF constants (pooling neurons never leak and reset
     /// hard).
@@ -288,16 +345,46 @@ impl QLayer {
 }
 
 /// Quantises `params` and writes a complete `snn-core` model blob, validated by
-/// `snn-core` before it is returned.
+/// `snn-core` before it is returned, with the membrane width [`choose_membranes`]
+/// picks.
 ///
 /// # Errors
 /// [`ExportError`] when the network cannot be represented.
 pub fn export(net: &Network, params: &Params, enc: &Encoding) -> Result<Vec<u8>, ExportError> {
+    export_with(net, params, enc, None)
+}
+
+/// [`export`] with the membrane width given (`None`: [`choose_membranes`]).
+///
+/// # Errors
+/// [`ExportError`] when the network cannot be represented, for example 16-bit
+/// membranes asked for with a threshold above `i16::MAX`.
+pub fn export_with(
+    net: &Network,
+    params: &Params,
+    enc: &Encoding,
+    membranes: Option<Membranes>,
+) -> Result<Vec<u8>, ExportError> {
     let leak = Leak::from_f32(net.neuron.leak).to_bits();
     let layers: Vec<(QLayer, u16, Reset)> = (0..net.layers.len())
         .map(|li| (quantize_layer(net, params, li), leak, net.neuron.reset))
         .collect();
-    assemble(&layers, net.pops[0].shape, enc)
+    assemble(&layers, net.pops[0].shape, enc, membranes)
+}
+
+/// The membrane width for quantised layers: 16 bits when every threshold fits
+/// `i16` (half the state memory and the Cortex-M DSP kernels), else 32 bits.
+pub fn choose_membranes(quantized: &[(QLayer, u16, Reset)]) -> Membranes {
+    let max = quantized
+        .iter()
+        .map(|(q, _, _)| q.max_threshold())
+        .max()
+        .unwrap_or(0);
+    if max <= i32::from(i16::MAX) {
+        Membranes::I16
+    } else {
+        Membranes::I32
+    }
 }
 
 /// Writes quantised layers, each with its leak bits and reset, behind an input of
@@ -309,9 +396,15 @@ pub fn assemble(
     quantized: &[(QLayer, u16, Reset)],
     input: Shape,
     enc: &Encoding,
+    membranes: Option<Membranes>,
 ) -> Result<Vec<u8>, ExportError> {
+    let membranes = membranes.unwrap_or_else(|| choose_membranes(quantized));
+    let stored: Vec<(QLayer, u16, Reset)> = quantized
+        .iter()
+        .map(|(q, leak, reset)| (q.interleaved(), *leak, *reset))
+        .collect();
     let mut layers = heapless::Vec::<LayerDesc<'_>, { snn_core::MAX_LAYERS }>::new();
-    for (q, leak, reset) in quantized {
+    for (q, leak, reset) in &stored {
         layers
             .push(q.describe(*leak, *reset))
             .map_err(|_| ExportError::TooManyLayers {
@@ -329,6 +422,7 @@ pub fn assemble(
             center: &center,
             gain: &gain,
         },
+        membranes,
         layers,
     };
     let mut out = vec![0u8; desc.encoded_len_bound()];

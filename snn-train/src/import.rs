@@ -55,11 +55,13 @@ fn le_i32(b: &[u8]) -> impl Iterator<Item = i32> + '_ {
         .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
-/// Float weights `w_i8 * scale[i % oc]`.
-fn dequantize(weights: &[u8], scales: &[f32]) -> Vec<f32> {
+/// Float weights `w_i8 * scale[i % scales.len()]` in logical order, from weight rows of
+/// `row` bytes stored interleaved ([`format::interleave_rows`]).
+fn dequantize(weights: &[u8], scales: &[f32], row: u16) -> Vec<f32> {
+    let mut w = weights.to_vec();
+    format::interleave_rows(&mut w, usize::from(row));
     let oc = scales.len().max(1);
-    weights
-        .iter()
+    w.iter()
         .enumerate()
         .map(|(i, &w)| f32::from(w as i8) * scales[i % oc])
         .collect()
@@ -92,7 +94,7 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
                     stride: usize::from(conv.stride),
                     padding: Some(usize::from(conv.padding)),
                 });
-                tensors.push(dequantize(conv.weights, &scales(neuron)));
+                tensors.push(dequantize(conv.weights, &scales(neuron), conv.out_channels));
                 leak.get_or_insert((neuron.leak, neuron.reset));
             }
             LayerDesc::Pool { neuron } => {
@@ -107,7 +109,7 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
                 layers.push(LayerSpec::Dense {
                     units: usize::from(*outputs),
                 });
-                tensors.push(dequantize(weights, &scales(neuron)));
+                tensors.push(dequantize(weights, &scales(neuron), *outputs));
                 leak.get_or_insert((neuron.leak, neuron.reset));
             }
             LayerDesc::Residual {
@@ -126,11 +128,15 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
                     });
                 }
                 let s2 = scales(neuron2);
-                tensors.push(dequantize(conv1.weights, &scales(neuron1)));
-                tensors.push(dequantize(conv2.weights, &s2));
+                tensors.push(dequantize(
+                    conv1.weights,
+                    &scales(neuron1),
+                    conv1.out_channels,
+                ));
+                tensors.push(dequantize(conv2.weights, &s2, conv2.out_channels));
                 let kind = match shortcut {
                     Shortcut::Conv { weights } => {
-                        tensors.push(dequantize(weights, &s2));
+                        tensors.push(dequantize(weights, &s2, conv2.out_channels));
                         ShortcutKind::Conv
                     }
                     Shortcut::Identity { .. } => ShortcutKind::Identity,
@@ -150,7 +156,7 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
             } => {
                 layers.push(LayerSpec::Output);
                 classes = usize::from(*c);
-                tensors.push(dequantize(weights, &[*scale]));
+                tensors.push(dequantize(weights, &[*scale], *c));
                 leak.get_or_insert((*l, Reset::Hard));
             }
         }

@@ -49,6 +49,8 @@ pub mod config;
 #[cfg(feature = "train")]
 pub mod dist;
 #[cfg(feature = "train")]
+pub mod early_exit;
+#[cfg(feature = "train")]
 pub mod eval;
 #[cfg(feature = "train")]
 pub mod export;
@@ -92,3 +94,5 @@ pub mod step;
 pub mod train;
 #[cfg(feature = "train")]
 mod train_error;
+#[cfg(feature = "train")]
+pub mod upgrade;

@@ -35,6 +35,8 @@ enum Cmd {
     Analyze(AnalyzeArgs),
     /// Training and host-inference throughput (used by `cargo xtask bench`).
     Bench(BenchArgs),
+    /// Rewrite a model file of an older format version (1) in today's format (2).
+    Upgrade(UpgradeArgs),
     /// Translate a NIR graph (snnTorch, Norse, ... exports) into an snn-core model.
     #[cfg(feature = "nir")]
     ImportNir(ImportNirArgs),
@@ -222,6 +224,40 @@ struct EvalArgs {
     data_dir: Option<PathBuf>,
 }
 
+/// Membrane width of an exported model.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum MembraneArg {
+    /// 16 bits when every threshold fits, else 32.
+    Auto,
+    /// 16-bit membranes (half the state memory, the Cortex-M DSP kernels).
+    I16,
+    /// 32-bit membranes.
+    I32,
+}
+
+impl MembraneArg {
+    fn choice(self) -> Option<snn_core::format::Membranes> {
+        use snn_core::format::Membranes;
+        match self {
+            Self::Auto => None,
+            Self::I16 => Some(Membranes::I16),
+            Self::I32 => Some(Membranes::I32),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct UpgradeArgs {
+    /// Model file of format version 1.
+    model: PathBuf,
+    /// Output file (written atomically).
+    #[arg(long)]
+    out: PathBuf,
+    /// Membrane width of the upgraded model.
+    #[arg(long, value_enum, default_value = "auto")]
+    membranes: MembraneArg,
+}
+
 #[derive(Debug, Args)]
 struct ExportArgs {
     /// Run directory.
@@ -235,6 +271,9 @@ struct ExportArgs {
     /// Directory of the dataset's files (else the run's, else SNN_DATA_DIR).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Membrane width of the model.
+    #[arg(long, value_enum, default_value = "auto")]
+    membranes: MembraneArg,
 }
 
 fn main() -> Result<()> {
@@ -244,6 +283,7 @@ fn main() -> Result<()> {
         Cmd::Export(a) => export_cmd(a),
         Cmd::Analyze(a) => analyze_cmd(a),
         Cmd::Bench(a) => bench_cmd(a),
+        Cmd::Upgrade(a) => upgrade_cmd(a),
         #[cfg(feature = "nir")]
         Cmd::ImportNir(a) => import_nir_cmd(a),
         #[cfg(feature = "nir")]
@@ -527,7 +567,7 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
     let (ck, setup) = load_run(&a.run, which(a.latest), a.data_dir)?;
     let out = a.out.unwrap_or_else(|| a.run.join("model.snn"));
     let agreement = snn_train::par::with_threads(ck.config.run.threads, || {
-        train::export_checkpoint(&ck, &setup.test, &setup.enc, &out)
+        train::export_checkpoint(&ck, &setup.test, &setup.enc, &out, a.membranes.choice())
     })??;
     println!(
         "model {}  float {:.2}%  fixed-point {:.2}%  agreement {:.2}%",
@@ -535,6 +575,23 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
         agreement.float_accuracy,
         agreement.fixed_accuracy,
         agreement.agreement
+    );
+    Ok(())
+}
+
+fn upgrade_cmd(a: UpgradeArgs) -> Result<()> {
+    let old = std::fs::read(&a.model).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
+    let new = snn_train::upgrade::upgrade(&old, a.membranes.choice())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
+    snn_train::checkpoint::write_atomic(&a.out, &new)?;
+    let m = snn_core::Model::from_bytes(&new)?;
+    println!(
+        "{} (format 1) -> {} (format {}, {:?} membranes, {} bytes of state)",
+        a.model.display(),
+        a.out.display(),
+        snn_core::format::FORMAT_VERSION,
+        m.membranes(),
+        m.state_bytes()
     );
     Ok(())
 }
@@ -552,6 +609,7 @@ fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
         out: a.out,
     })?;
     analysis::print(&out.analysis);
+    snn_train::early_exit::print(&out.early_exit);
     eprintln!("wrote {} in {}", out.written.join(", "), out.out.display());
     Ok(())
 }

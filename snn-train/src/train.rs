@@ -322,7 +322,7 @@ pub fn run_in(
         let best_ck = Checkpoint::load(&run_dir.join("checkpoint_best"))?;
         let model_path = run_dir.join("model.snn");
         let agreement = par::with_threads(cfg.run.threads, || {
-            export_checkpoint(&best_ck, &test, &enc, &model_path)
+            export_checkpoint(&best_ck, &test, &enc, &model_path, None)
         })??;
         summary.export = Some(agreement);
         summary.model = Some(model_path);
@@ -340,8 +340,9 @@ pub fn export_checkpoint(
     test: &Dataset,
     enc: &Encoding,
     out: &Path,
+    membranes: Option<snn_core::format::Membranes>,
 ) -> Result<Agreement, TrainError> {
-    let blob = crate::export::export(&ck.net, &ck.params, enc)?;
+    let blob = crate::export::export_with(&ck.net, &ck.params, enc, membranes)?;
     write_atomic(out, &blob).map_err(TrainError::io(out))?;
     let win = Window {
         net: &ck.net,

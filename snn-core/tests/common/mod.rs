@@ -7,7 +7,10 @@
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use snn_core::format::{ConvDesc, InputDesc, LayerDesc, ModelDesc, NeuronDesc, Reset, Shortcut};
+use snn_core::format::{
+    interleave_rows, ConvDesc, InputDesc, LayerDesc, Membranes, ModelDesc, NeuronDesc, Reset,
+    Shortcut,
+};
 
 #[derive(Debug, Clone)]
 pub struct NeuronSpec {
@@ -63,11 +66,18 @@ pub struct ModelSpec {
     pub width: u16,
     pub center: Vec<i32>,
     pub gain: Vec<u32>,
+    pub membranes: Membranes,
     pub layers: Vec<LayerSpec>,
 }
 
 pub fn i8s(v: &[i8]) -> Vec<u8> {
     v.iter().map(|&x| x as u8).collect()
+}
+/// `i8` weights in logical order, as stored: rows of `row` interleaved.
+pub fn rows(v: &[i8], row: u16) -> Vec<u8> {
+    let mut b = i8s(v);
+    interleave_rows(&mut b, usize::from(row));
+    b
 }
 pub fn i32s(v: &[i32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -79,11 +89,13 @@ pub fn u32s(v: &[u32]) -> Vec<u8> {
 /// Byte arrays of one layer, in the order `desc_layer` reads them.
 fn layer_bytes(l: &LayerSpec) -> Vec<Vec<u8>> {
     match l {
-        LayerSpec::Conv(c, n) => vec![i8s(&c.weights), i32s(&n.thresholds)],
+        LayerSpec::Conv(c, n) => vec![rows(&c.weights, c.out_channels), i32s(&n.thresholds)],
         LayerSpec::Pool(n) => vec![i32s(&n.thresholds)],
         LayerSpec::Dense {
-            weights, neuron, ..
-        } => vec![i8s(weights), i32s(&neuron.thresholds)],
+            outputs,
+            weights,
+            neuron,
+        } => vec![rows(weights, *outputs), i32s(&neuron.thresholds)],
         LayerSpec::Residual {
             conv1,
             n1,
@@ -91,16 +103,18 @@ fn layer_bytes(l: &LayerSpec) -> Vec<Vec<u8>> {
             shortcut,
             n2,
         } => vec![
-            i8s(&conv1.weights),
+            rows(&conv1.weights, conv1.out_channels),
             i32s(&n1.thresholds),
-            i8s(&conv2.weights),
+            rows(&conv2.weights, conv2.out_channels),
             match shortcut {
-                ShortcutSpec::Conv(w) => i8s(w),
+                ShortcutSpec::Conv(w) => rows(w, conv2.out_channels),
                 ShortcutSpec::Identity(g) => i32s(g),
             },
             i32s(&n2.thresholds),
         ],
-        LayerSpec::Output { weights, .. } => vec![i8s(weights)],
+        LayerSpec::Output {
+            weights, classes, ..
+        } => vec![rows(weights, *classes)],
     }
 }
 
@@ -186,6 +200,7 @@ impl ModelSpec {
                 center: &center,
                 gain: &gain,
             },
+            membranes: self.membranes,
             layers,
         };
         let body = postcard::to_allocvec(&desc).expect("serialise");
@@ -346,12 +361,18 @@ pub fn random_model(seed: u64) -> ModelSpec {
         leak,
         scale: 0.01,
     });
+    let membranes = if rng.random_bool(0.5) {
+        Membranes::I16
+    } else {
+        Membranes::I32
+    };
     ModelSpec {
         channels,
         height,
         width,
         center,
         gain,
+        membranes,
         layers,
     }
 }
@@ -397,6 +418,7 @@ pub fn lenet(seed: u64) -> ModelSpec {
         width: 28,
         center: vec![0],
         gain: vec![MNIST_GAIN],
+        membranes: Membranes::I16,
         layers: vec![
             LayerSpec::Conv(c1, th(20, 150)),
             LayerSpec::Pool(th(20, 3)),

@@ -21,6 +21,14 @@ fn meta_numbers(v: impl IntoIterator<Item = f64>) -> Meta {
     Meta::Array(Array::new(&[data.len()], data))
 }
 
+/// Weight rows of `row` bytes in logical order (the format stores them interleaved:
+/// `snn_core::format::interleave_rows`).
+fn logical(stored: &[u8], row: usize) -> Vec<u8> {
+    let mut w = stored.to_vec();
+    format::interleave_rows(&mut w, row);
+    w
+}
+
 /// Per-channel values broadcast to a population of `shape` (`CHW`).
 fn broadcast(shape: &[usize], per_channel: &[f64]) -> Array {
     let c = per_channel.len().max(1);
@@ -98,7 +106,7 @@ impl Writer {
     ) -> String {
         let (co, k) = (usize::from(c.out_channels), usize::from(c.kernel));
         let mut w = vec![0.0; co * ci * k * k];
-        for (idx, &q) in c.weights.iter().enumerate() {
+        for (idx, &q) in logical(c.weights, co).iter().enumerate() {
             let o = idx % co;
             let rest = idx / co;
             let (i, ky, kx) = (rest / (k * k), (rest / k) % k, rest % k);
@@ -144,6 +152,7 @@ impl Writer {
         from: &str,
     ) -> String {
         let n: usize = shape.iter().product();
+        let weights = logical(weights, out);
         let mut w = vec![0.0; out * n];
         for j in 0..n {
             // NIR's flat (CHW) index j is our (HWC) row `row`.
@@ -328,7 +337,10 @@ pub fn from_model(blob: &[u8], dt: f64) -> Result<Graph, NirError> {
                 let (ci, co) = (shape[0], end[0]);
                 let (q, extra): (Vec<i64>, Metadata) = match shortcut {
                     Shortcut::Conv { weights } => (
-                        weights.iter().map(|&b| i64::from(b as i8)).collect(),
+                        logical(weights, co)
+                            .iter()
+                            .map(|&b| i64::from(b as i8))
+                            .collect(),
                         Metadata::new(),
                     ),
                     Shortcut::Identity { gains } => {

@@ -775,7 +775,7 @@ pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirErro
             }
         }
     }
-    let blob = assemble(&w.layers, input_shape, &enc)?;
+    let blob = assemble(&w.layers, input_shape, &enc, None)?;
     Ok(Imported {
         blob,
         dt,

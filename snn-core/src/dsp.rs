@@ -1,0 +1,314 @@
+//! The Cortex-M DSP-extension instructions the 16-bit kernels use (feature `dsp`,
+//! Armv7E-M and Armv8-M Mainline with the DSP extension: Cortex-M4, M7, M33).
+//!
+//! Each function is one instruction (or, for [`fire_select`], three that must share
+//! the `GE` flags) on a pair of 16-bit lanes packed in a `u32`: lane 0 in bits 0..16,
+//! lane 1 in bits 16..32. The portable kernels in [`crate::membrane`] and
+//! [`crate::neuron`] compute the same lanes with ordinary integer arithmetic; the QEMU
+//! runs compare the two bit for bit.
+//!
+//! Stable Rust exposes neither these intrinsics nor a `target_feature = "dsp"` cfg,
+//! hence inline assembly and a cargo feature.
+#![allow(unsafe_code)]
+
+use core::arch::asm;
+
+/// `SXTB16`: sign-extends bytes 0 and 2 of `x` into the two 16-bit lanes.
+#[inline(always)]
+pub fn sxtb16(x: u32) -> u32 {
+    let r: u32;
+    // SAFETY: a register-to-register instruction of the DSP extension (present on
+    // every core this feature is enabled for): it reads `x`, writes `r`, touches no
+    // memory, stack or flags.
+    unsafe {
+        asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x,
+             options(pure, nomem, nostack, preserves_flags));
+    }
+    r
+}
+
+/// `SXTB16 ..., ROR #8`: sign-extends bytes 1 and 3 of `x` into the two lanes.
+#[inline(always)]
+pub fn sxtb16_ror8(x: u32) -> u32 {
+    let r: u32;
+    // SAFETY: as `sxtb16`; the rotation is part of the same instruction.
+    unsafe {
+        asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x,
+             options(pure, nomem, nostack, preserves_flags));
+    }
+    r
+}
+
+/// `QADD16`: lane-wise signed saturating addition.
+#[inline(always)]
+pub fn qadd16(a: u32, b: u32) -> u32 {
+    let r: u32;
+    // SAFETY: register-to-register, no memory or stack. The flags are declared
+    // clobbered (no `preserves_flags`), so no assumption about them is made.
+    unsafe {
+        asm!("qadd16 {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+             options(pure, nomem, nostack));
+    }
+    r
+}
+
+/// `QSUB16`: lane-wise signed saturating subtraction `a - b`.
+#[inline(always)]
+pub fn qsub16(a: u32, b: u32) -> u32 {
+    let r: u32;
+    // SAFETY: as `qadd16`.
+    unsafe {
+        asm!("qsub16 {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+             options(pure, nomem, nostack));
+    }
+    r
+}
+
+/// `SSUB16`: lane-wise wrapping subtraction `a - b` (only its lanes where `a > b`
+/// are used, where it does not wrap).
+#[inline(always)]
+pub fn ssub16(a: u32, b: u32) -> u32 {
+    let r: u32;
+    // SAFETY: as `qadd16` (it sets the GE flags, declared clobbered).
+    unsafe {
+        asm!("ssub16 {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+             options(pure, nomem, nostack));
+    }
+    r
+}
+
+/// `leak` on both lanes of `u`: `(lane * l + 2^14) >> 15` per lane, `l` the leak bits
+/// (below `2^15`, so a positive `i16`) in the low half of `l`.
+///
+/// ```text
+/// SMLABB a, u, l, 2^14       a = u.lo * l + 2^14
+/// SMLATB b, u, l, 2^14       b = u.hi * l + 2^14
+/// ASR    a, a, #15
+/// PKHBT  v, a, b, LSL #1     v = a[15:0] | (b << 1)[31:16] = (a, b >> 15)
+/// ```
+/// The products are at most `2^30` in magnitude, so the accumulations never overflow
+/// (the Q flag is untouched in practice, and declared clobbered anyway).
+#[inline(always)]
+pub fn leak_pair(u: u32, l: u32) -> u32 {
+    let v: u32;
+    // SAFETY: register-to-register DSP instructions only; `a` and `b` are scratch
+    // outputs the compiler allocates apart from the inputs (`out`, not `lateout`).
+    unsafe {
+        asm!(
+            "smlabb {a}, {u}, {l}, {r}",
+            "smlatb {b}, {u}, {l}, {r}",
+            "asr {a}, {a}, #15",
+            "pkhbt {v}, {a}, {b}, lsl #1",
+            a = out(reg) _,
+            b = out(reg) _,
+            v = lateout(reg) v,
+            u = in(reg) u,
+            l = in(reg) l,
+            r = in(reg) 1u32 << 14,
+            options(pure, nomem, nostack),
+        );
+    }
+    v
+}
+
+/// The firing decision of two neurons: with `u` their membranes and `th` their
+/// thresholds, a lane fires when `u > th`. Returns `(v, fired)`: `v` takes the lane of
+/// `rest` where the neuron did not fire and of `reset` where it did; `fired` has bit
+/// 15 set when lane 0 fired and bit 31 when lane 1 did, nothing else.
+///
+/// ```text
+/// SSUB16 t, th, u        GE of a lane = th - u >= 0   (did not fire)
+/// SEL    v, rest, reset  lane = GE ? rest : reset
+/// SEL    f, 0, 0x80008000
+/// ```
+#[inline(always)]
+pub fn fire_select(u: u32, th: u32, rest: u32, reset: u32) -> (u32, u32) {
+    let (v, f): (u32, u32);
+    // SAFETY: register-to-register instructions only; the GE flags SSUB16 sets are
+    // read by the two SELs inside this one asm block, and declared clobbered. SSUB16's
+    // difference goes to `v` (an `out`, so apart from every input) and is overwritten
+    // by the first SEL.
+    unsafe {
+        asm!(
+            "ssub16 {v}, {th}, {u}",
+            "sel {v}, {rest}, {reset}",
+            "sel {f}, {zero}, {ones}",
+            v = out(reg) v,
+            f = out(reg) f,
+            th = in(reg) th,
+            u = in(reg) u,
+            rest = in(reg) rest,
+            reset = in(reg) reset,
+            zero = in(reg) 0u32,
+            ones = in(reg) 0x8000_8000u32,
+            options(pure, nomem, nostack),
+        );
+    }
+    (v, f)
+}
+
+/// The leaky, hard-reset neuron update of `mem.len().min(th.len())` pairs (see
+/// [`crate::neuron::Neurons::step_i16`]): per word, `v = leak(u)` where `u <= th` and
+/// `v = 0` where `u > th`, lane by lane; a word at rest (`u = 0`) is skipped. The
+/// spike bits enter `acc` from the top, one shift per word: lane 0 at bit 15, lane 1
+/// at bit 31. Returns the new `acc`. `l` is the leak (below `2^15`).
+///
+/// Per word at work: 16 instructions (`LDR`, `LDR`, `LSR`, `CMP`, `BEQ`, `SMLABB`,
+/// `SMLATB`, `ASR`, `PKHBT`, `SSUB16`, `SEL`, `SEL`, `STR`, `ORR`, `SUBS`, `BNE`).
+#[inline(always)]
+pub fn hard_pairs_leaky(mem: &mut [u32], th: &[u32], l: u32, acc: u32) -> u32 {
+    let n = mem.len().min(th.len());
+    if n == 0 {
+        return acc;
+    }
+    let mut acc = acc;
+    // SAFETY: the loop runs `n >= 1` times (`subs`/`bne` on a counter starting at
+    // `n`); iteration `i` loads `th[i]` and loads and may store `mem[i]`, both in
+    // bounds since `n` is at most either length; `mem` is borrowed mutably and `th`
+    // shared, so nothing else aliases them. The pointer and counter registers are
+    // `inout` and discarded. No stack, GE flags and condition flags clobbered.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {u}, [{m}], #4",
+            "ldr {t}, [{tp}], #4",
+            "lsr {acc}, {acc}, #1",
+            "cmp {u}, #0",
+            "beq 3f",
+            "smlabb {a}, {u}, {l}, {r}",
+            "smlatb {b}, {u}, {l}, {r}",
+            "asr {a}, {a}, #15",
+            "pkhbt {a}, {a}, {b}, lsl #1",
+            "ssub16 {b}, {t}, {u}",
+            "sel {b}, {a}, {zero}",
+            "sel {a}, {zero}, {ones}",
+            "str {b}, [{m}, #-4]",
+            "orr {acc}, {acc}, {a}",
+            "3:",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            m = inout(reg) mem.as_mut_ptr() => _,
+            tp = inout(reg) th.as_ptr() => _,
+            n = inout(reg) n => _,
+            acc = inout(reg) acc,
+            l = in(reg) l,
+            r = in(reg) 1u32 << 14,
+            zero = in(reg) 0u32,
+            ones = in(reg) 0x8000_8000u32,
+            u = out(reg) _,
+            t = out(reg) _,
+            a = out(reg) _,
+            b = out(reg) _,
+            options(nostack),
+        );
+    }
+    acc
+}
+
+/// [`hard_pairs_leaky`] without leak (integrate-and-fire, the pooling neurons):
+/// `v = u` where `u <= th`, else 0.
+#[inline(always)]
+pub fn hard_pairs(mem: &mut [u32], th: &[u32], acc: u32) -> u32 {
+    let n = mem.len().min(th.len());
+    if n == 0 {
+        return acc;
+    }
+    let mut acc = acc;
+    // SAFETY: as `hard_pairs_leaky`: `n >= 1` iterations over `mem[..n]` and
+    // `th[..n]`, both in bounds and not aliased.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {u}, [{m}], #4",
+            "ldr {t}, [{tp}], #4",
+            "lsr {acc}, {acc}, #1",
+            "cmp {u}, #0",
+            "beq 3f",
+            "ssub16 {b}, {t}, {u}",
+            "sel {b}, {u}, {zero}",
+            "sel {a}, {zero}, {ones}",
+            "str {b}, [{m}, #-4]",
+            "orr {acc}, {acc}, {a}",
+            "3:",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            m = inout(reg) mem.as_mut_ptr() => _,
+            tp = inout(reg) th.as_ptr() => _,
+            n = inout(reg) n => _,
+            acc = inout(reg) acc,
+            zero = in(reg) 0u32,
+            ones = in(reg) 0x8000_8000u32,
+            u = out(reg) _,
+            t = out(reg) _,
+            a = out(reg) _,
+            b = out(reg) _,
+            options(nostack),
+        );
+    }
+    acc
+}
+
+/// Adds (`QADD16`, or subtracts with `QSUB16` when `negative`) `blocks` blocks of eight
+/// stored weights (two interleaved groups of four, see
+/// [`crate::format::interleave_rows`]) into `4 * blocks` membrane words (eight 16-bit
+/// membranes), saturating lane by lane. Returns nothing; `mem` and `w` must hold at
+/// least `4 * blocks` words and `8 * blocks` bytes (checked by the caller's slicing:
+/// this function takes the slices and uses the shorter).
+///
+/// Per block: 16 instructions for 8 synaptic events (`LDR` x2, `LDRD` x2, `SXTB16`
+/// x4, `QADD16` x4, `STRD` x2, `SUBS`, `BNE`).
+#[inline(always)]
+pub fn add_blocks(mem: &mut [u32], w: &[u8], negative: bool) {
+    let blocks = (mem.len() / 4).min(w.len() / 8);
+    if blocks == 0 {
+        return;
+    }
+    macro_rules! blocks_with {
+        ($op:literal) => {
+            // SAFETY: `blocks >= 1` iterations; iteration `i` reads bytes
+            // `8i..8i + 8` of `w` (two `LDR`s, unaligned loads are allowed on
+            // Armv7-M and Armv8-M Mainline) and reads and writes words `4i..4i + 4`
+            // of `mem` (`LDRD`/`STRD`, which need word alignment: `mem` is a `[u32]`).
+            // Both are in bounds by the definition of `blocks`; `mem` is borrowed
+            // mutably, `w` shared. The pointers and the counter are `inout` and
+            // discarded; the scratch registers are `out`.
+            unsafe {
+                asm!(
+                    "2:",
+                    "ldr {x}, [{wp}], #8",
+                    "ldr {y}, [{wp}, #-4]",
+                    "ldrd {a}, {b}, [{m}]",
+                    "ldrd {c}, {d}, [{m}, #8]",
+                    "sxtb16 {t}, {x}",
+                    concat!($op, " {a}, {a}, {t}"),
+                    "sxtb16 {t}, {x}, ror #8",
+                    concat!($op, " {b}, {b}, {t}"),
+                    "sxtb16 {t}, {y}",
+                    concat!($op, " {c}, {c}, {t}"),
+                    "sxtb16 {t}, {y}, ror #8",
+                    concat!($op, " {d}, {d}, {t}"),
+                    "strd {a}, {b}, [{m}], #16",
+                    "strd {c}, {d}, [{m}, #-8]",
+                    "subs {n}, {n}, #1",
+                    "bne 2b",
+                    m = inout(reg) mem.as_mut_ptr() => _,
+                    wp = inout(reg) w.as_ptr() => _,
+                    n = inout(reg) blocks => _,
+                    x = out(reg) _,
+                    y = out(reg) _,
+                    a = out(reg) _,
+                    b = out(reg) _,
+                    c = out(reg) _,
+                    d = out(reg) _,
+                    t = out(reg) _,
+                    options(nostack),
+                );
+            }
+        };
+    }
+    if negative {
+        blocks_with!("qsub16");
+    } else {
+        blocks_with!("qadd16");
+    }
+}

@@ -1,0 +1,197 @@
+//! Rewriting a model blob of an older format version in today's format.
+//!
+//! Format version 1 (before 16-bit membranes) has the body of version 2 without the
+//! membrane width, and its weight rows in logical order. [`upgrade`] decodes such a
+//! blob, interleaves every weight row ([`snn_core::format::interleave_rows`]), picks
+//! the membrane width (16 bits when every threshold fits, as export does, unless told)
+//! and writes a version-2 blob that `snn-core` validates. With 32-bit membranes the
+//! upgraded model computes exactly what the old engine computed; with 16-bit ones it
+//! differs only where a membrane would leave the 16-bit range.
+
+use serde::Deserialize;
+use snn_core::format::{
+    self, interleave_rows, InputDesc, LayerDesc, Membranes, ModelDesc, Shortcut, HEADER_LEN, MAGIC,
+    MAX_LAYERS,
+};
+
+/// Why a blob could not be upgraded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpgradeError {
+    /// Not a model blob, or a damaged one.
+    #[error("not a readable model blob: {0}")]
+    Unreadable(&'static str),
+    /// Already in today's format.
+    #[error("the model is already format version {0}: nothing to upgrade")]
+    Current(u16),
+    /// A version this release cannot upgrade from.
+    #[error("format version {0} cannot be upgraded (this release upgrades version 1)")]
+    Unknown(u16),
+    /// The upgraded model does not validate (for example 16-bit membranes asked for
+    /// with a threshold above `i16::MAX`).
+    #[error("the upgraded model is invalid: {0}")]
+    Format(snn_core::FormatError),
+}
+
+/// The body of format version 1.
+#[derive(Deserialize)]
+struct DescV1<'a> {
+    #[serde(borrow)]
+    input: InputDesc<'a>,
+    #[serde(borrow)]
+    layers: heapless::Vec<LayerDesc<'a>, MAX_LAYERS>,
+}
+
+/// The format version a blob's header states, if it has one.
+pub fn version(blob: &[u8]) -> Option<u16> {
+    (blob.len() >= HEADER_LEN && blob[..4] == MAGIC).then(|| u16::from_le_bytes([blob[4], blob[5]]))
+}
+
+/// Rewrites a version-1 blob as a version-2 blob (`membranes`: `None` picks 16 bits
+/// when every threshold fits `i16`).
+///
+/// # Errors
+/// [`UpgradeError`] for a damaged blob, one already current or of an unknown
+/// version, or a result `snn-core` rejects.
+pub fn upgrade(blob: &[u8], membranes: Option<Membranes>) -> Result<Vec<u8>, UpgradeError> {
+    let v = version(blob).ok_or(UpgradeError::Unreadable("no SNNM header"))?;
+    if v == format::FORMAT_VERSION {
+        return Err(UpgradeError::Current(v));
+    }
+    if v != 1 {
+        return Err(UpgradeError::Unknown(v));
+    }
+    let len = u32::from_le_bytes([blob[8], blob[9], blob[10], blob[11]]) as usize;
+    let payload =
+        blob.get(HEADER_LEN..)
+            .filter(|p| p.len() == len)
+            .ok_or(UpgradeError::Unreadable(
+                "payload length does not match the header",
+            ))?;
+    let crc = u32::from_le_bytes([blob[12], blob[13], blob[14], blob[15]]);
+    if format::crc32(payload) != crc {
+        return Err(UpgradeError::Unreadable("checksum mismatch"));
+    }
+    let (old, rest) = postcard::take_from_bytes::<DescV1<'_>>(payload)
+        .map_err(|_| UpgradeError::Unreadable("the version-1 body does not decode"))?;
+    if !rest.is_empty() {
+        return Err(UpgradeError::Unreadable("bytes after the version-1 body"));
+    }
+    // Owned, interleaved copies of every weight array, in the order `describe` reads.
+    let mut arrays: Vec<Vec<u8>> = Vec::new();
+    let mut keep = |w: &[u8], row: u16| {
+        let mut w = w.to_vec();
+        interleave_rows(&mut w, usize::from(row));
+        arrays.push(w);
+    };
+    let mut max_threshold = 0;
+    let mut thresholds = |t: &[u8]| {
+        for c in t.chunks_exact(4) {
+            max_threshold = max_threshold.max(i32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        }
+    };
+    for l in &old.layers {
+        match l {
+            LayerDesc::Conv { conv, neuron } => {
+                keep(conv.weights, conv.out_channels);
+                thresholds(neuron.thresholds);
+            }
+            LayerDesc::Pool { neuron } => thresholds(neuron.thresholds),
+            LayerDesc::Dense {
+                outputs,
+                weights,
+                neuron,
+            } => {
+                keep(weights, *outputs);
+                thresholds(neuron.thresholds);
+            }
+            LayerDesc::Residual {
+                conv1,
+                neuron1,
+                conv2,
+                shortcut,
+                neuron2,
+            } => {
+                keep(conv1.weights, conv1.out_channels);
+                keep(conv2.weights, conv2.out_channels);
+                if let Shortcut::Conv { weights } = shortcut {
+                    keep(weights, conv2.out_channels);
+                }
+                thresholds(neuron1.thresholds);
+                thresholds(neuron2.thresholds);
+            }
+            LayerDesc::Output {
+                classes, weights, ..
+            } => keep(weights, *classes),
+        }
+    }
+    let membranes = membranes.unwrap_or(if max_threshold <= i32::from(i16::MAX) {
+        Membranes::I16
+    } else {
+        Membranes::I32
+    });
+    let mut next = arrays.iter();
+    let mut take = || next.next().map_or(&[][..], Vec::as_slice);
+    let mut layers = heapless::Vec::<LayerDesc<'_>, MAX_LAYERS>::new();
+    for l in &old.layers {
+        let mut l = l.clone();
+        match &mut l {
+            LayerDesc::Conv { conv, .. } => conv.weights = take(),
+            LayerDesc::Pool { .. } => {}
+            LayerDesc::Dense { weights, .. } | LayerDesc::Output { weights, .. } => {
+                *weights = take()
+            }
+            LayerDesc::Residual {
+                conv1,
+                conv2,
+                shortcut,
+                ..
+            } => {
+                conv1.weights = take();
+                conv2.weights = take();
+                if let Shortcut::Conv { weights } = shortcut {
+                    *weights = take();
+                }
+            }
+        }
+        // Same capacity as the old list.
+        let _ = layers.push(l);
+    }
+    let desc = ModelDesc {
+        input: old.input,
+        membranes,
+        layers,
+    };
+    let mut out = vec![0u8; desc.encoded_len_bound()];
+    let n = snn_core::write_model(&desc, &mut out).map_err(UpgradeError::Format)?;
+    out.truncate(n);
+    snn_core::Model::from_bytes(&out).map_err(UpgradeError::Format)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The version-1 golden model upgrades to the committed version-2 golden model
+    /// byte for byte (both written from the same network), and a current blob is
+    /// refused.
+    #[test]
+    fn golden_v1_upgrades_to_the_golden_v2() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../snn-core/tests/golden");
+        let v1 = std::fs::read(format!("{dir}/model-v1.snn")).unwrap();
+        let v2 = std::fs::read(format!("{dir}/model.snn")).unwrap();
+        assert_eq!(version(&v1), Some(1));
+        assert_eq!(upgrade(&v1, None).unwrap(), v2);
+        assert!(matches!(upgrade(&v2, None), Err(UpgradeError::Current(2))));
+        let wide = upgrade(&v1, Some(Membranes::I32)).unwrap();
+        let m = snn_core::Model::from_bytes(&wide).unwrap();
+        assert_eq!(m.membranes(), Membranes::I32);
+        let mut cut = v1.clone();
+        cut.truncate(v1.len() - 1);
+        assert!(matches!(
+            upgrade(&cut, None),
+            Err(UpgradeError::Unreadable(_))
+        ));
+    }
+}
