@@ -312,3 +312,110 @@ pub fn add_blocks(mem: &mut [u32], w: &[u8], negative: bool) {
         blocks_with!("qadd16");
     }
 }
+
+/// Adds (`QADD16`, or `QSUB16` when `negative`) `rows` stored weight rows of `row`
+/// weights (`row` even; consecutive in `w`) into the membrane rows of `mem` in reverse
+/// order: weight row `r` into membrane words `(rows - 1 - r) * row / 2 ..` (a
+/// convolution's consecutive kernel taps reach consecutive output columns backwards).
+/// Per row: blocks of eight weights, then a group of four and a pair as `row % 8`
+/// asks, then four instructions to step to the next row.
+///
+/// Does nothing unless `row` is even and nonzero, `mem` holds `rows * row / 2` words
+/// and `w` `rows * row` bytes (the caller sizes both).
+#[inline(always)]
+pub fn add_rows(mem: &mut [u32], w: &[u8], rows: usize, row: usize, negative: bool) {
+    let half = row / 2;
+    if rows == 0 || row == 0 || row % 2 != 0 || mem.len() < rows * half || w.len() < rows * row
+    {
+        return;
+    }
+    let (blocks, group, pair) = (row / 8, (row % 8) / 4, (row % 4) / 2);
+    // Row 0's membranes are the last row of `mem`. Per row: the counts, then how far
+    // the membrane pointer moves back and the weight pointer forward after the row
+    // (it has moved `2 * row` bytes and `row` bytes), to the next row's starts.
+    let m_last = (rows - 1) * half;
+    let steps: [usize; 5] = [blocks, 2 * row + 4 * half, 0, group, pair];
+    macro_rules! rows_with {
+        ($op:literal) => {
+            // SAFETY: with `rows >= 1` and `row = 8 * blocks + 4 * group + 2 * pair`,
+            // row r (r in 0..rows) reads bytes `r * row .. (r + 1) * row` of `w` and
+            // reads and writes words `(rows-1-r) * half .. (rows-r) * half` of `mem`,
+            // in bounds by the checks above; after the row both pointers have moved
+            // exactly one row (`2 * row` bytes of membranes, `row` bytes of weights),
+            // and `steps` takes them to the next row's starts. `steps` is only read.
+            // `LDRD`/`STRD`/`LDR`/`STR` of membranes need word alignment: `mem` is a
+            // `[u32]` and every row starts on a word (`half` words per row); the
+            // weight `LDR`/`LDRH` may be unaligned (allowed on Armv7-M and Armv8-M
+            // Mainline). `mem` is borrowed mutably, `w` shared.
+            unsafe {
+                asm!(
+                    "3:",
+                    "ldr {n}, [{p}]",
+                    "cmp {n}, #0",
+                    "beq 6f",
+                    "2:",
+                    "ldr {x}, [{w}], #8",
+                    "ldrd {a}, {b}, [{m}]",
+                    "ldrd {c}, {d}, [{m}, #8]",
+                    "sxtb16 {t}, {x}",
+                    concat!($op, " {a}, {a}, {t}"),
+                    "sxtb16 {t}, {x}, ror #8",
+                    concat!($op, " {b}, {b}, {t}"),
+                    "ldr {x}, [{w}, #-4]",
+                    "sxtb16 {t}, {x}",
+                    concat!($op, " {c}, {c}, {t}"),
+                    "sxtb16 {t}, {x}, ror #8",
+                    concat!($op, " {d}, {d}, {t}"),
+                    "strd {a}, {b}, [{m}], #16",
+                    "strd {c}, {d}, [{m}, #-8]",
+                    "subs {n}, {n}, #1",
+                    "bne 2b",
+                    "6:",
+                    "ldr {n}, [{p}, #12]",
+                    "cmp {n}, #0",
+                    "beq 4f",
+                    "ldr {x}, [{w}], #4",
+                    "ldrd {a}, {b}, [{m}]",
+                    "sxtb16 {t}, {x}",
+                    concat!($op, " {a}, {a}, {t}"),
+                    "sxtb16 {t}, {x}, ror #8",
+                    concat!($op, " {b}, {b}, {t}"),
+                    "strd {a}, {b}, [{m}], #8",
+                    "4:",
+                    "ldr {n}, [{p}, #16]",
+                    "cmp {n}, #0",
+                    "beq 5f",
+                    "ldrh {x}, [{w}], #2",
+                    "sxtb16 {t}, {x}",
+                    "sxtb16 {x}, {x}, ror #8",
+                    "pkhbt {t}, {t}, {x}, lsl #16",
+                    "ldr {a}, [{m}]",
+                    concat!($op, " {a}, {a}, {t}"),
+                    "str {a}, [{m}], #4",
+                    "5:",
+                    "ldr {t}, [{p}, #4]",
+                    "sub {m}, {m}, {t}",
+                    "subs {rows}, {rows}, #1",
+                    "bne 3b",
+                    m = inout(reg) mem.as_mut_ptr().wrapping_add(m_last) => _,
+                    w = inout(reg) w.as_ptr() => _,
+                    rows = inout(reg) rows => _,
+                    p = in(reg) steps.as_ptr(),
+                    n = out(reg) _,
+                    x = out(reg) _,
+                    a = out(reg) _,
+                    b = out(reg) _,
+                    c = out(reg) _,
+                    d = out(reg) _,
+                    t = out(reg) _,
+                    options(nostack),
+                );
+            }
+        };
+    }
+    if negative {
+        rows_with!("qsub16");
+    } else {
+        rows_with!("qadd16");
+    }
+}

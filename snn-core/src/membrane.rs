@@ -25,6 +25,17 @@ pub trait Membrane: Copy + Default + bytemuck::Pod + core::fmt::Debug + 'static 
     /// (lengths are the shorter of the two).
     fn add_row(mem: &mut [Self], w: &[u8], negative: bool);
 
+    /// Adds consecutive stored weight rows of `row` weights into the membrane rows of
+    /// `mem` in reverse order: weight row `r` into membrane row `rows - 1 - r` (a
+    /// convolution's consecutive kernel taps reach consecutive output columns
+    /// backwards). Each row as [`add_row`](Self::add_row).
+    #[inline]
+    fn add_rows_reversed(mem: &mut [Self], w: &[u8], row: usize, negative: bool) {
+        for (w, m) in w.chunks_exact(row).zip(mem.chunks_exact_mut(row).rev()) {
+            Self::add_row(m, w, negative);
+        }
+    }
+
     /// `m += delta`: wrapping for `i32`, saturating to the `i16` range for `i16`.
     fn add(&mut self, delta: i32);
 
@@ -69,6 +80,12 @@ impl Membrane for i16 {
         {
             add_row_i16(mem, w, negative)
         }
+    }
+
+    #[cfg(all(feature = "dsp", target_arch = "arm"))]
+    #[inline(always)]
+    fn add_rows_reversed(mem: &mut [i16], w: &[u8], row: usize, negative: bool) {
+        add_rows_reversed_i16_dsp(mem, w, row, negative)
     }
 
     #[inline]
@@ -156,6 +173,30 @@ pub fn add_row_i16(mem: &mut [i16], w: &[u8], negative: bool) {
         for (m, &w) in mr.iter_mut().zip(wr) {
             *m = m.saturating_add(i16::from(w as i8));
         }
+    }
+}
+
+/// The DSP form of [`Membrane::add_rows_reversed`] for `i16`: every row in one
+/// assembly call ([`crate::dsp::add_rows`]). Odd rows, or membranes off a word
+/// boundary, take the row by row path.
+#[cfg(all(feature = "dsp", target_arch = "arm"))]
+#[inline(always)]
+fn add_rows_reversed_i16_dsp(mem: &mut [i16], w: &[u8], row: usize, negative: bool) {
+    let rows = if row == 0 {
+        0
+    } else {
+        (w.len() / row).min(mem.len() / row)
+    };
+    let span = rows * row;
+    let (mem, w) = (&mut mem[..span], &w[..span]);
+    if row % 2 == 0 {
+        if let Ok(words) = bytemuck::try_cast_slice_mut::<i16, u32>(mem) {
+            crate::dsp::add_rows(words, w, rows, row, negative);
+            return;
+        }
+    }
+    for (w, m) in w.chunks_exact(row).zip(mem.chunks_exact_mut(row).rev()) {
+        add_row_i16_dsp(m, w, negative);
     }
 }
 
