@@ -31,7 +31,9 @@ use snn_embedded::contract::report::{
 use snn_embedded::contract::vectors::{Case, Vectors};
 use snn_embedded::runner::Runner;
 use snn_embedded::slot::ModelSlot;
-use snn_embedded::stopwatch::{dwt_advances, DwtStopwatch, Stopwatch, SysTickStopwatch};
+#[cfg(not(armv6m))]
+use snn_embedded::stopwatch::{dwt_advances, DwtStopwatch};
+use snn_embedded::stopwatch::{Stopwatch, SysTickStopwatch};
 
 include!(concat!(env!("OUT_DIR"), "/consts.rs"));
 
@@ -41,7 +43,46 @@ static SYST_WRAPS: AtomicU32 = AtomicU32::new(0);
 
 #[exception]
 fn SysTick() {
+    #[cfg(not(armv6m))]
     SYST_WRAPS.fetch_add(1, Ordering::Relaxed);
+    // ARMv6-M has no atomic read-modify-write; this handler is the only writer.
+    #[cfg(armv6m)]
+    SYST_WRAPS.store(SYST_WRAPS.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+/// Guest instructions the calibration loop runs: `CALIBRATION_LOOPS` times 10.
+const CALIBRATION_LOOPS: u32 = 100_000;
+
+/// Exactly 10 instructions per iteration (8 `nop`, `subs`, `bne`), `n` iterations.
+#[inline(never)]
+fn spin10(n: u32) {
+    // SAFETY: the loop reads and writes no memory and no stack (`nomem, nostack`); it
+    // only counts r0, declared as an input clobbered on exit, down to 0 and sets the
+    // flags (not `preserves_flags`). `n` is a non-zero constant, so it ends.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "nop", "nop", "nop", "nop", "nop", "nop", "nop", "nop",
+            "subs r0, #1",
+            "bne 2b",
+            inout("r0") n => _,
+            options(nomem, nostack),
+        );
+    }
+}
+
+/// Times a loop of a known instruction count with `clock` and prints
+/// `CALIBRATE instructions=N ticks=T`: under QEMU's `-icount shift=0` the host checks
+/// its instructions-per-tick figure for the machine against it.
+fn calibrate(clock: &mut impl Stopwatch) {
+    let t0 = clock.now();
+    spin10(core::hint::black_box(CALIBRATION_LOOPS));
+    let ticks = clock.since(t0);
+    defmt::println!(
+        "CALIBRATE instructions={=u32} ticks={=u64}",
+        10 * CALIBRATION_LOOPS,
+        ticks
+    );
 }
 
 extern "C" {
@@ -67,14 +108,20 @@ fn main() -> ! {
     // the arena is reserved at link time and never built on the stack.
     static mut ARENA: [u32; ARENA_WORDS] = [0; ARENA_WORDS];
 
+    #[cfg_attr(armv6m, allow(unused_mut))]
     let mut cp = cortex_m::Peripherals::take().expect("first and only take");
+    #[cfg(not(armv6m))]
     let cycles = dwt_advances(&mut cp.DCB, &mut cp.DWT);
+    // ARMv6-M has no cycle counter: SysTick only.
+    #[cfg(armv6m)]
+    let cycles = false;
     let counter = if cycles {
         Counter::DwtCycles
     } else {
         Counter::SysTick
     };
     let mut systick = SysTickStopwatch::start(cp.SYST, || SYST_WRAPS.load(Ordering::Relaxed));
+    #[cfg(not(armv6m))]
     let mut dwt = DwtStopwatch::default();
     platform::init();
 
@@ -123,11 +170,16 @@ fn main() -> ! {
         }
     );
 
+    calibrate(&mut systick);
+
+    #[cfg(not(armv6m))]
     let totals = if cycles {
         run_cases(&mut dwt, &mut runner, &v)
     } else {
         run_cases(&mut systick, &mut runner, &v)
     };
+    #[cfg(armv6m)]
+    let totals = run_cases(&mut systick, &mut runner, &v);
     defmt::println!(
         "{}",
         SummaryLine {
