@@ -15,9 +15,13 @@ mod vectors;
 mod board;
 #[cfg(feature = "board")]
 use board as platform;
-#[cfg(all(feature = "qemu", not(feature = "board")))]
+#[cfg(all(feature = "netduino", not(feature = "board")))]
+mod netduino;
+#[cfg(all(feature = "netduino", not(feature = "board")))]
+use netduino as platform;
+#[cfg(all(feature = "qemu", not(any(feature = "board", feature = "netduino"))))]
 mod qemu;
-#[cfg(all(feature = "qemu", not(feature = "board")))]
+#[cfg(all(feature = "qemu", not(any(feature = "board", feature = "netduino"))))]
 use qemu as platform;
 
 use core::sync::atomic::{AtomicU32, Ordering};
