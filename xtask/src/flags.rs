@@ -31,7 +31,8 @@ pub enum Cmd {
     /// Run a model in QEMU (Cortex-M4F, or --core m7|m33|m0|netduino) and check it bit
     /// for bit against the host.
     Qemu(QemuArgs),
-    /// Flash and RAM of the board firmware by section, against the STM32F4 budget.
+    /// Flash and RAM of the board firmware (or --netduino: the STM32F405 build) by
+    /// section, against the STM32F4 budget.
     Size(SizeArgs),
     /// Build the board firmware and run it on a board with probe-rs.
     Flash(FlashArgs),
@@ -170,6 +171,10 @@ pub struct SizeArgs {
     /// Model file (default: models/lenet-mnist-subset.snn).
     #[arg(long)]
     pub model: Option<std::path::PathBuf>,
+    /// The netduinoplus2 (STM32F405) build (`qemu --core netduino`) instead of the
+    /// NUCLEO-F429ZI board's.
+    #[arg(long)]
+    pub netduino: bool,
 }
 
 #[derive(Debug, Args)]
