@@ -96,6 +96,34 @@ extern "C" {
     static __edata: u8;
 }
 
+extern "C" {
+    static _stack_start: u32;
+    static _stack_end: u32;
+}
+
+/// `(peak, size)` of the stack in bytes: cortex-m-rt's `paint-stack` fills the whole
+/// stack region with [`cortex_m_rt::STACK_PAINT_VALUE`] before `main`; the deepest word
+/// no longer holding it is the high-water mark (a lower bound: a frame may leave a
+/// word it reserved untouched).
+fn stack_peak() -> (usize, usize) {
+    let top = core::ptr::addr_of!(_stack_start) as usize;
+    let bottom = core::ptr::addr_of!(_stack_end) as usize;
+    let sp = cortex_m::register::msp::read() as usize;
+    let mut p = bottom;
+    // Only below the current stack pointer: no live frame is read.
+    while p + 4 <= sp.min(top) {
+        // SAFETY: `p` is 4-aligned (link.x asserts `_stack_end % 4 == 0`) and lies in
+        // RAM between the end of the statics (`_stack_end`) and the current stack
+        // pointer, memory no Rust object owns now (the heap is unused, frames live
+        // above `sp`); a volatile read of it creates no reference.
+        if unsafe { (p as *const u32).read_volatile() } != cortex_m_rt::STACK_PAINT_VALUE {
+            break;
+        }
+        p += 4;
+    }
+    (top - p, top - bottom)
+}
+
 /// `(flash, ram)` bytes used by the image: code + read-only data + the initial values of
 /// `.data`; and `.data + .bss` (the arena included, the stack excluded).
 fn memory_used(flash_origin: usize) -> (usize, usize) {
@@ -194,6 +222,8 @@ fn main() -> ! {
             counter,
         }
     );
+    let (peak, size) = stack_peak();
+    defmt::println!("STACK peak={=usize} size={=usize}", peak, size);
     platform::exit(if totals.mismatches == 0 {
         ExitCode::Pass
     } else {

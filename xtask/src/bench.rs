@@ -73,6 +73,8 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
             "instructions_per_tick": r.instructions_per_tick,
             "flash_bytes": r.flash,
             "ram_bytes": r.ram,
+            "stack_peak_bytes": r.stack_peak,
+            "stack_region_bytes": r.stack_size,
             "note": format!(
                 "QEMU {}, -icount shift=0, SysTick-derived ({} instructions per tick, calibrated), firmware release profile with fat LTO",
                 spec.machine,
@@ -89,7 +91,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
     let out = dir.join("results.json");
     std::fs::write(&out, serde_json::to_string_pretty(&doc)?)?;
     println!(
-        "\n{:<9} {:<14} {:<26} {:<22} {:>3} {:>13} {:>9} {:>10} {:>8} {:>8}",
+        "\n{:<9} {:<14} {:<26} {:<22} {:>3} {:>13} {:>9} {:>10} {:>8} {:>8} {:>8}",
         "core",
         "QEMU machine",
         "target",
@@ -99,7 +101,8 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
         "instr./ev",
         "events",
         "flash",
-        "RAM"
+        "RAM",
+        "stack"
     );
     for r in &reports {
         let spec = r.core.spec();
@@ -107,7 +110,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
             .file_name()
             .map_or(r.model.clone(), |f| f.to_string_lossy().into_owned());
         println!(
-            "{:<9} {:<14} {:<26} {:<22} {:>3} {:>13} {:>9.2} {:>10} {:>8} {:>8}",
+            "{:<9} {:<14} {:<26} {:<22} {:>3} {:>13} {:>9.2} {:>10} {:>8} {:>8} {:>8}",
             spec.name,
             spec.machine,
             spec.target,
@@ -117,7 +120,8 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
             r.instructions_per_event,
             r.events_per_inference,
             r.flash,
-            r.ram
+            r.ram,
+            r.stack_peak
         );
     }
     println!(

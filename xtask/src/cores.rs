@@ -155,6 +155,16 @@ pub fn calibration(line: &str) -> Option<(u64, u64)> {
     Some((n.parse().ok()?, t.parse().ok()?))
 }
 
+/// The firmware's stack line: `STACK peak=P size=S` (bytes).
+pub fn stack(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("STACK peak=")?;
+    let (p, s) = rest.split_once(" size=")?;
+    Some((p.parse().ok()?, s.parse().ok()?))
+}
+
+/// Stack the firmware must have left over at its high-water mark, in bytes.
+pub const STACK_SPARE_MIN: u64 = 4096;
+
 /// Checks the machine's instructions per tick against the calibration loop: `n` known
 /// instructions read `ticks` ticks. The measured span also holds the stopwatch's own
 /// reads and the call (tens of instructions), hence the 0.1% tolerance; a wrong clock
@@ -205,6 +215,12 @@ mod tests {
             e.to_string().contains("50.000 instructions per tick"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn stack_line() {
+        assert_eq!(stack("STACK peak=36000 size=60904"), Some((36_000, 60_904)));
+        assert_eq!(stack("STACK peak=1"), None);
     }
 
     #[test]

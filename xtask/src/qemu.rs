@@ -283,6 +283,9 @@ pub struct Report {
     /// Flash and RAM of the image as the firmware reports them (`MEMORY` line).
     pub flash: usize,
     pub ram: usize,
+    /// Stack high-water mark and stack region, in bytes (`STACK` line).
+    pub stack_peak: u64,
+    pub stack_size: u64,
     pub model: String,
     pub inputs: usize,
     pub steps: u32,
@@ -328,10 +331,14 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     let elf = firmware::build(Target::Qemu(args.core), &embed)?;
     let (code, lines) = run_qemu(&spec, &elf, args.timeout)?;
     let (device, show) = read_log(&lines, host.len())?;
-    let (mut calibration, mut flash, mut ram) = (None, 0, 0);
+    let (mut calibration, mut flash, mut ram, mut stack) = (None, 0, 0, None);
     for l in show {
         if let Some(c) = cores::calibration(l) {
             calibration = Some(c);
+            continue;
+        }
+        if let Some(st) = cores::stack(l) {
+            stack = Some(st);
             continue;
         }
         if let Ok(Line::Memory(m)) = Line::parse(l) {
@@ -397,6 +404,12 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         );
     }
     let n = host.len() as u64;
+    if let Some((peak, size)) = stack {
+        println!(
+            "\nstack: peak {peak} of {size} bytes, {} to spare (RAM: {ram} bytes of statics + the stack)",
+            size.saturating_sub(peak)
+        );
+    }
     println!(
         "\nmodel {} ({} bytes), {} inputs, T = {}, seeds {}..",
         model_path.display(),
@@ -435,11 +448,20 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     if equal as u64 != n {
         bail!("{} of {n} results differ from the host", n - equal as u64);
     }
+    let (stack_peak, stack_size) = stack.context("the firmware printed no STACK line")?;
+    if stack_size < stack_peak + cores::STACK_SPARE_MIN {
+        bail!(
+            "the stack peaked at {stack_peak} of {stack_size} bytes: less than {} bytes to spare",
+            cores::STACK_SPARE_MIN
+        );
+    }
     Ok(Report {
         core: args.core,
         instructions_per_tick: per_tick,
         flash,
         ram,
+        stack_peak,
+        stack_size,
         model: model_path.display().to_string(),
         inputs: host.len(),
         steps: args.steps,
