@@ -91,7 +91,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
     let out = dir.join("results.json");
     std::fs::write(&out, serde_json::to_string_pretty(&doc)?)?;
     println!(
-        "\n{:<9} {:<14} {:<26} {:<22} {:>3} {:>13} {:>9} {:>10} {:>8} {:>8} {:>8}",
+        "\n{:<9} {:<14} {:<26} {:<32} {:>3} {:>13} {:>9} {:>10} {:>8} {:>8} {:>8}",
         "core",
         "QEMU machine",
         "target",
@@ -106,11 +106,14 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
     );
     for r in &reports {
         let spec = r.core.spec();
-        let model = std::path::Path::new(&r.model)
-            .file_name()
-            .map_or(r.model.clone(), |f| f.to_string_lossy().into_owned());
+        let path = std::path::Path::new(&r.model);
+        let model = path
+            .strip_prefix(&root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         println!(
-            "{:<9} {:<14} {:<26} {:<22} {:>3} {:>13} {:>9.2} {:>10} {:>8} {:>8} {:>8}",
+            "{:<9} {:<14} {:<26} {:<32} {:>3} {:>13} {:>9.2} {:>10} {:>8} {:>8} {:>8}",
             spec.name,
             spec.machine,
             spec.target,
