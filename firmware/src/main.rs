@@ -164,8 +164,9 @@ fn main() -> ! {
             platform::exit(ExitCode::ModelRejected)
         }
     };
-    let model = slot.model().clone();
-    let mut runner = match Runner::new(&model, ARENA) {
+    // Borrowed, not cloned: each copy of the `Model` descriptor costs stack.
+    let model = slot.model();
+    let mut runner = match Runner::new(model, ARENA) {
         Ok(r) => r,
         Err(e) => {
             defmt::error!("{}", e);
