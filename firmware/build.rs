@@ -17,15 +17,56 @@ fn var(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-fn main() {
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let memory = if env::var_os("CARGO_FEATURE_BOARD").is_some() {
+/// The memory map of a build that names none.
+fn default_memory(target: &str) -> &'static str {
+    if env::var_os("CARGO_FEATURE_BOARD").is_some() {
         "memory-f429.x"
+    } else if env::var_os("CARGO_FEATURE_NETDUINO").is_some() {
+        "memory-f405.x"
+    } else if target.starts_with("thumbv6m") {
+        "memory-microbit.x"
+    } else if target.starts_with("thumbv8m") {
+        "memory-an505.x"
     } else {
         "memory-qemu.x"
-    };
-    fs::copy(memory, out.join("memory.x")).expect("copy memory.x");
+    }
+}
+
+/// The `ORIGIN` of the `FLASH` region of a `memory.x`.
+fn flash_origin(map: &str) -> Option<usize> {
+    let line = map.lines().find(|l| l.trim_start().starts_with("FLASH"))?;
+    let hex = line
+        .split("ORIGIN")
+        .nth(1)?
+        .split(['=', ','])
+        .nth(1)?
+        .trim();
+    usize::from_str_radix(hex.strip_prefix("0x")?, 16).ok()
+}
+
+fn main() {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let target = env::var("TARGET").expect("cargo sets TARGET");
+    // The memory map: `SNN_FW_MEMORY` (what `cargo xtask qemu --core` sets), else the
+    // one of the board feature or of the target's QEMU machine.
+    let memory = var("SNN_FW_MEMORY").unwrap_or_else(|| default_memory(&target).into());
+    let map = fs::read_to_string(&memory).unwrap_or_else(|e| panic!("{memory}: {e}"));
+    fs::write(out.join("memory.x"), &map).expect("write memory.x");
+    fs::write(
+        out.join("memory.rs"),
+        format!(
+            "/// Where FLASH starts in the linked memory map ({memory}).\n\
+             pub const FLASH_ORIGIN: usize = {:#x};\n",
+            flash_origin(&map).unwrap_or_else(|| panic!("{memory}: no FLASH ORIGIN"))
+        ),
+    )
+    .expect("write memory.rs");
     println!("cargo:rerun-if-changed={memory}");
+    // ARMv6-M (Cortex-M0): no atomic read-modify-write and no DWT cycle counter.
+    println!("cargo::rustc-check-cfg=cfg(armv6m)");
+    if target.starts_with("thumbv6m") {
+        println!("cargo:rustc-cfg=armv6m");
+    }
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rustc-link-arg-bins=--nmagic");
     println!("cargo:rustc-link-arg-bins=-Tlink.x");

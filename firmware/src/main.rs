@@ -15,9 +15,13 @@ mod vectors;
 mod board;
 #[cfg(feature = "board")]
 use board as platform;
-#[cfg(all(feature = "qemu", not(feature = "board")))]
+#[cfg(all(feature = "netduino", not(feature = "board")))]
+mod netduino;
+#[cfg(all(feature = "netduino", not(feature = "board")))]
+use netduino as platform;
+#[cfg(all(feature = "qemu", not(any(feature = "board", feature = "netduino"))))]
 mod qemu;
-#[cfg(all(feature = "qemu", not(feature = "board")))]
+#[cfg(all(feature = "qemu", not(any(feature = "board", feature = "netduino"))))]
 use qemu as platform;
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -31,7 +35,9 @@ use snn_embedded::contract::report::{
 use snn_embedded::contract::vectors::{Case, Vectors};
 use snn_embedded::runner::Runner;
 use snn_embedded::slot::ModelSlot;
-use snn_embedded::stopwatch::{dwt_advances, DwtStopwatch, Stopwatch, SysTickStopwatch};
+#[cfg(not(armv6m))]
+use snn_embedded::stopwatch::{dwt_advances, DwtStopwatch};
+use snn_embedded::stopwatch::{Stopwatch, SysTickStopwatch};
 
 include!(concat!(env!("OUT_DIR"), "/consts.rs"));
 
@@ -41,7 +47,46 @@ static SYST_WRAPS: AtomicU32 = AtomicU32::new(0);
 
 #[exception]
 fn SysTick() {
+    #[cfg(not(armv6m))]
     SYST_WRAPS.fetch_add(1, Ordering::Relaxed);
+    // ARMv6-M has no atomic read-modify-write; this handler is the only writer.
+    #[cfg(armv6m)]
+    SYST_WRAPS.store(SYST_WRAPS.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+/// Guest instructions the calibration loop runs: `CALIBRATION_LOOPS` times 10.
+const CALIBRATION_LOOPS: u32 = 100_000;
+
+/// Exactly 10 instructions per iteration (8 `nop`, `subs`, `bne`), `n` iterations.
+#[inline(never)]
+fn spin10(n: u32) {
+    // SAFETY: the loop reads and writes no memory and no stack (`nomem, nostack`); it
+    // only counts r0, declared as an input clobbered on exit, down to 0 and sets the
+    // flags (not `preserves_flags`). `n` is a non-zero constant, so it ends.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "nop", "nop", "nop", "nop", "nop", "nop", "nop", "nop",
+            "subs r0, #1",
+            "bne 2b",
+            inout("r0") n => _,
+            options(nomem, nostack),
+        );
+    }
+}
+
+/// Times a loop of a known instruction count with `clock` and prints
+/// `CALIBRATE instructions=N ticks=T`: under QEMU's `-icount shift=0` the host checks
+/// its instructions-per-tick figure for the machine against it.
+fn calibrate(clock: &mut impl Stopwatch) {
+    let t0 = clock.now();
+    spin10(core::hint::black_box(CALIBRATION_LOOPS));
+    let ticks = clock.since(t0);
+    defmt::println!(
+        "CALIBRATE instructions={=u32} ticks={=u64}",
+        10 * CALIBRATION_LOOPS,
+        ticks
+    );
 }
 
 extern "C" {
@@ -49,6 +94,34 @@ extern "C" {
     static __ebss: u8;
     static __sidata: u8;
     static __edata: u8;
+}
+
+extern "C" {
+    static _stack_start: u32;
+    static _stack_end: u32;
+}
+
+/// `(peak, size)` of the stack in bytes: cortex-m-rt's `paint-stack` fills the whole
+/// stack region with [`cortex_m_rt::STACK_PAINT_VALUE`] before `main`; the deepest word
+/// no longer holding it is the high-water mark (a lower bound: a frame may leave a
+/// word it reserved untouched).
+fn stack_peak() -> (usize, usize) {
+    let top = core::ptr::addr_of!(_stack_start) as usize;
+    let bottom = core::ptr::addr_of!(_stack_end) as usize;
+    let sp = cortex_m::register::msp::read() as usize;
+    let mut p = bottom;
+    // Only below the current stack pointer: no live frame is read.
+    while p + 4 <= sp.min(top) {
+        // SAFETY: `p` is 4-aligned (link.x asserts `_stack_end % 4 == 0`) and lies in
+        // RAM between the end of the statics (`_stack_end`) and the current stack
+        // pointer, memory no Rust object owns now (the heap is unused, frames live
+        // above `sp`); a volatile read of it creates no reference.
+        if unsafe { (p as *const u32).read_volatile() } != cortex_m_rt::STACK_PAINT_VALUE {
+            break;
+        }
+        p += 4;
+    }
+    (top - p, top - bottom)
 }
 
 /// `(flash, ram)` bytes used by the image: code + read-only data + the initial values of
@@ -67,14 +140,20 @@ fn main() -> ! {
     // the arena is reserved at link time and never built on the stack.
     static mut ARENA: [u32; ARENA_WORDS] = [0; ARENA_WORDS];
 
+    #[cfg_attr(armv6m, allow(unused_mut))]
     let mut cp = cortex_m::Peripherals::take().expect("first and only take");
+    #[cfg(not(armv6m))]
     let cycles = dwt_advances(&mut cp.DCB, &mut cp.DWT);
+    // ARMv6-M has no cycle counter: SysTick only.
+    #[cfg(armv6m)]
+    let cycles = false;
     let counter = if cycles {
         Counter::DwtCycles
     } else {
         Counter::SysTick
     };
     let mut systick = SysTickStopwatch::start(cp.SYST, || SYST_WRAPS.load(Ordering::Relaxed));
+    #[cfg(not(armv6m))]
     let mut dwt = DwtStopwatch::default();
     platform::init();
 
@@ -85,8 +164,9 @@ fn main() -> ! {
             platform::exit(ExitCode::ModelRejected)
         }
     };
-    let model = slot.model().clone();
-    let mut runner = match Runner::new(&model, ARENA) {
+    // Borrowed, not cloned: each copy of the `Model` descriptor costs stack.
+    let model = slot.model();
+    let mut runner = match Runner::new(model, ARENA) {
         Ok(r) => r,
         Err(e) => {
             defmt::error!("{}", e);
@@ -123,11 +203,16 @@ fn main() -> ! {
         }
     );
 
+    calibrate(&mut systick);
+
+    #[cfg(not(armv6m))]
     let totals = if cycles {
         run_cases(&mut dwt, &mut runner, &v)
     } else {
         run_cases(&mut systick, &mut runner, &v)
     };
+    #[cfg(armv6m)]
+    let totals = run_cases(&mut systick, &mut runner, &v);
     defmt::println!(
         "{}",
         SummaryLine {
@@ -138,6 +223,8 @@ fn main() -> ! {
             counter,
         }
     );
+    let (peak, size) = stack_peak();
+    defmt::println!("STACK peak={=usize} size={=usize}", peak, size);
     platform::exit(if totals.mismatches == 0 {
         ExitCode::Pass
     } else {

@@ -1,4 +1,4 @@
-//! QEMU mps2-an386: defmt over semihosting; the exit code reaches QEMU's exit status,
+//! QEMU (mps2-an386, mps2-an500, mps2-an505, microbit): defmt over semihosting; the exit code reaches QEMU's exit status,
 //! and panics and HardFaults end QEMU with their own codes (`ExitCode::Panic`,
 //! `ExitCode::HardFault`), so a run can never hang or pass by accident.
 
@@ -6,8 +6,8 @@ use cortex_m_rt::{exception, ExceptionFrame};
 use defmt_semihosting as _;
 use snn_embedded::contract::exit::ExitCode;
 
-/// Where code memory starts on mps2-an386.
-pub const FLASH_ORIGIN: usize = 0x0000_0000;
+// `FLASH_ORIGIN`: where code memory starts in the chosen memory map (build.rs).
+include!(concat!(env!("OUT_DIR"), "/memory.rs"));
 
 /// Ends the QEMU run with `code` as its exit status.
 pub fn exit(code: ExitCode) -> ! {

@@ -19,11 +19,18 @@ pub trait Stopwatch {
 }
 
 #[cfg(feature = "cortex-m")]
-pub use cm::{dwt_advances, DwtStopwatch, SysTickStopwatch};
+pub use cm::SysTickStopwatch;
+// ARMv6-M (Cortex-M0/M0+) has no DWT cycle counter (and `cortex-m` no API for it);
+// among the thumb targets it is the one without 32-bit atomic read-modify-write, the
+// cfg that tells it apart here without a build script.
+#[cfg(all(feature = "cortex-m", target_has_atomic = "32"))]
+pub use cm::{dwt_advances, DwtStopwatch};
 
 #[cfg(feature = "cortex-m")]
 mod cm {
-    use cortex_m::peripheral::{syst::SystClkSource, DCB, DWT, SCB, SYST};
+    use cortex_m::peripheral::{syst::SystClkSource, SCB, SYST};
+    #[cfg(target_has_atomic = "32")]
+    use cortex_m::peripheral::{DCB, DWT};
 
     use super::Stopwatch;
 
@@ -70,6 +77,7 @@ mod cm {
     }
 
     /// True only if the DWT cycle counter really advances (real silicon, not QEMU).
+    #[cfg(target_has_atomic = "32")]
     pub fn dwt_advances(dcb: &mut DCB, dwt: &mut DWT) -> bool {
         dcb.enable_trace();
         dwt.enable_cycle_counter();
@@ -80,12 +88,14 @@ mod cm {
 
     /// The DWT cycle counter (32 bits, extended by assuming less than one wrap between
     /// reads). Use only where [`dwt_advances`] is true.
+    #[cfg(target_has_atomic = "32")]
     #[derive(Debug, Default)]
     pub struct DwtStopwatch {
         last: u32,
         high: u64,
     }
 
+    #[cfg(target_has_atomic = "32")]
     impl Stopwatch for DwtStopwatch {
         fn now(&mut self) -> u64 {
             let c = DWT::cycle_count();

@@ -1,14 +1,17 @@
 //! `cargo xtask bench`: the whole measurement suite in one table and one JSON file.
 //!
 //! Runs `snn-train bench` (release build) for training throughput and host inference,
-//! then the firmware in QEMU for instructions per inference and per synaptic event,
-//! and writes `target/bench/results.json`. `--quick` is the reduced form CI runs.
+//! then the firmware in QEMU on every core (M4F, M7, M33, M0, STM32F405) for
+//! instructions per inference and per synaptic event, and writes
+//! `target/bench/results.json` (`qemu`: the M4F run, `cores`: every core). `--quick` is the reduced form CI runs.
 
 use std::process::Command;
 
 use anyhow::{Context, Result};
 
+use crate::cores::Core;
 use crate::flags::{BenchArgs, QemuArgs};
+use crate::qemu::Report;
 use crate::{project_root, run};
 
 pub fn run_bench(args: &BenchArgs) -> Result<()> {
@@ -37,36 +40,96 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
         ])
         .arg(&host))?;
 
-    println!("\n== QEMU (Cortex-M4F, mps2-an386)");
-    let qemu = QemuArgs {
-        samples: if args.quick { 5 } else { 20 },
-        ..QemuArgs::default_lenet()
-    };
-    let report = crate::qemu::run_report(&qemu)?;
+    println!("\n== QEMU, one run per core");
+    let mut reports = Vec::new();
+    for core in Core::ALL {
+        let spec = core.spec();
+        println!("\n-- {} ({}, QEMU {})", spec.name, spec.cpu, spec.machine);
+        let qemu = QemuArgs {
+            core,
+            samples: if args.quick { 5 } else { 20 },
+            ..QemuArgs::default_lenet()
+        };
+        reports.push(crate::qemu::run_report(&qemu)?);
+    }
 
     let host: serde_json::Value = serde_json::from_slice(
         &std::fs::read(&host).with_context(|| format!("reading {}", host.display()))?,
     )?;
+    let core_json = |r: &Report| {
+        let spec = r.core.spec();
+        serde_json::json!({
+            "core": spec.name,
+            "cpu": spec.cpu,
+            "machine": spec.machine,
+            "target": spec.target,
+            "dsp_feature": spec.dsp,
+            "model": r.model,
+            "inputs": r.inputs,
+            "timesteps": r.steps,
+            "instructions_per_inference": r.instructions_per_inference,
+            "instructions_per_event": r.instructions_per_event,
+            "events_per_inference": r.events_per_inference,
+            "instructions_per_tick": r.instructions_per_tick,
+            "flash_bytes": r.flash,
+            "ram_bytes": r.ram,
+            "stack_peak_bytes": r.stack_peak,
+            "stack_region_bytes": r.stack_size,
+            "note": format!(
+                "QEMU {}, -icount shift=0, SysTick-derived ({} instructions per tick, calibrated), firmware release profile with fat LTO",
+                spec.machine,
+                spec.quantum()
+            ),
+        })
+    };
+    let m4 = &reports[0];
     let doc = serde_json::json!({
         "host": host,
-        "qemu": {
-            "model": report.model,
-            "inputs": report.inputs,
-            "timesteps": report.steps,
-            "instructions_per_inference": report.instructions_per_inference,
-            "instructions_per_event": report.instructions_per_event,
-            "events_per_inference": report.events_per_inference,
-            "note": "QEMU mps2-an386, -icount shift=0, SysTick-derived (40 instructions per tick, ±40), firmware release profile with fat LTO",
-        },
+        "qemu": core_json(m4),
+        "cores": reports.iter().map(core_json).collect::<Vec<_>>(),
     });
     let out = dir.join("results.json");
     std::fs::write(&out, serde_json::to_string_pretty(&doc)?)?;
     println!(
-        "\nQEMU: {} instructions per inference, {:.2} per synaptic event ({} events, T = {})",
-        report.instructions_per_inference,
-        report.instructions_per_event,
-        report.events_per_inference,
-        report.steps
+        "\n{:<9} {:<14} {:<26} {:<32} {:>3} {:>13} {:>9} {:>10} {:>8} {:>8} {:>8}",
+        "core",
+        "QEMU machine",
+        "target",
+        "model",
+        "T",
+        "instr./inf.",
+        "instr./ev",
+        "events",
+        "flash",
+        "RAM",
+        "stack"
+    );
+    for r in &reports {
+        let spec = r.core.spec();
+        let path = std::path::Path::new(&r.model);
+        let model = path
+            .strip_prefix(&root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        println!(
+            "{:<9} {:<14} {:<26} {:<32} {:>3} {:>13} {:>9.2} {:>10} {:>8} {:>8} {:>8}",
+            spec.name,
+            spec.machine,
+            spec.target,
+            model,
+            r.steps,
+            r.instructions_per_inference,
+            r.instructions_per_event,
+            r.events_per_inference,
+            r.flash,
+            r.ram,
+            r.stack_peak
+        );
+    }
+    println!(
+        "\nQEMU m4: {} instructions per inference, {:.2} per synaptic event ({} events, T = {})",
+        m4.instructions_per_inference, m4.instructions_per_event, m4.events_per_inference, m4.steps
     );
     println!("results: {}", out.display());
     Ok(())

@@ -10,11 +10,17 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
+use crate::cores::Core;
 use crate::flags::{BenchArgs, CiArgs, QemuArgs, SizeArgs};
 use crate::{cargo, project_root};
 
-/// The thumb targets `snn-core` must build for: Cortex-M4F and Cortex-M0+.
-const THUMB_TARGETS: [&str; 2] = ["thumbv7em-none-eabihf", "thumbv6m-none-eabi"];
+/// The thumb targets `snn-core` must build for: Cortex-M4F/M7, Cortex-M0/M0+ and
+/// Cortex-M33.
+const THUMB_TARGETS: [&str; 3] = [
+    "thumbv7em-none-eabihf",
+    "thumbv6m-none-eabi",
+    "thumbv8m.main-none-eabihf",
+];
 
 /// A 32-bit host target: `snn-core`'s hostile-input tests run there too, where `usize`
 /// has the width of the Cortex-M targets (needs Debian's `gcc-multilib` to link).
@@ -288,7 +294,15 @@ pub fn run(args: &CiArgs) -> Result<()> {
         ));
         steps.push((
             "clippy firmware (qemu)",
-            firmware_cargo(&["clippy", "--release", "--", "-D", "warnings"]),
+            firmware_cargo(&[
+                "clippy",
+                "--release",
+                "--features",
+                "dsp",
+                "--",
+                "-D",
+                "warnings",
+            ]),
         ));
         steps.push((
             "clippy firmware (board)",
@@ -303,17 +317,94 @@ pub fn run(args: &CiArgs) -> Result<()> {
                 "warnings",
             ]),
         ));
+        for (name, features, target) in [
+            ("clippy firmware (m33)", "qemu", "thumbv8m.main-none-eabihf"),
+            ("clippy firmware (m0)", "qemu", "thumbv6m-none-eabi"),
+            (
+                "clippy firmware (netduino)",
+                "netduino",
+                "thumbv7em-none-eabihf",
+            ),
+        ] {
+            steps.push((
+                name,
+                firmware_cargo(&[
+                    "clippy",
+                    "--release",
+                    "--target",
+                    target,
+                    "--no-default-features",
+                    "--features",
+                    features,
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+            ));
+        }
         steps.push((
             "QEMU: default LeNet model, 20 MNIST test images",
             Step::Task(Box::new(|| crate::qemu::run(&QemuArgs::default_lenet()))),
+        ));
+        // The M7 runs the M4F's ELF (same target and map), so right after the M4F
+        // runs these cost no build.
+        steps.push((
+            "QEMU m7 (Cortex-M7, mps2-an500): default LeNet model, 20 MNIST test images",
+            Step::Task(Box::new(|| {
+                crate::qemu::run(&on(Core::M7, QemuArgs::default_lenet()))
+            })),
         ));
         steps.push((
             "QEMU: golden model (every layer kind, signed input)",
             Step::Task(Box::new(move || crate::qemu::run(&QemuArgs::golden()))),
         ));
         steps.push((
+            "QEMU m7 (Cortex-M7, mps2-an500): golden model",
+            Step::Task(Box::new(|| {
+                crate::qemu::run(&on(Core::M7, QemuArgs::golden()))
+            })),
+        ));
+        steps.push((
+            "QEMU m33 (Cortex-M33, mps2-an505, Secure): default LeNet model, 20 MNIST test images",
+            Step::Task(Box::new(|| {
+                crate::qemu::run(&on(Core::M33, QemuArgs::default_lenet()))
+            })),
+        ));
+        steps.push((
+            "QEMU m33 (Cortex-M33, mps2-an505, Secure): golden model",
+            Step::Task(Box::new(|| {
+                crate::qemu::run(&on(Core::M33, QemuArgs::golden()))
+            })),
+        ));
+        steps.push((
+            "QEMU m0 (Cortex-M0, microbit, no DSP): golden model",
+            Step::Task(Box::new(|| {
+                crate::qemu::run(&on(Core::M0, QemuArgs::golden()))
+            })),
+        ));
+        steps.push((
+            "QEMU netduino (STM32F405, netduinoplus2, HAL + USART): default LeNet model, 20 MNIST test images",
+            Step::Task(Box::new(|| {
+                crate::qemu::run(&on(Core::Netduino, QemuArgs::default_lenet()))
+            })),
+        ));
+        steps.push((
             "board firmware size (STM32F4 budget)",
-            Step::Task(Box::new(|| crate::size::run(&SizeArgs { model: None }))),
+            Step::Task(Box::new(|| {
+                crate::size::run(&SizeArgs {
+                    model: None,
+                    netduino: false,
+                })
+            })),
+        ));
+        steps.push((
+            "netduino firmware size (STM32F405: 1 MiB flash, 192 KiB RAM)",
+            Step::Task(Box::new(|| {
+                crate::size::run(&SizeArgs {
+                    model: None,
+                    netduino: true,
+                })
+            })),
         ));
         steps.push((
             "MPI: clippy and data-parallel training with 1-4 ranks (feature mpi)",
@@ -355,6 +446,11 @@ pub fn run(args: &CiArgs) -> Result<()> {
         ));
     }
     run_steps(steps)
+}
+
+/// `args` on `core`.
+fn on(core: Core, args: QemuArgs) -> QemuArgs {
+    QemuArgs { core, ..args }
 }
 
 #[cfg(test)]

@@ -10,13 +10,14 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
+use crate::cores::Core;
 use crate::{project_root, run};
 
 /// Which build of the firmware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    /// QEMU mps2-an386.
-    Qemu,
+    /// A QEMU machine (`cargo xtask qemu --core`).
+    Qemu(Core),
     /// NUCLEO-F429ZI.
     Board,
 }
@@ -36,16 +37,32 @@ pub fn build(target: Target, embed: &Embed) -> Result<PathBuf> {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(&dir)
         .args(["build", "--release", "--quiet"]);
-    if target == Target::Board {
-        cmd.args(["--no-default-features", "--features", "board"]);
-    }
+    let triple = match target {
+        Target::Qemu(core) => {
+            let spec = core.spec();
+            if spec.serial {
+                cmd.args(["--no-default-features", "--features"]);
+                cmd.arg(if spec.dsp { "netduino,dsp" } else { "netduino" });
+            } else if spec.dsp {
+                cmd.args(["--features", "dsp"]);
+            }
+            cmd.env("SNN_FW_MEMORY", spec.memory);
+            spec.target
+        }
+        Target::Board => {
+            cmd.args(["--no-default-features", "--features", "board"]);
+            cmd.env_remove("SNN_FW_MEMORY");
+            "thumbv7em-none-eabihf"
+        }
+    };
+    cmd.args(["--target", triple]);
     cmd.env("SNN_FW_MODEL", abs(&embed.model)?)
         .env("SNN_FW_INPUTS", abs(&embed.inputs)?)
         .env("SNN_FW_STEPS", embed.steps.to_string())
         .env("SNN_FW_SEED", embed.seed.to_string())
         .env("DEFMT_LOG", "info");
     run(&mut cmd)?;
-    Ok(dir.join("target/thumbv7em-none-eabihf/release/firmware"))
+    Ok(dir.join("target").join(triple).join("release/firmware"))
 }
 
 fn abs(p: &Path) -> Result<PathBuf> {

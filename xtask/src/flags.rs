@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cores::Core;
+
 /// Tasks for the SNN toolkit: training, export, device runs, CI.
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", version, about)]
@@ -26,9 +28,11 @@ pub enum Cmd {
     /// Download a dataset's official files and check their checksums:
     /// mnist, fashion-mnist, cifar10 or svhn.
     FetchData(FetchArgs),
-    /// Run a model in QEMU (Cortex-M4F) and check it bit for bit against the host.
+    /// Run a model in QEMU (Cortex-M4F, or --core m7|m33|m0|netduino) and check it bit
+    /// for bit against the host.
     Qemu(QemuArgs),
-    /// Flash and RAM of the board firmware by section, against the STM32F4 budget.
+    /// Flash and RAM of the board firmware (or --netduino: the STM32F405 build) by
+    /// section, against the STM32F4 budget.
     Size(SizeArgs),
     /// Build the board firmware and run it on a board with probe-rs.
     Flash(FlashArgs),
@@ -77,10 +81,17 @@ pub struct BenchArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct QemuArgs {
-    /// Model file (default: models/lenet-mnist-subset.snn).
+    /// The core and QEMU machine: m4 (mps2-an386), m7 (mps2-an500), m33 (mps2-an505),
+    /// m0 (microbit; golden model by default), netduino (netduinoplus2, STM32F405,
+    /// USART output). Not used by `flash`.
+    #[arg(long, value_enum, default_value_t = Core::M4)]
+    pub core: Core,
+    /// Model file (default: models/lenet-mnist-subset.snn; for m0 snn-core's golden
+    /// model, snn-core/tests/golden/model.snn).
     #[arg(long)]
     pub model: Option<std::path::PathBuf>,
-    /// Raw input images (HWC bytes); default: the bundled MNIST test images.
+    /// Raw input images (HWC bytes); default: the bundled MNIST test images (for m0's
+    /// golden model: snn-core/tests/golden/inputs.bin).
     #[arg(long)]
     pub inputs: Option<std::path::PathBuf>,
     /// Number of inputs (at least 1).
@@ -130,6 +141,7 @@ impl QemuArgs {
     /// The default run: the committed LeNet model on 20 bundled MNIST test images.
     pub fn default_lenet() -> Self {
         Self {
+            core: Core::M4,
             model: None,
             inputs: None,
             samples: 20,
@@ -143,6 +155,7 @@ impl QemuArgs {
     pub fn golden() -> Self {
         let g = crate::project_root().join("snn-core/tests/golden");
         Self {
+            core: Core::M4,
             model: Some(g.join("model.snn")),
             inputs: Some(g.join("inputs.bin")),
             samples: 24,
@@ -158,6 +171,10 @@ pub struct SizeArgs {
     /// Model file (default: models/lenet-mnist-subset.snn).
     #[arg(long)]
     pub model: Option<std::path::PathBuf>,
+    /// The netduinoplus2 (STM32F405) build (`qemu --core netduino`) instead of the
+    /// NUCLEO-F429ZI board's.
+    #[arg(long)]
+    pub netduino: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 
 mod bench;
 mod ci;
+mod cores;
 mod fetch;
 mod firmware;
 mod flags;

@@ -1,30 +1,33 @@
-//! `cargo xtask qemu`: run a model on the emulated Cortex-M4F and check it bit for bit
-//! against `snn-core` on the host.
+//! `cargo xtask qemu [--core m4|m7|m33|m0|netduino]`: run a model on an emulated
+//! Cortex-M and check it bit for bit against `snn-core` on the host.
 //!
 //! Produces the inputs and the host's expected results, builds the firmware with them
-//! embedded, runs QEMU (mps2-an386, `-icount shift=0`) under a timeout, decodes the
-//! defmt stream with the `defmt-decoder` library, compares every class, score vector
-//! and spike count, prints a table and a summary, and fails on any mismatch.
+//! embedded for the core's target and memory map, runs the core's QEMU machine
+//! (`-icount shift=0`) under a timeout, decodes the defmt stream with the
+//! `defmt-decoder` library (from semihosting, or from the USART on netduinoplus2),
+//! compares every class, score vector and spike count, prints a table and a summary,
+//! and fails on any mismatch. The cores and their clocks are in [`crate::cores`].
 //!
 //! The seeds, the report lines and the exit codes are those of
 //! `snn_embedded::contract`, the same module the firmware uses: this file reads the
 //! lines with `Line::parse` and explains an exit status with `ExitCode`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use snn_core::{Classification, Model};
 use snn_embedded::contract::exit::ExitCode;
-use snn_embedded::contract::report::{CaseLine, Line, ParseError};
+use snn_embedded::contract::report::{CaseLine, ExitLine, Line, ParseError};
 use snn_embedded::contract::vectors::case_seed;
 
+use crate::cores::{self, Core, Spec};
 use crate::firmware::{self, Embed, Target};
 use crate::flags::QemuArgs;
 use crate::project_root;
-
-/// SysTick ticks per guest instruction on mps2-an386 at `-icount shift=0`.
-const INSTRUCTIONS_PER_TICK: u64 = 40;
 
 /// What the firmware reported for one case (its `CASE`, `SCORES` and `SPIKES` lines).
 #[derive(Debug, Default, Clone)]
@@ -85,25 +88,49 @@ fn host_results(
         .collect()
 }
 
-/// Runs QEMU on `elf` and returns (exit code, decoded log lines).
-fn run_qemu(elf: &Path, timeout_s: u64) -> Result<(i32, Vec<String>)> {
+/// Fails early, with the fix, when QEMU is missing.
+fn check_qemu() -> Result<()> {
     let which = Command::new("qemu-system-arm").arg("--version").output();
     if which.is_err() {
         bail!("qemu-system-arm not found: install it (Debian: apt-get install qemu-system-arm)");
     }
+    Ok(())
+}
+
+/// The defmt table of `elf`.
+fn defmt_table(elf: &Path) -> Result<defmt_decoder::Table> {
+    let bytes = std::fs::read(elf)?;
+    defmt_decoder::Table::parse(&bytes)
+        .map_err(|e| anyhow::anyhow!("reading defmt table: {e}"))?
+        .context("the firmware has no .defmt section")
+}
+
+/// Decodes every whole frame `decoder` holds into `lines`.
+fn decode_frames(
+    decoder: &mut dyn defmt_decoder::StreamDecoder,
+    lines: &mut Vec<String>,
+) -> Result<()> {
+    loop {
+        match decoder.decode() {
+            Ok(frame) => lines.push(frame.display_message().to_string()),
+            Err(defmt_decoder::DecodeError::UnexpectedEof) => return Ok(()),
+            Err(defmt_decoder::DecodeError::Malformed) => bail!("malformed defmt stream from QEMU"),
+        }
+    }
+}
+
+/// Runs QEMU on `elf` and returns (exit code, decoded log lines).
+fn run_qemu(spec: &Spec, elf: &Path, timeout_s: u64) -> Result<(i32, Vec<String>)> {
+    if spec.serial {
+        return run_qemu_serial(spec, elf, timeout_s);
+    }
+    check_qemu()?;
     let out = Command::new("timeout")
         .arg(timeout_s.to_string())
         .arg("qemu-system-arm")
-        .args([
-            "-machine",
-            "mps2-an386",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-            "-serial",
-            "none",
-        ])
+        .args(["-machine", spec.machine])
+        .args(spec.qemu_extra)
+        .args(["-display", "none", "-monitor", "none", "-serial", "none"])
         .args([
             "-semihosting-config",
             "enable=on,target=native",
@@ -117,21 +144,78 @@ fn run_qemu(elf: &Path, timeout_s: u64) -> Result<(i32, Vec<String>)> {
         .output()
         .context("running qemu-system-arm")?;
     let code = out.status.code().unwrap_or(-1);
-    let bytes = std::fs::read(elf)?;
-    let table = defmt_decoder::Table::parse(&bytes)
-        .map_err(|e| anyhow::anyhow!("reading defmt table: {e}"))?
-        .context("the firmware has no .defmt section")?;
+    let table = defmt_table(elf)?;
     let mut decoder = table.new_stream_decoder();
     decoder.received(&out.stdout);
     let mut lines = Vec::new();
-    loop {
-        match decoder.decode() {
-            Ok(frame) => lines.push(frame.display_message().to_string()),
-            Err(defmt_decoder::DecodeError::UnexpectedEof) => break,
-            Err(defmt_decoder::DecodeError::Malformed) => bail!("malformed defmt stream from QEMU"),
-        }
-    }
+    decode_frames(decoder.as_mut(), &mut lines)?;
     Ok((code, lines))
+}
+
+/// Runs board-style firmware, which reports over its first USART and cannot end QEMU:
+/// QEMU connects USART1 to its stdout (`-serial stdio`, no semihosting), the stream is
+/// decoded as it arrives, and QEMU is stopped after the firmware's `EXIT` line or at
+/// the timeout. The exit code is the `EXIT` line's (124 on a timeout, as `timeout`
+/// says, or QEMU's own status if it ended first).
+fn run_qemu_serial(spec: &Spec, elf: &Path, timeout_s: u64) -> Result<(i32, Vec<String>)> {
+    check_qemu()?;
+    let table = defmt_table(elf)?;
+    let mut child = Command::new("qemu-system-arm")
+        .args(["-machine", spec.machine])
+        .args(spec.qemu_extra)
+        .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+        .args(["-icount", "shift=0", "-kernel"])
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("running qemu-system-arm")?;
+    let mut out = child.stdout.take().context("QEMU's stdout")?;
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = out.read(&mut buf) {
+            if tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut decoder = table.new_stream_decoder();
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    let mut code = None;
+    let result = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => {
+                decoder.received(&bytes);
+                let seen = lines.len();
+                if let Err(e) = decode_frames(decoder.as_mut(), &mut lines) {
+                    break Err(e);
+                }
+                code = lines[seen..].iter().find_map(|l| match Line::parse(l) {
+                    Ok(Line::Exit(ExitLine(c))) => Some(c.code()),
+                    _ => None,
+                });
+                if code.is_some() {
+                    break Ok(());
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                eprintln!("QEMU timed out after {timeout_s} s without an EXIT line");
+                code = Some(124);
+                break Ok(());
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
+        }
+    };
+    // QEMU never ends by itself here: the firmware waits after its EXIT line.
+    let _ = child.kill();
+    let status = child.wait().context("waiting for qemu-system-arm")?;
+    let _ = reader.join();
+    result?;
+    Ok((code.unwrap_or(status.code().unwrap_or(-1)), lines))
 }
 
 /// Reads the decoded log: the contract's lines for cases `0..n` into results, and
@@ -193,6 +277,15 @@ fn exit_message(code: i32) -> String {
 /// The figures of one QEMU run.
 #[derive(Debug, Clone)]
 pub struct Report {
+    pub core: Core,
+    /// Instructions per SysTick tick the calibration loop measured.
+    pub instructions_per_tick: f64,
+    /// Flash and RAM of the image as the firmware reports them (`MEMORY` line).
+    pub flash: usize,
+    pub ram: usize,
+    /// Stack high-water mark and stack region, in bytes (`STACK` line).
+    pub stack_peak: u64,
+    pub stack_size: u64,
     pub model: String,
     pub inputs: usize,
     pub steps: u32,
@@ -207,6 +300,14 @@ pub fn run(args: &QemuArgs) -> Result<()> {
 
 /// Runs the check and returns its figures.
 pub fn run_report(args: &QemuArgs) -> Result<Report> {
+    let spec = args.core.spec();
+    let mut args = args.clone();
+    if spec.golden_default && args.model.is_none() {
+        let g = project_root().join("snn-core/tests/golden");
+        args.model = Some(g.join("model.snn"));
+        args.inputs.get_or_insert(g.join("inputs.bin"));
+    }
+    let args = &args;
     let model_path = args
         .model
         .clone()
@@ -227,12 +328,41 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         steps: args.steps,
         seed: args.seed,
     };
-    let elf = firmware::build(Target::Qemu, &embed)?;
-    let (code, lines) = run_qemu(&elf, args.timeout)?;
+    let elf = firmware::build(Target::Qemu(args.core), &embed)?;
+    let (code, lines) = run_qemu(&spec, &elf, args.timeout)?;
     let (device, show) = read_log(&lines, host.len())?;
+    let (mut calibration, mut flash, mut ram, mut stack) = (None, 0, 0, None);
     for l in show {
+        if let Some(c) = cores::calibration(l) {
+            calibration = Some(c);
+            continue;
+        }
+        if let Some(st) = cores::stack(l) {
+            stack = Some(st);
+            continue;
+        }
+        if let Ok(Line::Memory(m)) = Line::parse(l) {
+            (flash, ram) = (m.flash, m.ram);
+        }
         println!("{l}");
     }
+    let per_tick = match calibration {
+        Some((n, ticks)) => {
+            let per_tick = cores::check_calibration(&spec, n, ticks)?;
+            println!(
+                "calibration: a {n}-instruction loop read {ticks} SysTick ticks: \
+                 {per_tick:.3} instructions per tick (xtask uses {} for {} at {} MHz)",
+                spec.quantum(),
+                spec.machine,
+                spec.systick_hz as f64 / 1e6
+            );
+            per_tick
+        }
+        None if code == ExitCode::Pass.code() => {
+            bail!("the firmware printed no CALIBRATE line")
+        }
+        None => f64::NAN,
+    };
 
     println!(
         "\n{:>4} {:>5} {:>5} {:>6} {:>6} {:>13} {:>10}",
@@ -261,7 +391,7 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
             labelled += 1;
             correct += usize::from(u16::from(l) == c.class);
         }
-        let n_instr = c.ticks * INSTRUCTIONS_PER_TICK;
+        let n_instr = spec.instructions(c.ticks);
         instr += n_instr;
         events += c.events;
         let label = labels[i].map_or("-".to_string(), |l| l.to_string());
@@ -274,6 +404,12 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         );
     }
     let n = host.len() as u64;
+    if let Some((peak, size)) = stack {
+        println!(
+            "\nstack: peak {peak} of {size} bytes, {} to spare (RAM: {ram} bytes of statics + the stack)",
+            size.saturating_sub(peak)
+        );
+    }
     println!(
         "\nmodel {} ({} bytes), {} inputs, T = {}, seeds {}..",
         model_path.display(),
@@ -281,6 +417,10 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         n,
         args.steps,
         args.seed
+    );
+    println!(
+        "core {}: {} on QEMU {} ({})",
+        spec.name, spec.cpu, spec.machine, spec.target
     );
     println!("bit-exact agreement with snn-core on the host: {equal}/{n}");
     if labelled > 0 {
@@ -290,8 +430,10 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         );
     }
     println!(
-        "instructions per inference: {} (QEMU 7.2+ mps2-an386, -icount shift=0, SysTick-derived, ±40; firmware release profile, fat LTO)",
-        instr / n.max(1)
+        "instructions per inference: {} (QEMU 7.2+ {}, -icount shift=0, SysTick-derived, ±{}; firmware release profile, fat LTO)",
+        instr / n.max(1),
+        spec.machine,
+        spec.quantum()
     );
     if events > 0 {
         println!(
@@ -306,7 +448,20 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     if equal as u64 != n {
         bail!("{} of {n} results differ from the host", n - equal as u64);
     }
+    let (stack_peak, stack_size) = stack.context("the firmware printed no STACK line")?;
+    if stack_size < stack_peak + cores::STACK_SPARE_MIN {
+        bail!(
+            "the stack peaked at {stack_peak} of {stack_size} bytes: less than {} bytes to spare",
+            cores::STACK_SPARE_MIN
+        );
+    }
     Ok(Report {
+        core: args.core,
+        instructions_per_tick: per_tick,
+        flash,
+        ram,
+        stack_peak,
+        stack_size,
         model: model_path.display().to_string(),
         inputs: host.len(),
         steps: args.steps,

@@ -1,8 +1,10 @@
-//! `cargo xtask size`: flash and RAM of the board firmware by section, against the
-//! STM32F4-class budget (1 MiB flash, 192 KiB RAM); fails when over.
+//! `cargo xtask size [--netduino]`: flash and RAM of the board firmware (or of the
+//! netduinoplus2 STM32F405 build) by section, against the STM32F4-class budget (1 MiB
+//! flash, 192 KiB RAM); fails when over.
 
 use anyhow::{bail, Result};
 
+use crate::cores::Core;
 use crate::firmware::{self, Embed, Target};
 use crate::flags::SizeArgs;
 use crate::project_root;
@@ -28,7 +30,16 @@ pub fn run(args: &SizeArgs) -> Result<()> {
         steps: 1,
         seed: 0,
     };
-    let elf = match firmware::build(Target::Board, &embed) {
+    let (target, name) = if args.netduino {
+        (
+            Target::Qemu(Core::Netduino),
+            "netduinoplus2 (STM32F405) firmware",
+        )
+    } else {
+        (Target::Board, "board (NUCLEO-F429ZI) firmware")
+    };
+    println!("{name}");
+    let elf = match firmware::build(target, &embed) {
         Ok(e) => e,
         Err(e) => bail!("the board firmware does not link (over budget?): {e:#}"),
     };
