@@ -9,7 +9,7 @@
 
 use std::{env, fs, path::PathBuf};
 
-use snn_core::Model;
+use snn_core::{EarlyExit, Model};
 use snn_embedded::contract::vectors::{Encoder, Header};
 
 fn var(name: &str) -> Option<String> {
@@ -79,6 +79,10 @@ fn main() {
         var("SNN_FW_INPUTS").unwrap_or_else(|| "../snn-core/tests/golden/inputs.bin".into());
     let steps: u32 = var("SNN_FW_STEPS").map_or(16, |v| v.parse().expect("SNN_FW_STEPS: a number"));
     let seed: u64 = var("SNN_FW_SEED").map_or(1000, |v| v.parse().expect("SNN_FW_SEED: a number"));
+    let exit: EarlyExit = var("SNN_FW_EXIT").map_or(EarlyExit::Never, |v| {
+        v.parse()
+            .unwrap_or_else(|e| panic!("SNN_FW_EXIT={v}: {e}"))
+    });
     let limit: usize =
         var("SNN_FW_SAMPLES").map_or(usize::MAX, |v| v.parse().expect("SNN_FW_SAMPLES: a number"));
     println!("cargo:rerun-if-changed={model_path}");
@@ -109,7 +113,7 @@ fn main() {
     let mut state = vec![0u32; model.state_words()];
     for (i, img) in cases.iter().enumerate() {
         let r = model
-            .classify(&mut state, img, header.case_seed(i), steps)
+            .classify_until(&mut state, img, header.case_seed(i), steps, exit)
             .unwrap_or_else(|e| panic!("{inputs_path}: case {i}: {e}"));
         encoder
             .push(img, &r)
@@ -129,7 +133,9 @@ fn main() {
             "/// State words the embedded model needs (computed by build.rs).\n\
              pub const ARENA_WORDS: usize = {};\n\
              /// Time steps per inference (the embedded vectors' header says the same).\n\
-             pub const STEPS: u32 = {steps};\n",
+             pub const STEPS: u32 = {steps};\n\
+             /// When an inference may stop early (`SNN_FW_EXIT`).\n\
+             pub const EXIT: snn_core::EarlyExit = snn_core::EarlyExit::{exit:?};\n",
             model.state_words()
         ),
     )

@@ -153,8 +153,9 @@ pub fn fire_select(u: u32, th: u32, rest: u32, reset: u32) -> (u32, u32) {
 /// spike bits enter `acc` from the top, one shift per word: lane 0 at bit 15, lane 1
 /// at bit 31. Returns the new `acc`. `l` is the leak (below `2^15`).
 ///
-/// Per word at work: 16 instructions (`LDR`, `LDR`, `LSR`, `CMP`, `BEQ`, `SMLABB`,
-/// `SMLATB`, `ASR`, `PKHBT`, `SSUB16`, `SEL`, `SEL`, `STR`, `ORR`, `SUBS`, `BNE`).
+/// Per word at work: 14 instructions (`LDR`, `LDR`, `CBZ`, `SMLABB`, `SMLATB`, `ASR`,
+/// `PKHBT`, `SSUB16`, `SEL`, `SEL`, `STR`, `ORR` with the shift, `SUBS`, `BNE`); per
+/// word at rest: 6.
 #[inline(always)]
 pub fn hard_pairs_leaky(mem: &mut [u32], th: &[u32], l: u32, acc: u32) -> u32 {
     let n = mem.len().min(th.len());
@@ -170,23 +171,26 @@ pub fn hard_pairs_leaky(mem: &mut [u32], th: &[u32], l: u32, acc: u32) -> u32 {
     unsafe {
         asm!(
             "2:",
-            "ldr {u}, [{m}], #4",
+            "ldr r0, [{m}], #4",
             "ldr {t}, [{tp}], #4",
-            "lsr {acc}, {acc}, #1",
-            "cmp {u}, #0",
-            "beq 3f",
-            "smlabb {a}, {u}, {l}, {r}",
-            "smlatb {b}, {u}, {l}, {r}",
+            "cbz r0, 3f",
+            "smlabb {a}, r0, {l}, {r}",
+            "smlatb {b}, r0, {l}, {r}",
             "asr {a}, {a}, #15",
             "pkhbt {a}, {a}, {b}, lsl #1",
-            "ssub16 {b}, {t}, {u}",
+            "ssub16 {b}, {t}, r0",
             "sel {b}, {a}, {zero}",
             "sel {a}, {zero}, {ones}",
             "str {b}, [{m}, #-4]",
-            "orr {acc}, {acc}, {a}",
-            "3:",
+            "orr {acc}, {a}, {acc}, lsr #1",
             "subs {n}, {n}, #1",
             "bne 2b",
+            "b 4f",
+            "3:",
+            "lsr {acc}, {acc}, #1",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            "4:",
             m = inout(reg) mem.as_mut_ptr() => _,
             tp = inout(reg) th.as_ptr() => _,
             n = inout(reg) n => _,
@@ -195,7 +199,8 @@ pub fn hard_pairs_leaky(mem: &mut [u32], th: &[u32], l: u32, acc: u32) -> u32 {
             r = in(reg) 1u32 << 14,
             zero = in(reg) 0u32,
             ones = in(reg) 0x8000_8000u32,
-            u = out(reg) _,
+            // `CBZ` takes a low register.
+            out("r0") _,
             t = out(reg) _,
             a = out(reg) _,
             b = out(reg) _,
@@ -219,26 +224,30 @@ pub fn hard_pairs(mem: &mut [u32], th: &[u32], acc: u32) -> u32 {
     unsafe {
         asm!(
             "2:",
-            "ldr {u}, [{m}], #4",
+            "ldr r0, [{m}], #4",
             "ldr {t}, [{tp}], #4",
-            "lsr {acc}, {acc}, #1",
-            "cmp {u}, #0",
-            "beq 3f",
-            "ssub16 {b}, {t}, {u}",
-            "sel {b}, {u}, {zero}",
+            "cbz r0, 3f",
+            "ssub16 {b}, {t}, r0",
+            "sel {b}, r0, {zero}",
             "sel {a}, {zero}, {ones}",
             "str {b}, [{m}, #-4]",
-            "orr {acc}, {acc}, {a}",
-            "3:",
+            "orr {acc}, {a}, {acc}, lsr #1",
             "subs {n}, {n}, #1",
             "bne 2b",
+            "b 4f",
+            "3:",
+            "lsr {acc}, {acc}, #1",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            "4:",
             m = inout(reg) mem.as_mut_ptr() => _,
             tp = inout(reg) th.as_ptr() => _,
             n = inout(reg) n => _,
             acc = inout(reg) acc,
             zero = in(reg) 0u32,
             ones = in(reg) 0x8000_8000u32,
-            u = out(reg) _,
+            // `CBZ` takes a low register.
+            out("r0") _,
             t = out(reg) _,
             a = out(reg) _,
             b = out(reg) _,
@@ -268,7 +277,8 @@ pub fn add_blocks(mem: &mut [u32], w: &[u8], negative: bool) {
             // SAFETY: `blocks >= 1` iterations; iteration `i` reads bytes
             // `8i..8i + 8` of `w` (two `LDR`s, unaligned loads are allowed on
             // Armv7-M and Armv8-M Mainline) and reads and writes words `4i..4i + 4`
-            // of `mem` (`LDRD`/`STRD`, which need word alignment: `mem` is a `[u32]`).
+            // of `mem` (`LDM`/`STM` into r1-r4, which need word alignment: `mem` is a
+            // `[u32]`).
             // Both are in bounds by the definition of `blocks`; `mem` is borrowed
             // mutably, `w` shared. The pointers and the counter are `inout` and
             // discarded; the scratch registers are `out`.
@@ -277,18 +287,16 @@ pub fn add_blocks(mem: &mut [u32], w: &[u8], negative: bool) {
                     "2:",
                     "ldr {x}, [{wp}], #8",
                     "ldr {y}, [{wp}, #-4]",
-                    "ldrd {a}, {b}, [{m}]",
-                    "ldrd {c}, {d}, [{m}, #8]",
+                    "ldm {m}, {{r1, r2, r3, r4}}",
                     "sxtb16 {t}, {x}",
-                    concat!($op, " {a}, {a}, {t}"),
+                    concat!($op, " r1, r1, {t}"),
                     "sxtb16 {t}, {x}, ror #8",
-                    concat!($op, " {b}, {b}, {t}"),
+                    concat!($op, " r2, r2, {t}"),
                     "sxtb16 {t}, {y}",
-                    concat!($op, " {c}, {c}, {t}"),
+                    concat!($op, " r3, r3, {t}"),
                     "sxtb16 {t}, {y}, ror #8",
-                    concat!($op, " {d}, {d}, {t}"),
-                    "strd {a}, {b}, [{m}], #16",
-                    "strd {c}, {d}, [{m}, #-8]",
+                    concat!($op, " r4, r4, {t}"),
+                    "stm {m}!, {{r1, r2, r3, r4}}",
                     "subs {n}, {n}, #1",
                     "bne 2b",
                     m = inout(reg) mem.as_mut_ptr() => _,
@@ -296,10 +304,10 @@ pub fn add_blocks(mem: &mut [u32], w: &[u8], negative: bool) {
                     n = inout(reg) blocks => _,
                     x = out(reg) _,
                     y = out(reg) _,
-                    a = out(reg) _,
-                    b = out(reg) _,
-                    c = out(reg) _,
-                    d = out(reg) _,
+                    out("r1") _,
+                    out("r2") _,
+                    out("r3") _,
+                    out("r4") _,
                     t = out(reg) _,
                     options(nostack),
                 );
@@ -325,16 +333,21 @@ pub fn add_blocks(mem: &mut [u32], w: &[u8], negative: bool) {
 #[inline(always)]
 pub fn add_rows(mem: &mut [u32], w: &[u8], rows: usize, row: usize, negative: bool) {
     let half = row / 2;
-    if rows == 0 || row == 0 || row % 2 != 0 || mem.len() < rows * half || w.len() < rows * row
+    if rows == 0
+        || row == 0
+        || !row.is_multiple_of(2)
+        || mem.len() < rows * half
+        || w.len() < rows * row
     {
         return;
     }
     let (blocks, group, pair) = (row / 8, (row % 8) / 4, (row % 4) / 2);
-    // Row 0's membranes are the last row of `mem`. Per row: the counts, then how far
-    // the membrane pointer moves back and the weight pointer forward after the row
-    // (it has moved `2 * row` bytes and `row` bytes), to the next row's starts.
+    // Row 0's membranes are the last row of `mem`. Per row: the block count, how far
+    // the membrane pointer moves back after the row (it has moved `2 * row` bytes on;
+    // the next row starts `2 * row` bytes before this one's start), an unused word,
+    // and the group and pair counts. The weights are consecutive: no step.
     let m_last = (rows - 1) * half;
-    let steps: [usize; 5] = [blocks, 2 * row + 4 * half, 0, group, pair];
+    let steps: [usize; 5] = [blocks, 4 * row, 0, group, pair];
     macro_rules! rows_with {
         ($op:literal) => {
             // SAFETY: with `rows >= 1` and `row = 8 * blocks + 4 * group + 2 * pair`,
@@ -343,10 +356,11 @@ pub fn add_rows(mem: &mut [u32], w: &[u8], rows: usize, row: usize, negative: bo
             // in bounds by the checks above; after the row both pointers have moved
             // exactly one row (`2 * row` bytes of membranes, `row` bytes of weights),
             // and `steps` takes them to the next row's starts. `steps` is only read.
-            // `LDRD`/`STRD`/`LDR`/`STR` of membranes need word alignment: `mem` is a
-            // `[u32]` and every row starts on a word (`half` words per row); the
-            // weight `LDR`/`LDRH` may be unaligned (allowed on Armv7-M and Armv8-M
-            // Mainline). `mem` is borrowed mutably, `w` shared.
+            // `LDM`/`STM` (into r1-r4), `LDRD`/`STRD`, `LDR`/`STR` of membranes need
+            // word alignment: `mem` is a `[u32]` and every row starts on a word
+            // (`half` words per row); the weight `LDR`/`LDRH` may be unaligned
+            // (allowed on Armv7-M and Armv8-M Mainline). `mem` is borrowed mutably,
+            // `w` shared.
             unsafe {
                 asm!(
                     "3:",
@@ -355,19 +369,17 @@ pub fn add_rows(mem: &mut [u32], w: &[u8], rows: usize, row: usize, negative: bo
                     "beq 6f",
                     "2:",
                     "ldr {x}, [{w}], #8",
-                    "ldrd {a}, {b}, [{m}]",
-                    "ldrd {c}, {d}, [{m}, #8]",
+                    "ldm {m}, {{r1, r2, r3, r4}}",
                     "sxtb16 {t}, {x}",
-                    concat!($op, " {a}, {a}, {t}"),
+                    concat!($op, " r1, r1, {t}"),
                     "sxtb16 {t}, {x}, ror #8",
-                    concat!($op, " {b}, {b}, {t}"),
+                    concat!($op, " r2, r2, {t}"),
                     "ldr {x}, [{w}, #-4]",
                     "sxtb16 {t}, {x}",
-                    concat!($op, " {c}, {c}, {t}"),
+                    concat!($op, " r3, r3, {t}"),
                     "sxtb16 {t}, {x}, ror #8",
-                    concat!($op, " {d}, {d}, {t}"),
-                    "strd {a}, {b}, [{m}], #16",
-                    "strd {c}, {d}, [{m}, #-8]",
+                    concat!($op, " r4, r4, {t}"),
+                    "stm {m}!, {{r1, r2, r3, r4}}",
                     "subs {n}, {n}, #1",
                     "bne 2b",
                     "6:",
@@ -405,8 +417,10 @@ pub fn add_rows(mem: &mut [u32], w: &[u8], rows: usize, row: usize, negative: bo
                     x = out(reg) _,
                     a = out(reg) _,
                     b = out(reg) _,
-                    c = out(reg) _,
-                    d = out(reg) _,
+                    out("r1") _,
+                    out("r2") _,
+                    out("r3") _,
+                    out("r4") _,
                     t = out(reg) _,
                     options(nostack),
                 );

@@ -110,3 +110,51 @@ pub(crate) fn leader(scores: &[i32]) -> usize {
     }
     best
 }
+
+/// The text form of a rule: `never`, `exact`, or `margin:N` (`N` score units per
+/// remaining step), as build scripts and command lines spell it.
+///
+/// ```
+/// use snn_core::EarlyExit;
+/// assert_eq!("exact".parse(), Ok(EarlyExit::Exact));
+/// assert_eq!("margin:64".parse(), Ok(EarlyExit::Margin { per_step: 64 }));
+/// assert!("margin:".parse::<EarlyExit>().is_err());
+/// assert_eq!(EarlyExit::Margin { per_step: 8 }.to_string(), "margin:8");
+/// ```
+impl core::str::FromStr for EarlyExit {
+    type Err = ParseEarlyExitError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "never" => Ok(Self::Never),
+            "exact" => Ok(Self::Exact),
+            _ => s
+                .strip_prefix("margin:")
+                .and_then(|n| n.parse().ok())
+                .map(|per_step| Self::Margin { per_step })
+                .ok_or(ParseEarlyExitError),
+        }
+    }
+}
+
+impl core::fmt::Display for EarlyExit {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Never => f.write_str("never"),
+            Self::Exact => f.write_str("exact"),
+            Self::Margin { per_step } => write!(f, "margin:{per_step}"),
+        }
+    }
+}
+
+/// A rule that is not `never`, `exact` or `margin:N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseEarlyExitError;
+
+impl core::fmt::Display for ParseEarlyExitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("an early-exit rule is `never`, `exact` or `margin:N` (N a whole number)")
+    }
+}
+
+impl core::error::Error for ParseEarlyExitError {}

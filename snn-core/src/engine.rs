@@ -235,6 +235,12 @@ impl<'m> Model<'m> {
                 found,
             })?;
         state.fill(0);
+        let (weights, signed) = self.output_weights;
+        crate::model::output_currents(
+            weights,
+            signed,
+            bytemuck::cast_slice_mut(&mut state[self.output_bounds.clone()]),
+        );
         if self.membranes == Membranes::I16 {
             for layer in &self.layers {
                 for pop in layer.plan.populations().into_iter().flatten() {
@@ -457,7 +463,9 @@ impl<'m> Session<'m, '_> {
                     });
                     prev = pop2.bits.clone();
                 }
-                Plan::Output { weights, leak, mem } => {
+                Plan::Output {
+                    weights, leak, mem, ..
+                } => {
                     let mem = as_i32(&mut cur[shift(mem, base)]);
                     events +=
                         spikes.scatter(|b, negative| dense_scatter(weights, b, negative, mem));
@@ -480,7 +488,7 @@ impl<'m> Session<'m, '_> {
         let m = self.model;
         crate::early_exit::settled(
             self.scores(),
-            &m.output_current,
+            bytemuck::cast_slice(&self.state[m.output_bounds.clone()]),
             m.output_leak,
             remaining,
             rule,

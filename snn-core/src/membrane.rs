@@ -182,14 +182,14 @@ pub fn add_row_i16(mem: &mut [i16], w: &[u8], negative: bool) {
 #[cfg(all(feature = "dsp", target_arch = "arm"))]
 #[inline(always)]
 fn add_rows_reversed_i16_dsp(mem: &mut [i16], w: &[u8], row: usize, negative: bool) {
-    let rows = if row == 0 {
-        0
-    } else {
-        (w.len() / row).min(mem.len() / row)
-    };
+    let rows = w
+        .len()
+        .checked_div(row)
+        .unwrap_or(0)
+        .min(mem.len().checked_div(row).unwrap_or(0));
     let span = rows * row;
     let (mem, w) = (&mut mem[..span], &w[..span]);
-    if row % 2 == 0 {
+    if row.is_multiple_of(2) {
         if let Ok(words) = bytemuck::try_cast_slice_mut::<i16, u32>(mem) {
             crate::dsp::add_rows(words, w, rows, row, negative);
             return;

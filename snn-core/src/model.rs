@@ -103,6 +103,8 @@ pub(crate) enum Plan<'a> {
         weights: &'a [u8],
         leak: Leak,
         mem: Range<usize>,
+        /// Per-class current bounds for early exit (two words per class).
+        bounds: Range<usize>,
     },
 }
 
@@ -160,23 +162,23 @@ pub struct Model<'a> {
     pub(crate) output_mem: Range<usize>,
     /// The output integrator's leak.
     pub(crate) output_leak: Leak,
-    /// Per class, the least and the most current one step can bring into its score
-    /// (for [`crate::EarlyExit::Exact`]).
-    pub(crate) output_current: heapless::Vec<[i32; 2], MAX_CLASSES>,
+    /// Arena words holding, per class, the least and the most current one step can
+    /// bring into its score (for [`crate::EarlyExit::Exact`]; written when a session
+    /// starts, by [`output_currents`]).
+    pub(crate) output_bounds: Range<usize>,
+    /// The output layer's weights, and whether it reads the signed input encoder.
+    pub(crate) output_weights: (&'a [u8], bool),
 }
 
-/// Per class, the least and the most current one step can bring into its score: the
-/// sums of its negative and of its positive weights (`-sum |w|` and `sum |w|` when the
-/// output layer reads the signed input encoder). Weight rows are stored interleaved.
-fn output_currents(
-    weights: &[u8],
-    classes: usize,
-    signed: bool,
-) -> heapless::Vec<[i32; 2], MAX_CLASSES> {
-    let mut out = heapless::Vec::new();
-    let _ = out.resize(classes, [0i32; 2]);
+/// Writes, per class, the least and the most current one step can bring into its
+/// score into `out` (`[lo, hi]` per class): the sums of its negative and of its
+/// positive weights (`-sum |w|` and `sum |w|` when the output layer reads the signed
+/// input encoder). Weight rows are stored interleaved.
+pub(crate) fn output_currents(weights: &[u8], signed: bool, out: &mut [[i32; 2]]) {
+    let classes = out.len();
+    out.fill([0; 2]);
     if classes == 0 {
-        return out;
+        return;
     }
     for row in weights.chunks_exact(classes) {
         for (p, &w) in row.iter().enumerate() {
@@ -195,7 +197,6 @@ fn output_currents(
             }
         }
     }
-    out
 }
 
 /// Hands out consecutive arena regions, counting words with overflow checks.
@@ -481,11 +482,11 @@ impl<'a> Model<'a> {
                 ref mem,
                 weights,
                 leak,
+                ref bounds,
             } = planned.plan
             {
                 // The first layer reads the signed input encoder.
-                let classes = mem.len();
-                output = Some((mem.clone(), leak, output_currents(weights, classes, i == 0)));
+                output = Some((mem.clone(), leak, bounds.clone(), (weights, i == 0)));
             }
             // Cannot fail: `desc.layers` has the same capacity.
             let _ = layers.push(planned);
@@ -493,7 +494,7 @@ impl<'a> Model<'a> {
         let Some(LayerDesc::Output { scale, .. }) = desc.layers.last() else {
             return Err(FormatError::NoLayers);
         };
-        let Some((output_mem, output_leak, output_current)) = output else {
+        let Some((output_mem, output_leak, output_bounds, output_weights)) = output else {
             return Err(FormatError::NoLayers);
         };
         Ok(Self {
@@ -507,7 +508,8 @@ impl<'a> Model<'a> {
             output_scale: *scale,
             output_mem,
             output_leak,
-            output_current,
+            output_bounds,
+            output_weights,
         })
     }
 
@@ -769,8 +771,14 @@ impl<'a> Model<'a> {
             width: 1,
         };
         let mem = arena.take(n)?;
+        let bounds = arena.take(2 * n)?;
         Ok(Checked {
-            plan: Plan::Output { weights, leak, mem },
+            plan: Plan::Output {
+                weights,
+                leak,
+                mem,
+                bounds,
+            },
             output,
             macs: weights.len() as u64,
         })

@@ -404,8 +404,8 @@ fn step_pairs<const LEAKY: bool, const SUBTRACT: bool>(
                 if acc != 0 {
                     // Pair j of the run: lane 0 at bit 16 - run + j, lane 1 at 32 - run + j.
                     let acc = acc >> (16 - run);
-                    let two =
-                        u64::from(spread(acc & 0xFFFF) | (spread(acc >> 16) << 1)) << (2 * (q % 16));
+                    let two = u64::from(spread(acc & 0xFFFF) | (spread(acc >> 16) << 1))
+                        << (2 * (q % 16));
                     fired += two.count_ones();
                     if let Some(b) = bits.get_mut(q / 16) {
                         *b |= two as u32;

@@ -335,14 +335,15 @@ fn lenet_state_size_matches_the_format_doc() {
         + pop(50, 9800)
         + pop(50, 2450)
         + pop(200, 200)
-        + 10;
+        + 10
+        + 2 * 10; // output scores, then each class's current bounds (early exit)
     assert_eq!(model.state_words(), expected);
-    assert_eq!(model.state_words(), 18_068);
+    assert_eq!(model.state_words(), 18_088);
     // With 32-bit membranes: one word per membrane, no threshold table.
     let mut wide = common::lenet(1);
     wide.membranes = snn_core::format::Membranes::I32;
     let wide = wide.to_bytes();
-    assert_eq!(Model::from_bytes(&wide).unwrap().state_words(), 33_923);
+    assert_eq!(Model::from_bytes(&wide).unwrap().state_words(), 33_943);
     let macs: Vec<u64> = model.layers().map(|l| l.macs).collect();
     assert_eq!(
         macs,

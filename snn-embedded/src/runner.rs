@@ -86,4 +86,19 @@ impl<'a, const N: usize> Runner<'a, N> {
     ) -> Result<Classification, RunError> {
         self.model.classify(&mut self.arena[..], image, seed, steps)
     }
+
+    /// Classifies `image`, stopping early under `rule` (see [`Model::classify_until`]).
+    ///
+    /// # Errors
+    /// [`RunError`] for a wrong image size or zero steps.
+    pub fn classify_until(
+        &mut self,
+        image: &[u8],
+        seed: u64,
+        steps: u32,
+        rule: snn_core::EarlyExit,
+    ) -> Result<Classification, RunError> {
+        self.model
+            .classify_until(&mut self.arena[..], image, seed, steps, rule)
+    }
 }

@@ -10,6 +10,8 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use crate::cores::Core;
+use snn_core::EarlyExit;
+
 use crate::flags::{BenchArgs, QemuArgs};
 use crate::qemu::Report;
 use crate::{project_root, run};
@@ -42,15 +44,31 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
 
     println!("\n== QEMU, one run per core");
     let mut reports = Vec::new();
+    let rules = [
+        EarlyExit::Never,
+        EarlyExit::Exact,
+        EarlyExit::Margin {
+            per_step: args.margin,
+        },
+    ];
     for core in Core::ALL {
         let spec = core.spec();
-        println!("\n-- {} ({}, QEMU {})", spec.name, spec.cpu, spec.machine);
-        let qemu = QemuArgs {
-            core,
-            samples: if args.quick { 5 } else { 20 },
-            ..QemuArgs::default_lenet()
-        };
-        reports.push(crate::qemu::run_report(&qemu)?);
+        for rule in rules {
+            if rule != EarlyExit::Never && args.quick && core != Core::M4 {
+                continue;
+            }
+            println!(
+                "\n-- {} ({}, QEMU {}), early exit {rule}",
+                spec.name, spec.cpu, spec.machine
+            );
+            let qemu = QemuArgs {
+                core,
+                samples: if args.quick { 5 } else { 20 },
+                early_exit: rule,
+                ..QemuArgs::default_lenet()
+            };
+            reports.push(crate::qemu::run_report(&qemu)?);
+        }
     }
 
     let host: serde_json::Value = serde_json::from_slice(
@@ -67,6 +85,8 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
             "model": r.model,
             "inputs": r.inputs,
             "timesteps": r.steps,
+            "early_exit": r.early_exit.to_string(),
+            "mean_steps": r.mean_steps,
             "instructions_per_inference": r.instructions_per_inference,
             "instructions_per_event": r.instructions_per_event,
             "events_per_inference": r.events_per_inference,
@@ -91,12 +111,14 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
     let out = dir.join("results.json");
     std::fs::write(&out, serde_json::to_string_pretty(&doc)?)?;
     println!(
-        "\n{:<9} {:<14} {:<26} {:<32} {:>3} {:>13} {:>9} {:>10} {:>8} {:>8} {:>8}",
+        "\n{:<9} {:<14} {:<26} {:<32} {:>3} {:<11} {:>6} {:>13} {:>9} {:>10} {:>8} {:>8} {:>8}",
         "core",
         "QEMU machine",
         "target",
         "model",
         "T",
+        "early exit",
+        "steps",
         "instr./inf.",
         "instr./ev",
         "events",
@@ -113,12 +135,14 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
             .display()
             .to_string();
         println!(
-            "{:<9} {:<14} {:<26} {:<32} {:>3} {:>13} {:>9.2} {:>10} {:>8} {:>8} {:>8}",
+            "{:<9} {:<14} {:<26} {:<32} {:>3} {:<11} {:>6.2} {:>13} {:>9.2} {:>10} {:>8} {:>8} {:>8}",
             spec.name,
             spec.machine,
             spec.target,
             model,
             r.steps,
+            r.early_exit.to_string(),
+            r.mean_steps,
             r.instructions_per_inference,
             r.instructions_per_event,
             r.events_per_inference,

@@ -423,7 +423,10 @@ pub fn run(args: &CiArgs) -> Result<()> {
         steps.push((
             "benchmarks, reduced (cargo xtask bench --quick)",
             Step::Task(Box::new(|| {
-                crate::bench::run_bench(&BenchArgs { quick: true })
+                crate::bench::run_bench(&BenchArgs {
+                    quick: true,
+                    margin: 128,
+                })
             })),
         ));
         steps.push((

@@ -29,6 +29,8 @@ pub struct Embed {
     pub inputs: PathBuf,
     pub steps: u32,
     pub seed: u64,
+    /// When an inference may stop early (`SNN_FW_EXIT`).
+    pub exit: snn_core::EarlyExit,
 }
 
 /// Builds the firmware (release) and returns the ELF's path.
@@ -60,6 +62,7 @@ pub fn build(target: Target, embed: &Embed) -> Result<PathBuf> {
         .env("SNN_FW_INPUTS", abs(&embed.inputs)?)
         .env("SNN_FW_STEPS", embed.steps.to_string())
         .env("SNN_FW_SEED", embed.seed.to_string())
+        .env("SNN_FW_EXIT", embed.exit.to_string())
         .env("DEFMT_LOG", "info");
     run(&mut cmd)?;
     Ok(dir.join("target").join(triple).join("release/firmware"))

@@ -74,9 +74,15 @@ pub struct RobustnessArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The reduced form CI runs (T = 20 only, fewer batches and inputs).
+    /// The reduced form CI runs (T = 20 only, fewer batches and inputs; early exit on
+    /// the m4 only).
     #[arg(long)]
     pub quick: bool,
+    /// The margin rule measured next to the exact early exit (score units per
+    /// remaining step). 128 is what `snn-train analyze` calibrates for the default
+    /// model (the class of the full window on 99.9% of 500 training images).
+    #[arg(long, default_value_t = 128)]
+    pub margin: u32,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -107,6 +113,15 @@ pub struct QemuArgs {
     /// QEMU timeout in seconds (at least 1).
     #[arg(long, default_value_t = 300, value_parser = timeout)]
     pub timeout: u64,
+    /// Early exit: `never`, `exact` (the class can no longer change: the full
+    /// window's class) or `margin:N` (leader ahead by N score units per remaining
+    /// step; calibrated, not exact). Host and device use the same rule.
+    #[arg(long, default_value = "never", value_parser = early_exit)]
+    pub early_exit: snn_core::EarlyExit,
+}
+
+fn early_exit(s: &str) -> Result<snn_core::EarlyExit, String> {
+    s.parse().map_err(|e| format!("{e}"))
 }
 
 /// A whole number of at least 1, else an error saying why `what` needs one.
@@ -148,6 +163,7 @@ impl QemuArgs {
             steps: 20,
             seed: 1000,
             timeout: 300,
+            early_exit: snn_core::EarlyExit::Never,
         }
     }
 
@@ -162,6 +178,7 @@ impl QemuArgs {
             steps: 16,
             seed: 1000,
             timeout: 120,
+            early_exit: snn_core::EarlyExit::Never,
         }
     }
 }

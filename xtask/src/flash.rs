@@ -32,6 +32,7 @@ pub fn run(args: &FlashArgs) -> Result<()> {
         inputs,
         steps: v.steps,
         seed: v.seed,
+        exit: snn_core::EarlyExit::Never,
     };
     let elf = firmware::build(Target::Board, &embed)?;
     let status = Command::new("probe-rs")

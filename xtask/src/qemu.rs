@@ -79,12 +79,15 @@ fn host_results(
     inputs: &[u8],
     seed: u64,
     steps: u32,
+    rule: snn_core::EarlyExit,
 ) -> Result<Vec<Classification>> {
     let mut state = vec![0u32; model.state_words()];
     inputs
         .chunks(model.input_len())
         .enumerate()
-        .map(|(i, img)| Ok(model.classify(&mut state, img, case_seed(seed, i), steps)?))
+        .map(|(i, img)| {
+            Ok(model.classify_until(&mut state, img, case_seed(seed, i), steps, rule)?)
+        })
         .collect()
 }
 
@@ -289,6 +292,9 @@ pub struct Report {
     pub model: String,
     pub inputs: usize,
     pub steps: u32,
+    /// The early-exit rule, and the mean number of steps it ran.
+    pub early_exit: snn_core::EarlyExit,
+    pub mean_steps: f64,
     pub instructions_per_inference: u64,
     pub instructions_per_event: f64,
     pub events_per_inference: u64,
@@ -320,13 +326,14 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     std::fs::create_dir_all(&out_dir)?;
     let (inputs_path, labels) = inputs(args, &model, &out_dir)?;
     let inputs = std::fs::read(&inputs_path)?;
-    let host = host_results(&model, &inputs, args.seed, args.steps)?;
+    let host = host_results(&model, &inputs, args.seed, args.steps, args.early_exit)?;
 
     let embed = Embed {
         model: model_path.clone(),
         inputs: inputs_path,
         steps: args.steps,
         seed: args.seed,
+        exit: args.early_exit,
     };
     let elf = firmware::build(Target::Qemu(args.core), &embed)?;
     let (code, lines) = run_qemu(&spec, &elf, args.timeout)?;
@@ -429,6 +436,12 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
             100.0 * correct as f64 / labelled as f64
         );
     }
+    let mean_steps =
+        host.iter().map(|r| f64::from(r.steps)).sum::<f64>() / host.len().max(1) as f64;
+    println!(
+        "early exit: {} ({mean_steps:.2} of {} steps run on average)",
+        args.early_exit, args.steps
+    );
     println!(
         "instructions per inference: {} (QEMU 7.2+ {}, -icount shift=0, SysTick-derived, ±{}; firmware release profile, fat LTO)",
         instr / n.max(1),
@@ -465,6 +478,8 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         model: model_path.display().to_string(),
         inputs: host.len(),
         steps: args.steps,
+        early_exit: args.early_exit,
+        mean_steps,
         instructions_per_inference: instr / n.max(1),
         instructions_per_event: instr as f64 / events.max(1) as f64,
         events_per_inference: events / n.max(1),
@@ -482,7 +497,7 @@ mod tests {
         let model = Model::from_bytes(&blob).unwrap();
         let inputs = std::fs::read(g.join("inputs.bin")).unwrap();
         let two = &inputs[..2 * model.input_len()];
-        let r = host_results(&model, two, u64::MAX, 4).unwrap();
+        let r = host_results(&model, two, u64::MAX, 4, snn_core::EarlyExit::Never).unwrap();
         let mut state = vec![0u32; model.state_words()];
         let second = &two[model.input_len()..];
         assert_eq!(r[1], model.classify(&mut state, second, 0, 4).unwrap());

@@ -29,6 +29,7 @@ pub fn run(args: &SizeArgs) -> Result<()> {
         inputs,
         steps: 1,
         seed: 0,
+        exit: snn_core::EarlyExit::Never,
     };
     let (target, name) = if args.netduino {
         (
