@@ -262,6 +262,24 @@ pub fn run(args: &CiArgs) -> Result<()> {
                 cargo_with(&["build", "-p", "snn-core", "--release", "--target", target]),
             ));
         }
+        for target in ["thumbv7em-none-eabihf", "thumbv8m.main-none-eabihf"] {
+            steps.push((
+                "clippy snn-core for thumb (dsp: the inline-assembly kernels)",
+                cargo_with(&[
+                    "clippy",
+                    "-p",
+                    "snn-core",
+                    "--release",
+                    "--target",
+                    target,
+                    "--features",
+                    "dsp",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+            ));
+        }
         steps.push((
             "snn-core on i686 (32-bit usize): corrupted and crafted blobs",
             cargo_with(&[
@@ -318,7 +336,11 @@ pub fn run(args: &CiArgs) -> Result<()> {
             ]),
         ));
         for (name, features, target) in [
-            ("clippy firmware (m33)", "qemu", "thumbv8m.main-none-eabihf"),
+            (
+                "clippy firmware (m33)",
+                "qemu,dsp",
+                "thumbv8m.main-none-eabihf",
+            ),
             ("clippy firmware (m0)", "qemu", "thumbv6m-none-eabi"),
             (
                 "clippy firmware (netduino)",
@@ -345,6 +367,15 @@ pub fn run(args: &CiArgs) -> Result<()> {
         steps.push((
             "QEMU: default LeNet model, 20 MNIST test images",
             Step::Task(Box::new(|| crate::qemu::run(&QemuArgs::default_lenet()))),
+        ));
+        steps.push((
+            "QEMU: default LeNet model with exact early exit (host and device stop at the same step)",
+            Step::Task(Box::new(|| {
+                crate::qemu::run(&QemuArgs {
+                    early_exit: snn_core::EarlyExit::Exact,
+                    ..QemuArgs::default_lenet()
+                })
+            })),
         ));
         // The M7 runs the M4F's ELF (same target and map), so right after the M4F
         // runs these cost no build.
