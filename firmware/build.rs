@@ -80,8 +80,7 @@ fn main() {
     let steps: u32 = var("SNN_FW_STEPS").map_or(16, |v| v.parse().expect("SNN_FW_STEPS: a number"));
     let seed: u64 = var("SNN_FW_SEED").map_or(1000, |v| v.parse().expect("SNN_FW_SEED: a number"));
     let exit: EarlyExit = var("SNN_FW_EXIT").map_or(EarlyExit::Never, |v| {
-        v.parse()
-            .unwrap_or_else(|e| panic!("SNN_FW_EXIT={v}: {e}"))
+        v.parse().unwrap_or_else(|e| panic!("SNN_FW_EXIT={v}: {e}"))
     });
     let limit: usize =
         var("SNN_FW_SAMPLES").map_or(usize::MAX, |v| v.parse().expect("SNN_FW_SAMPLES: a number"));
