@@ -159,6 +159,8 @@ impl Xoshiro128PlusPlus {
 /// ```
 #[inline]
 pub fn pixel_threshold(pixel: u8, center: i32, gain: u32) -> (u32, bool) {
+    // `256 * pixel` is at most 65280 and a valid centre lies in 0..=65280, so `v` fits
+    // an i32 for them; any i32 centre is computed in 64 bits all the same.
     let v = i64::from(pixel) * 256 - i64::from(center);
     let d = v.unsigned_abs();
     let thr = d.saturating_mul(u64::from(gain)).min(u64::from(u32::MAX));
@@ -199,6 +201,99 @@ pub fn encode_step(
         }
         if let Some(x) = neg.get_mut(w) {
             *x = n;
+        }
+    }
+}
+
+/// [`encode_step`] reading the pixels themselves instead of a per-pixel threshold table
+/// (what the engine does, to keep one byte of state per pixel instead of four): pixel
+/// `i` of channel `c = i % tables.len()` has threshold and sign
+/// [`pixel_threshold`]`(pixels[i], tables[c][0] as i32, tables[c][1])`, and the draws
+/// follow in the same order, so both forms give the same spikes.
+///
+/// # Shapes
+/// `tables`: one `[center, gain]` per channel; `pos`, `neg`: `ceil(pixels.len() / 32)`
+/// words.
+///
+/// ```
+/// use snn_core::encode::{encode_pixels_step, encode_step, pixel_threshold, Xoshiro128PlusPlus};
+/// let pixels = [0u8, 40, 255, 128, 7];
+/// let tables = [[0u32, 32897], [30000, 65793]];
+/// let (mut thr, mut sign) = (vec![0u32; 5], vec![0u32; 1]);
+/// for (i, &p) in pixels.iter().enumerate() {
+///     let [c, g] = tables[i % 2];
+///     let (t, negative) = pixel_threshold(p, c as i32, g);
+///     thr[i] = t;
+///     sign[0] |= u32::from(negative) << i;
+/// }
+/// let (mut a, mut b) = (Xoshiro128PlusPlus::seed_from_u64(9), Xoshiro128PlusPlus::seed_from_u64(9));
+/// let (mut p1, mut n1, mut p2, mut n2) = ([0u32], [0u32], [0u32], [0u32]);
+/// for _ in 0..50 {
+///     encode_step(&thr, &sign, &mut a, &mut p1, &mut n1);
+///     encode_pixels_step(&pixels, &tables, &mut b, &mut p2, &mut n2);
+///     assert_eq!((p1, n1), (p2, n2));
+/// }
+/// ```
+pub fn encode_pixels_step(
+    pixels: &[u8],
+    tables: &[[u32; 2]],
+    rng: &mut Xoshiro128PlusPlus,
+    pos: &mut [u32],
+    neg: &mut [u32],
+) {
+    pos.fill(0);
+    neg.fill(0);
+    match tables {
+        // One channel (MNIST): the table is a constant of the loop.
+        &[one] => encode_pixels_with(pixels, rng, pos, neg, || one),
+        _ => {
+            let mut c = 0;
+            encode_pixels_with(pixels, rng, pos, neg, || {
+                let t = tables.get(c).copied().unwrap_or([0, 0]);
+                c += 1;
+                if c >= tables.len() {
+                    c = 0;
+                }
+                t
+            })
+        }
+    }
+}
+
+/// The loop of [`encode_pixels_step`]; `table()` gives the next pixel's
+/// `[center, gain]`. `pos` and `neg` are cleared.
+#[inline(always)]
+fn encode_pixels_with(
+    pixels: &[u8],
+    rng: &mut Xoshiro128PlusPlus,
+    pos: &mut [u32],
+    neg: &mut [u32],
+    mut table: impl FnMut() -> [u32; 2],
+) {
+    for (w, chunk) in pixels.chunks(32).enumerate() {
+        let (mut p, mut n) = (0u32, 0u32);
+        for (b, &px) in chunk.iter().enumerate() {
+            let [center, gain] = table();
+            // A black pixel of an unsigned channel: threshold 0, no draw.
+            if px == 0 && center == 0 {
+                continue;
+            }
+            let (t, negative) = pixel_threshold(px, center as i32, gain);
+            if t != 0 && rng.next_u32() < t {
+                if negative {
+                    n |= 1 << b;
+                } else {
+                    p |= 1 << b;
+                }
+            }
+        }
+        if p | n != 0 {
+            if let Some(x) = pos.get_mut(w) {
+                *x = p;
+            }
+            if let Some(x) = neg.get_mut(w) {
+                *x = n;
+            }
         }
     }
 }

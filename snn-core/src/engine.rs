@@ -8,7 +8,7 @@
 use core::ops::Range;
 
 use crate::early_exit::EarlyExit;
-use crate::encode::{count_spikes, encode_step, pixel_threshold, Xoshiro128PlusPlus};
+use crate::encode::{count_spikes, encode_pixels_step, Xoshiro128PlusPlus};
 use crate::format::Membranes;
 use crate::layer::{dense_scatter, identity_scatter, pool_scatter, words_for};
 use crate::membrane::Membrane;
@@ -196,20 +196,17 @@ impl<'m> Model<'m> {
         }
         session.rng = Xoshiro128PlusPlus::seed_from_u64(seed);
         let inp = &self.input;
-        let (thr, rest) = session.state[inp.thr.start..inp.sign.end].split_at_mut(inp.thr.len());
-        let channels = usize::from(inp.shape.channels);
+        let (pixels, tables) =
+            session.state[inp.pixels.start..inp.tables.end].split_at_mut(inp.pixels.len());
+        let pixels: &mut [u8] = bytemuck::cast_slice_mut(pixels);
+        pixels[..image.len()].copy_from_slice(image);
         let table = |t: &[u8], c: usize| {
             t.get(4 * c..4 * c + 4)
                 .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         };
-        for (i, (&p, t)) in image.iter().zip(thr.iter_mut()).enumerate() {
-            let c = i % channels;
-            let (th, negative) =
-                pixel_threshold(p, table(inp.center, c) as i32, table(inp.gain, c));
-            *t = th;
-            if negative {
-                rest[i / 32] |= 1 << (i % 32);
-            }
+        for (c, t) in tables.chunks_exact_mut(2).enumerate() {
+            t[0] = table(inp.center, c);
+            t[1] = table(inp.gain, c);
         }
         Ok(session)
     }
@@ -320,9 +317,10 @@ impl<'m> Session<'m, '_> {
         let inp = &self.model.input;
         let (head, tail) = self.state.split_at_mut(inp.pos.start);
         let (pos, neg) = tail[..inp.neg.end - inp.pos.start].split_at_mut(inp.pos.len());
-        encode_step(
-            &head[inp.thr.clone()],
-            &head[inp.sign.clone()],
+        let pixels: &[u8] = bytemuck::cast_slice(&head[inp.pixels.clone()]);
+        encode_pixels_step(
+            &pixels[..inp.shape.len()],
+            bytemuck::cast_slice(&head[inp.tables.clone()]),
             &mut self.rng,
             pos,
             neg,

@@ -263,7 +263,7 @@ impl Conv<'_> {
                 let w = self.weights.get((w_row + kx0) * oc..(w_row + kx1) * oc);
                 let m = mem.get_mut((m_row + nx + 1 - kx1) * oc..(m_row + nx + 1 - kx0) * oc);
                 if let (Some(w), Some(m)) = (w, m) {
-                    M::add_rows_reversed(m, w, oc, negative);
+                    M::add_rows_reversed(m, w, kx1 - kx0, oc, negative);
                     events += ((kx1 - kx0) * oc) as u64;
                 }
             }

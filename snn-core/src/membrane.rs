@@ -25,12 +25,14 @@ pub trait Membrane: Copy + Default + bytemuck::Pod + core::fmt::Debug + 'static 
     /// (lengths are the shorter of the two).
     fn add_row(mem: &mut [Self], w: &[u8], negative: bool);
 
-    /// Adds consecutive stored weight rows of `row` weights into the membrane rows of
-    /// `mem` in reverse order: weight row `r` into membrane row `rows - 1 - r` (a
-    /// convolution's consecutive kernel taps reach consecutive output columns
-    /// backwards). Each row as [`add_row`](Self::add_row).
+    /// Adds `rows` consecutive stored weight rows of `row` weights into the membrane
+    /// rows of `mem` in reverse order: weight row `r` into membrane row `rows - 1 - r`
+    /// (a convolution's consecutive kernel taps reach consecutive output columns
+    /// backwards). Each row as [`add_row`](Self::add_row); rows past the end of `mem`
+    /// or `w` are left out.
     #[inline]
-    fn add_rows_reversed(mem: &mut [Self], w: &[u8], row: usize, negative: bool) {
+    fn add_rows_reversed(mem: &mut [Self], w: &[u8], rows: usize, row: usize, negative: bool) {
+        let _ = rows;
         for (w, m) in w.chunks_exact(row).zip(mem.chunks_exact_mut(row).rev()) {
             Self::add_row(m, w, negative);
         }
@@ -84,8 +86,8 @@ impl Membrane for i16 {
 
     #[cfg(all(feature = "dsp", target_arch = "arm"))]
     #[inline(always)]
-    fn add_rows_reversed(mem: &mut [i16], w: &[u8], row: usize, negative: bool) {
-        add_rows_reversed_i16_dsp(mem, w, row, negative)
+    fn add_rows_reversed(mem: &mut [i16], w: &[u8], rows: usize, row: usize, negative: bool) {
+        add_rows_reversed_i16_dsp(mem, w, rows, row, negative)
     }
 
     #[inline]
@@ -181,14 +183,14 @@ pub fn add_row_i16(mem: &mut [i16], w: &[u8], negative: bool) {
 /// boundary, take the row by row path.
 #[cfg(all(feature = "dsp", target_arch = "arm"))]
 #[inline(always)]
-fn add_rows_reversed_i16_dsp(mem: &mut [i16], w: &[u8], row: usize, negative: bool) {
-    let rows = w
-        .len()
-        .checked_div(row)
-        .unwrap_or(0)
-        .min(mem.len().checked_div(row).unwrap_or(0));
+fn add_rows_reversed_i16_dsp(mem: &mut [i16], w: &[u8], rows: usize, row: usize, negative: bool) {
     let span = rows * row;
-    let (mem, w) = (&mut mem[..span], &w[..span]);
+    if mem.len() != span || w.len() != span {
+        for (w, m) in w.chunks_exact(row).zip(mem.chunks_exact_mut(row).rev()) {
+            add_row_i16_dsp(m, w, negative);
+        }
+        return;
+    }
     if row.is_multiple_of(2) {
         if let Ok(words) = bytemuck::try_cast_slice_mut::<i16, u32>(mem) {
             crate::dsp::add_rows(words, w, rows, row, negative);

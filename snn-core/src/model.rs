@@ -136,8 +136,10 @@ pub(crate) struct InputPlan<'a> {
     pub shape: Shape,
     pub center: &'a [u8],
     pub gain: &'a [u8],
-    pub thr: Range<usize>,
-    pub sign: Range<usize>,
+    /// The image, one byte per pixel (written when a session starts).
+    pub pixels: Range<usize>,
+    /// `[center, gain]` per channel, decoded from the blob when a session starts.
+    pub tables: Range<usize>,
     pub pos: Range<usize>,
     pub neg: Range<usize>,
 }
@@ -548,8 +550,8 @@ impl<'a> Model<'a> {
             shape,
             center: d.center,
             gain: d.gain,
-            thr: arena.take(n)?,
-            sign: arena.take(w)?,
+            pixels: arena.take(n.div_ceil(4))?,
+            tables: arena.take(2 * usize::from(d.channels))?,
             pos: arena.take(w)?,
             neg: arena.take(w)?,
         })

@@ -329,7 +329,9 @@ fn lenet_state_size_matches_the_format_doc() {
     // 16-bit membranes: per population the packed thresholds (channels / 2 words),
     // the membranes (two per word) and the spike bitset.
     let pop = |channels: usize, n: usize| channels / 2 + n / 2 + bitset(n);
-    let expected = (784 + 3 * bitset(784))
+    // Input: the pixels (a byte each), centre and gain per channel, the positive and
+    // negative spike bitsets.
+    let expected = (784 / 4 + 2 + 2 * bitset(784))
         + pop(20, 15680)
         + pop(20, 3920)
         + pop(50, 9800)
@@ -338,12 +340,12 @@ fn lenet_state_size_matches_the_format_doc() {
         + 10
         + 2 * 10; // output scores, then each class's current bounds (early exit)
     assert_eq!(model.state_words(), expected);
-    assert_eq!(model.state_words(), 18_088);
+    assert_eq!(model.state_words(), 17_477);
     // With 32-bit membranes: one word per membrane, no threshold table.
     let mut wide = common::lenet(1);
     wide.membranes = snn_core::format::Membranes::I32;
     let wide = wide.to_bytes();
-    assert_eq!(Model::from_bytes(&wide).unwrap().state_words(), 33_943);
+    assert_eq!(Model::from_bytes(&wide).unwrap().state_words(), 33_332);
     let macs: Vec<u64> = model.layers().map(|l| l.macs).collect();
     assert_eq!(
         macs,

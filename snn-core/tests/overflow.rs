@@ -226,12 +226,22 @@ fn crafted() -> Vec<Crafted> {
                 found: 0,
             }),
         ),
-        // State words: a 2^24-pixel input needs 2^24 + 3 * 2^19 words, over 64 MiB.
+        // State words: a 1x1 convolution to 16 channels of a 1024x1024 input: the
+        // input's 2^18 pixel words, 2 table words and 2 x 2^15 bitset words, then 2^24
+        // membranes (32-bit), over 64 MiB.
         c(
             "state-too-large",
-            model(1, 4096, 4096, vec![output_no_weights()]),
+            model(
+                1,
+                1024,
+                1024,
+                vec![
+                    LayerSpec::Conv(conv(1, 16, 1, 1, 0), neurons(16)),
+                    output_no_weights(),
+                ],
+            ),
             FormatError::StateTooLarge {
-                bytes: ((1 << 24) + (1 << 19)) * 4,
+                bytes: ((1 << 18) + 2 + (1 << 16) + (1 << 24)) * 4,
             },
         ),
         // Residual stride `stride1 * stride2` = 256 does not fit the 1x1 conv
