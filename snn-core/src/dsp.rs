@@ -1,14 +1,18 @@
 //! The Cortex-M DSP-extension instructions the 16-bit kernels use (feature `dsp`,
 //! Armv7E-M and Armv8-M Mainline with the DSP extension: Cortex-M4, M7, M33).
 //!
-//! Each function is one instruction (or, for [`fire_select`], three that must share
-//! the `GE` flags) on a pair of 16-bit lanes packed in a `u32`: lane 0 in bits 0..16,
-//! lane 1 in bits 16..32. The portable kernels in [`crate::membrane`] and
-//! [`crate::neuron`] compute the same lanes with ordinary integer arithmetic; the QEMU
-//! runs compare the two bit for bit.
+//! The small functions are one instruction each on a pair of 16-bit lanes packed in a
+//! `u32` (lane 0 in bits 0..16, lane 1 in bits 16..32); [`leak_pair`] is four and
+//! [`fire_select`] three that must share the `GE` flags. The loops
+//! ([`hard_pairs_leaky`], [`hard_pairs`], [`add_blocks`], [`add_rows`]) run a whole
+//! run of neuron pairs or of weight rows in one block. The portable kernels in
+//! [`crate::membrane`] and [`crate::neuron`] compute the same lanes with ordinary
+//! integer arithmetic; the QEMU runs compare the two bit for bit.
 //!
 //! Stable Rust exposes neither these intrinsics nor a `target_feature = "dsp"` cfg,
-//! hence inline assembly and a cargo feature.
+//! hence inline assembly and a cargo feature. `add_rows` needs 13 general-purpose
+//! registers at once: a target that reserves both r7 and r9 (forced frame pointers
+//! and `+reserve-r9`) would not compile it.
 #![allow(unsafe_code)]
 
 use core::arch::asm;
@@ -264,8 +268,8 @@ pub fn hard_pairs(mem: &mut [u32], th: &[u32], acc: u32) -> u32 {
 /// least `4 * blocks` words and `8 * blocks` bytes (checked by the caller's slicing:
 /// this function takes the slices and uses the shorter).
 ///
-/// Per block: 16 instructions for 8 synaptic events (`LDR` x2, `LDRD` x2, `SXTB16`
-/// x4, `QADD16` x4, `STRD` x2, `SUBS`, `BNE`).
+/// Per block: 14 instructions for 8 synaptic events (`LDR` x2, `LDM`, `SXTB16` x4,
+/// `QADD16` x4, `STM`, `SUBS`, `BNE`).
 #[inline(always)]
 pub fn add_blocks(mem: &mut [u32], w: &[u8], negative: bool) {
     let blocks = (mem.len() / 4).min(w.len() / 8);
