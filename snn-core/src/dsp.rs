@@ -43,43 +43,42 @@ pub fn sxtb16_ror8(x: u32) -> u32 {
     r
 }
 
-/// `QADD16`: lane-wise signed saturating addition.
-#[inline(always)]
-pub fn qadd16(a: u32, b: u32) -> u32 {
-    let r: u32;
-    // SAFETY: register-to-register, no memory or stack. The flags are declared
-    // clobbered (no `preserves_flags`), so no assumption about them is made.
-    unsafe {
-        asm!("qadd16 {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
-             options(pure, nomem, nostack));
-    }
-    r
+/// One two-operand register-to-register DSP instruction as a function `(a, b) -> r`.
+macro_rules! lane_op {
+    ($(#[$doc:meta])* $name:ident, $insn:literal) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name(a: u32, b: u32) -> u32 {
+            let r: u32;
+            // SAFETY: one register-to-register instruction of the DSP extension
+            // (present on every core the feature is enabled for): it reads `a` and
+            // `b`, writes `r`, touches no memory or stack. The flags (GE, Q) are
+            // declared clobbered (no `preserves_flags`), so none is assumed kept.
+            unsafe {
+                asm!(concat!($insn, " {r}, {a}, {b}"), r = lateout(reg) r, a = in(reg) a,
+                     b = in(reg) b, options(pure, nomem, nostack));
+            }
+            r
+        }
+    };
 }
 
-/// `QSUB16`: lane-wise signed saturating subtraction `a - b`.
-#[inline(always)]
-pub fn qsub16(a: u32, b: u32) -> u32 {
-    let r: u32;
-    // SAFETY: as `qadd16`.
-    unsafe {
-        asm!("qsub16 {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
-             options(pure, nomem, nostack));
-    }
-    r
-}
-
-/// `SSUB16`: lane-wise wrapping subtraction `a - b` (only its lanes where `a > b`
-/// are used, where it does not wrap).
-#[inline(always)]
-pub fn ssub16(a: u32, b: u32) -> u32 {
-    let r: u32;
-    // SAFETY: as `qadd16` (it sets the GE flags, declared clobbered).
-    unsafe {
-        asm!("ssub16 {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
-             options(pure, nomem, nostack));
-    }
-    r
-}
+lane_op!(
+    /// `QADD16`: lane-wise signed saturating addition.
+    qadd16,
+    "qadd16"
+);
+lane_op!(
+    /// `QSUB16`: lane-wise signed saturating subtraction `a - b`.
+    qsub16,
+    "qsub16"
+);
+lane_op!(
+    /// `SSUB16`: lane-wise wrapping subtraction `a - b` (only its lanes where `a > b`
+    /// are used, where it does not wrap).
+    ssub16,
+    "ssub16"
+);
 
 /// `leak` on both lanes of `u`: `(lane * l + 2^14) >> 15` per lane, `l` the leak bits
 /// (below `2^15`, so a positive `i16`) in the low half of `l`.

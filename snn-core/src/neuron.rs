@@ -224,8 +224,21 @@ impl<'a> Neurons<'a> {
     /// `mem.len()` is a multiple of [`channels`](Self::channels); `bits` has
     /// `ceil(mem.len() / 32)` words. Extra words are cleared.
     pub fn step(&self, mem: &mut [i32], bits: &mut [u32]) -> u32 {
-        let channels = self.channels().max(1);
         let (leak, reset) = (self.leak, self.reset);
+        self.step_with(mem, bits, |u, th| update(u, th, leak, reset))
+    }
+
+    /// The loop of [`step`](Self::step) and the portable [`step_i16`](Self::step_i16):
+    /// `update(u, threshold)` on every membrane not at rest, in neuron order, the spikes
+    /// into `bits`; returns how many fired.
+    #[inline(always)]
+    fn step_with<T: Copy + Default + PartialEq>(
+        &self,
+        mem: &mut [T],
+        bits: &mut [u32],
+        update: impl Fn(T, i32) -> (T, bool),
+    ) -> u32 {
+        let channels = self.channels().max(1);
         let mut fired = 0;
         let mut c = 0;
         for (word_out, chunk) in bits.iter_mut().zip(mem.chunks_mut(32)) {
@@ -234,8 +247,8 @@ impl<'a> Neurons<'a> {
                 let u = *m;
                 // A membrane at rest stays at rest (leak(0) = 0, thresholds >= 1):
                 // the common case in sparse layers costs a compare.
-                if u != 0 {
-                    let (v, spike) = update(u, self.threshold_of(c), leak, reset);
+                if u != T::default() {
+                    let (v, spike) = update(u, self.threshold_of(c));
                     *m = v;
                     word |= u32::from(spike) << b;
                 }
@@ -287,32 +300,11 @@ impl<'a> Neurons<'a> {
             return fired;
         }
         let _ = pairs;
-        let channels = self.channels().max(1);
         let (leak, reset) = (self.leak, self.reset);
-        let mut fired = 0;
-        let mut c = 0;
-        for (word_out, chunk) in bits.iter_mut().zip(mem.chunks_mut(32)) {
-            let mut word = 0u32;
-            for (b, m) in chunk.iter_mut().enumerate() {
-                let u = *m;
-                if u != 0 {
-                    let th = self.threshold_of(c).min(i32::from(i16::MAX)) as i16;
-                    let (v, spike) = update_i16(u, th, leak, reset);
-                    *m = v;
-                    word |= u32::from(spike) << b;
-                }
-                c += 1;
-                if c == channels {
-                    c = 0;
-                }
-            }
-            *word_out = word;
-            fired += word.count_ones();
-        }
-        for w in bits.iter_mut().skip(mem.len().div_ceil(32)) {
-            *w = 0;
-        }
-        fired
+        // Validation keeps 16-bit populations' thresholds at most `i16::MAX`.
+        self.step_with(mem, bits, |u, th| {
+            update_i16(u, th.min(i32::from(i16::MAX)) as i16, leak, reset)
+        })
     }
 
     /// The DSP form of [`step_i16`](Self::step_i16), or `None` where it does not apply

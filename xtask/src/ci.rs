@@ -364,61 +364,63 @@ pub fn run(args: &CiArgs) -> Result<()> {
                 ]),
             ));
         }
-        steps.push((
-            "QEMU: default LeNet model, 20 MNIST test images",
-            Step::Task(Box::new(|| crate::qemu::run(&QemuArgs::default_lenet()))),
-        ));
-        steps.push((
-            "QEMU: default LeNet model with exact early exit (host and device stop at the same step)",
-            Step::Task(Box::new(|| {
-                crate::qemu::run(&QemuArgs {
-                    early_exit: snn_core::EarlyExit::Exact,
-                    ..QemuArgs::default_lenet()
-                })
-            })),
-        ));
-        // The M7 runs the M4F's ELF (same target and map), so right after the M4F
-        // runs these cost no build.
-        steps.push((
-            "QEMU m7 (Cortex-M7, mps2-an500): default LeNet model, 20 MNIST test images",
-            Step::Task(Box::new(|| {
-                crate::qemu::run(&on(Core::M7, QemuArgs::default_lenet()))
-            })),
-        ));
-        steps.push((
-            "QEMU: golden model (every layer kind, signed input)",
-            Step::Task(Box::new(move || crate::qemu::run(&QemuArgs::golden()))),
-        ));
-        steps.push((
-            "QEMU m7 (Cortex-M7, mps2-an500): golden model",
-            Step::Task(Box::new(|| {
-                crate::qemu::run(&on(Core::M7, QemuArgs::golden()))
-            })),
-        ));
-        steps.push((
-            "QEMU m33 (Cortex-M33, mps2-an505, Secure): default LeNet model, 20 MNIST test images",
-            Step::Task(Box::new(|| {
-                crate::qemu::run(&on(Core::M33, QemuArgs::default_lenet()))
-            })),
-        ));
-        steps.push((
-            "QEMU m33 (Cortex-M33, mps2-an505, Secure): golden model",
-            Step::Task(Box::new(|| {
-                crate::qemu::run(&on(Core::M33, QemuArgs::golden()))
-            })),
-        ));
-        steps.push((
-            "QEMU m0 (Cortex-M0, microbit, no DSP): golden model",
-            Step::Task(Box::new(|| {
-                crate::qemu::run(&on(Core::M0, QemuArgs::golden()))
-            })),
-        ));
-        steps.push((
-            "QEMU netduino (STM32F405, netduinoplus2, HAL + USART): default LeNet model, 20 MNIST test images",
-            Step::Task(Box::new(|| {
-                crate::qemu::run(&on(Core::Netduino, QemuArgs::default_lenet()))
-            })),
-        ));
+        // Every QEMU run: each fails on any class, score or spike-count mismatch. The
+        // M7 runs the M4F's ELF (same target and map), so right after the M4F runs it
+        // costs no build.
+        let lenet = QemuArgs::default_lenet;
+        let exact = || QemuArgs {
+            early_exit: snn_core::EarlyExit::Exact,
+            ..QemuArgs::default_lenet()
+        };
+        let runs: [QemuStep; 9] = [
+            ("QEMU: default LeNet model, 20 MNIST test images", Core::M4, lenet),
+            (
+                "QEMU: default LeNet model with exact early exit (host and device stop at the same step)",
+                Core::M4,
+                exact,
+            ),
+            (
+                "QEMU m7 (Cortex-M7, mps2-an500): default LeNet model, 20 MNIST test images",
+                Core::M7,
+                lenet,
+            ),
+            (
+                "QEMU: golden model (every layer kind, signed input)",
+                Core::M4,
+                QemuArgs::golden,
+            ),
+            (
+                "QEMU m7 (Cortex-M7, mps2-an500): golden model",
+                Core::M7,
+                QemuArgs::golden,
+            ),
+            (
+                "QEMU m33 (Cortex-M33, mps2-an505, Secure): default LeNet model, 20 MNIST test images",
+                Core::M33,
+                lenet,
+            ),
+            (
+                "QEMU m33 (Cortex-M33, mps2-an505, Secure): golden model",
+                Core::M33,
+                QemuArgs::golden,
+            ),
+            (
+                "QEMU m0 (Cortex-M0, microbit, no DSP): golden model",
+                Core::M0,
+                QemuArgs::golden,
+            ),
+            (
+                "QEMU netduino (STM32F405, netduinoplus2, HAL + USART): default LeNet model, 20 MNIST test images",
+                Core::Netduino,
+                lenet,
+            ),
+        ];
+        for (name, core, args) in runs {
+            steps.push((
+                name,
+                Step::Task(Box::new(move || crate::qemu::run(&on(core, args())))),
+            ));
+        }
         steps.push((
             "board firmware size (STM32F4 budget)",
             Step::Task(Box::new(|| {
@@ -481,6 +483,9 @@ pub fn run(args: &CiArgs) -> Result<()> {
     }
     run_steps(steps)
 }
+
+/// A QEMU CI step: its name, the core, and the run's arguments.
+type QemuStep = (&'static str, Core, fn() -> QemuArgs);
 
 /// `args` on `core`.
 fn on(core: Core, args: QemuArgs) -> QemuArgs {
