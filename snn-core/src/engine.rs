@@ -300,14 +300,7 @@ impl<'m> Model<'m> {
         seed: u64,
         steps: u32,
     ) -> Result<Classification, RunError> {
-        if steps == 0 {
-            return Err(RunError::ZeroSteps);
-        }
-        let mut session = self.session(state, image, seed)?;
-        for _ in 0..steps {
-            session.step();
-        }
-        Ok(session.result())
+        self.classify_until(state, image, seed, steps, EarlyExit::Never)
     }
 }
 
