@@ -139,6 +139,8 @@ fn main() -> ! {
     // cortex-m-rt turns this into a safe `&'static mut`: zero-initialised in .bss, so
     // the arena is reserved at link time and never built on the stack.
     static mut ARENA: [u32; ARENA_WORDS] = [0; ARENA_WORDS];
+    // Likewise the model's descriptor, built in place by `ModelSlot::load`.
+    static mut MODEL_STORAGE: Option<snn_core::Model<'static>> = None;
 
     #[cfg_attr(armv6m, allow(unused_mut))]
     let mut cp = cortex_m::Peripherals::take().expect("first and only take");
@@ -157,14 +159,14 @@ fn main() -> ! {
     let mut dwt = DwtStopwatch::default();
     platform::init();
 
-    let slot = match ModelSlot::new(MODEL) {
+    let slot = match ModelSlot::load(MODEL, MODEL_STORAGE) {
         Ok(s) => s,
         Err(e) => {
             defmt::error!("model rejected: {}", e);
             platform::exit(ExitCode::ModelRejected)
         }
     };
-    // Borrowed, not cloned: each copy of the `Model` descriptor costs stack.
+    // Borrowed, never copied: the descriptor lives in `MODEL_STORAGE`, not on the stack.
     let model = slot.model();
     let mut runner = match Runner::new(model, ARENA) {
         Ok(r) => r,
@@ -258,14 +260,15 @@ fn run_cases<const N: usize>(
             |r| r.as_ref().is_ok_and(|r| r.class == case.class),
         );
         let ticks = clock.since(t0);
-        let r = match result {
+        // By reference: a moved copy of the `Classification` would cost stack.
+        let r = match &result {
             Ok(r) => r,
             Err(e) => {
                 defmt::error!("case {=usize}: {}", case.index, e);
                 platform::exit(ExitCode::InferenceFailed)
             }
         };
-        let ok = report(&case, &r, ticks);
+        let ok = report(&case, r, ticks);
         totals.mismatches += u32::from(!ok);
         totals.ticks += ticks;
         totals.events += r.total_synaptic_events();

@@ -98,8 +98,6 @@ pub struct Session<'m, 's> {
     rng: Xoshiro128PlusPlus,
     steps: u32,
     input_spikes: u32,
-    spikes: heapless::Vec<u32, MAX_POPULATIONS>,
-    events: heapless::Vec<u64, MAX_LAYERS>,
 }
 
 fn as_i32(words: &mut [u32]) -> &mut [i32] {
@@ -245,18 +243,14 @@ impl<'m> Model<'m> {
                 }
             }
         }
-        let mut spikes = heapless::Vec::new();
-        let _ = spikes.resize(self.populations, 0);
-        let mut events = heapless::Vec::new();
-        let _ = events.resize(self.layers.len(), 0);
+        // The spike and event counts live in the arena (zeroed above), so a session is
+        // a few words: on a device, stack.
         Ok(Session {
             model: self,
             state,
             rng: Xoshiro128PlusPlus::seed_from_u64(0),
             steps: 0,
             input_spikes: 0,
-            spikes,
-            events,
         })
     }
 
@@ -388,11 +382,9 @@ impl<'m> Session<'m, '_> {
                 neg: prev_neg.take().map(|r| &before[r]),
             };
             let mut events = 0u64;
-            let mut fired = |pop: usize, n: u32| {
-                if let Some(s) = self.spikes.get_mut(pop) {
-                    *s = s.saturating_add(n);
-                }
-            };
+            // Spikes of this layer's (at most two) populations.
+            let mut spiked = [0u32; 2];
+            let mut fired = |pop: usize, n: u32| spiked[pop - p] = n;
             let width = model.membranes;
             match &layer.plan {
                 Plan::Conv { conv, pop } => {
@@ -465,10 +457,17 @@ impl<'m> Session<'m, '_> {
                     }
                 }
             }
-            p += usize::from(layer.info.populations);
-            if let Some(e) = self.events.get_mut(l) {
-                *e = e.saturating_add(events);
+            let pops = usize::from(layer.info.populations);
+            let counts = &mut self.state[model.counts.clone()];
+            let (spikes, layer_events) = counts.split_at_mut(model.populations);
+            for (s, n) in spikes[p..p + pops].iter_mut().zip(spiked) {
+                *s = s.saturating_add(n);
             }
+            if let Some([lo, hi]) = layer_events.as_chunks_mut::<2>().0.get_mut(l) {
+                let e = (u64::from(*hi) << 32 | u64::from(*lo)).saturating_add(events);
+                (*lo, *hi) = (e as u32, (e >> 32) as u32);
+            }
+            p += pops;
         }
         self.steps = self.steps.saturating_add(1);
     }
@@ -503,7 +502,7 @@ impl<'m> Session<'m, '_> {
 
     /// Spikes per population so far.
     pub fn spike_counts(&self) -> &[u32] {
-        &self.spikes
+        &self.state[self.model.counts.start..][..self.model.populations]
     }
 
     /// The spike bitset population `index` emitted at the last step (for rasters), or
@@ -523,15 +522,29 @@ impl<'m> Session<'m, '_> {
 
     /// Everything measured so far, as a [`Classification`].
     pub fn result(&self) -> Classification {
-        let mut scores = heapless::Vec::new();
-        let _ = scores.extend_from_slice(self.scores());
-        Classification {
+        let mut c = Classification {
             class: self.class(),
-            scores,
-            spikes: self.spikes.clone(),
+            scores: heapless::Vec::new(),
+            spikes: heapless::Vec::new(),
             input_spikes: self.input_spikes,
-            synaptic_events: self.events.clone(),
+            synaptic_events: heapless::Vec::new(),
             steps: self.steps,
+        };
+        let events = &self.state[self.model.counts.start + self.model.populations..];
+        // Cannot fail: a valid model has at most `MAX_CLASSES` classes, `MAX_POPULATIONS`
+        // populations and `MAX_LAYERS` layers.
+        let _ = c.scores.extend_from_slice(self.scores());
+        let _ = c.spikes.extend_from_slice(self.spike_counts());
+        for [lo, hi] in events
+            .as_chunks::<2>()
+            .0
+            .iter()
+            .take(self.model.layers.len())
+        {
+            let _ = c
+                .synaptic_events
+                .push(u64::from(*hi) << 32 | u64::from(*lo));
         }
+        c
     }
 }

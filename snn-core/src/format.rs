@@ -518,6 +518,96 @@ pub fn decode_body(payload: &[u8]) -> Result<ModelDesc<'_>, FormatError> {
     Ok(desc)
 }
 
+/// The body's parts decoded one at a time: what [`decode_body`] returns, without
+/// holding every [`LayerDesc`] at once.
+///
+/// A [`ModelDesc`] has room for [`MAX_LAYERS`] layers whatever the model holds
+/// (kilobytes); [`Model::load`](crate::Model::load) reads the layers from this one
+/// by one instead, so validating a model on a device costs one layer's worth of stack.
+#[derive(Debug, Clone)]
+pub struct BodyParts<'a> {
+    /// Input shape and rate encoder.
+    pub input: InputDesc<'a>,
+    /// Width of the spiking populations' membranes.
+    pub membranes: Membranes,
+    /// The layers, decoded on demand.
+    pub layers: LayerStream<'a>,
+}
+
+/// The layers of a body whose decoding [`decode_parts`] has already checked, decoded
+/// one per call to [`Iterator::next`].
+#[derive(Debug, Clone)]
+pub struct LayerStream<'a> {
+    bytes: &'a [u8],
+    left: usize,
+}
+
+impl<'a> Iterator for LayerStream<'a> {
+    type Item = LayerDesc<'a>;
+
+    fn next(&mut self) -> Option<LayerDesc<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        // Every layer decoded once already (`decode_parts`): this cannot fail; were it
+        // to, the stream ends early and validation reports the missing output layer.
+        let (layer, rest) = postcard::take_from_bytes::<LayerDesc<'a>>(self.bytes).ok()?;
+        self.bytes = rest;
+        self.left -= 1;
+        Some(layer)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for LayerStream<'_> {}
+
+/// Decodes the postcard body as [`decode_body`] does and with the same errors, but
+/// returns the layers as a [`LayerStream`] that decodes them again one at a time.
+///
+/// ```
+/// # let blob = include_bytes!("../tests/golden/model.snn");
+/// use snn_core::format::{decode_body, decode_parts, split_payload};
+/// let (_, payload) = split_payload(blob).unwrap();
+/// let parts = decode_parts(payload).unwrap();
+/// let desc = decode_body(payload).unwrap();
+/// assert_eq!(parts.input, desc.input);
+/// assert!(parts.layers.eq(desc.layers.iter().cloned()));
+/// ```
+///
+/// # Errors
+/// [`FormatError::Body`] or [`FormatError::BodyTrailingBytes`].
+pub fn decode_parts(payload: &[u8]) -> Result<BodyParts<'_>, FormatError> {
+    let body = |_| FormatError::Body;
+    let (input, rest) = postcard::take_from_bytes::<InputDesc<'_>>(payload).map_err(body)?;
+    let (membranes, rest) = postcard::take_from_bytes::<Membranes>(rest).map_err(body)?;
+    // A sequence's length is a `usize` varint; more than `MAX_LAYERS` is refused as the
+    // `heapless::Vec` of `ModelDesc` refuses it.
+    let (count, layers_at) = postcard::take_from_bytes::<usize>(rest).map_err(body)?;
+    if count > MAX_LAYERS {
+        return Err(FormatError::Body);
+    }
+    let mut bytes = layers_at;
+    for _ in 0..count {
+        bytes = postcard::take_from_bytes::<LayerDesc<'_>>(bytes)
+            .map_err(body)?
+            .1;
+    }
+    if !bytes.is_empty() {
+        return Err(FormatError::BodyTrailingBytes { extra: bytes.len() });
+    }
+    Ok(BodyParts {
+        input,
+        membranes,
+        layers: LayerStream {
+            bytes: layers_at,
+            left: count,
+        },
+    })
+}
+
 /// Serialises `desc` with its header into `out` and returns the blob's length.
 ///
 /// This does not validate the description; load the result with

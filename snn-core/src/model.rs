@@ -10,7 +10,8 @@ use core::ops::Range;
 use crate::encode::PIXEL_UNIT;
 use crate::error::{FormatError, InputProblem, LayerProblem};
 use crate::format::{
-    self, ConvDesc, Header, LayerDesc, Membranes, ModelDesc, NeuronDesc, Shortcut, MAX_LAYERS,
+    self, ConvDesc, Header, InputDesc, LayerDesc, Membranes, ModelDesc, NeuronDesc, Shortcut,
+    MAX_LAYERS,
 };
 use crate::layer::{words_for, Conv, Shape, MAX_SHORTCUT_GAIN};
 use crate::neuron::{Leak, Neurons, MAX_THRESHOLD};
@@ -170,6 +171,9 @@ pub struct Model<'a> {
     pub(crate) output_bounds: Range<usize>,
     /// The output layer's weights, and whether it reads the signed input encoder.
     pub(crate) output_weights: (&'a [u8], bool),
+    /// Arena words counting, over a session, the spikes of each population, then the
+    /// synaptic events of each layer (two words each, low word first).
+    pub(crate) counts: Range<usize>,
 }
 
 /// Writes, per class, the least and the most current one step can bring into its
@@ -437,9 +441,39 @@ impl<'a> Model<'a> {
     /// A [`FormatError`] naming the first problem found. Never panics, whatever the
     /// bytes.
     pub fn from_bytes(blob: &'a [u8]) -> Result<Self, FormatError> {
+        let mut slot = None;
+        Self::load(blob, &mut slot)?;
+        slot.ok_or(FormatError::NoLayers)
+    }
+
+    /// Checks and loads a model blob into `slot`, in place, and returns it.
+    ///
+    /// The same checks and errors as [`from_bytes`](Self::from_bytes), but the model is
+    /// built where `slot` lives (typically a `static` on a device) and the layers are
+    /// decoded one at a time ([`format::decode_parts`]): loading costs one layer's
+    /// worth of stack, not copies of a descriptor with room for
+    /// [`MAX_LAYERS`](crate::MAX_LAYERS) layers. On an error `slot` is left `None`.
+    ///
+    /// ```
+    /// # let blob = include_bytes!("../tests/golden/model.snn");
+    /// use snn_core::Model;
+    /// let mut slot = None;
+    /// let model = Model::load(blob, &mut slot)?;
+    /// assert_eq!(model.classes(), 5);
+    /// assert!(Model::load(&blob[..20], &mut slot).is_err());
+    /// assert!(slot.is_none());
+    /// # Ok::<(), snn_core::FormatError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`FormatError`] naming the first problem found. Never panics, whatever the
+    /// bytes.
+    pub fn load<'s>(blob: &'a [u8], slot: &'s mut Option<Self>) -> Result<&'s Self, FormatError> {
+        *slot = None;
         let (header, payload) = format::split_payload(blob)?;
-        let desc = format::decode_body(payload)?;
-        Self::validate(&desc, header)
+        let parts = format::decode_parts(payload)?;
+        Self::validate_into(slot, header, &parts.input, parts.membranes, parts.layers)?;
+        slot.as_ref().ok_or(FormatError::NoLayers)
     }
 
     /// Validates an already decoded description (borrowing its arrays).
@@ -450,28 +484,71 @@ impl<'a> Model<'a> {
     /// # Errors
     /// As [`from_bytes`](Self::from_bytes), minus the header checks.
     pub fn from_desc(desc: &ModelDesc<'a>) -> Result<Self, FormatError> {
-        Self::validate(desc, Header::for_desc(desc)?)
+        let header = Header::for_desc(desc)?;
+        let mut slot = None;
+        let layers = desc.layers.iter().cloned();
+        Self::validate_into(&mut slot, header, &desc.input, desc.membranes, layers)?;
+        slot.ok_or(FormatError::NoLayers)
     }
 
-    fn validate(desc: &ModelDesc<'a>, header: Header) -> Result<Self, FormatError> {
-        let mut arena = Arena {
-            next: 0,
-            membranes: desc.membranes,
-        };
-        let input = Self::check_input(desc, &mut arena)?;
-        if desc.layers.is_empty() {
+    /// Validates the input and then each layer as `layers` yields it, building the model
+    /// in `slot`; leaves `slot` `None` on an error.
+    fn validate_into(
+        slot: &mut Option<Self>,
+        header: Header,
+        input: &InputDesc<'a>,
+        membranes: Membranes,
+        layers: impl ExactSizeIterator<Item = LayerDesc<'a>>,
+    ) -> Result<(), FormatError> {
+        *slot = None;
+        let mut arena = Arena { next: 0, membranes };
+        let input = Self::check_input(input, &mut arena)?;
+        if layers.len() == 0 {
             return Err(FormatError::NoLayers);
         }
-        let mut layers = heapless::Vec::new();
-        let mut shape = input.shape;
-        let mut populations = 0;
+        let model = slot.insert(Self {
+            header,
+            input,
+            layers: heapless::Vec::new(),
+            state_words: 0,
+            membranes,
+            classes: 0,
+            populations: 0,
+            output_scale: 0.0,
+            output_mem: 0..0,
+            output_leak: Leak::ONE,
+            output_bounds: 0..0,
+            output_weights: (&[], false),
+            counts: 0..0,
+        });
+        match model.plan_layers(layers, &mut arena) {
+            Ok(()) => {
+                model.state_words = arena.next;
+                Ok(())
+            }
+            Err(e) => {
+                *slot = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Checks each layer and pushes its plan onto `self.layers` (empty on entry), then
+    /// records the output layer's facts and takes the arena's count words.
+    fn plan_layers(
+        &mut self,
+        layers: impl ExactSizeIterator<Item = LayerDesc<'a>>,
+        arena: &mut Arena,
+    ) -> Result<(), FormatError> {
+        let count = layers.len();
+        let mut shape = self.input.shape;
         let mut output = None;
-        for (i, layer) in desc.layers.iter().enumerate() {
-            let is_last = i + 1 == desc.layers.len();
+        for (i, layer) in layers.enumerate() {
+            let is_last = i + 1 == count;
             if matches!(layer, LayerDesc::Output { .. }) != is_last {
                 return Err(FormatError::OutputPlacement { layer: i as u8 });
             }
-            let planned = Self::check_layer(shape, layer, &mut arena).map_err(|e| match e {
+            let planned = Self::check_layer(shape, &layer, arena).map_err(|e| match e {
                 Rejected::Layer(problem) => FormatError::Layer {
                     layer: i as u8,
                     problem,
@@ -479,44 +556,44 @@ impl<'a> Model<'a> {
                 Rejected::Format(f) => f,
             })?;
             shape = planned.info.output;
-            populations += usize::from(planned.info.populations);
-            if let Plan::Output {
-                ref mem,
-                weights,
-                leak,
-                ref bounds,
-            } = planned.plan
+            self.populations += usize::from(planned.info.populations);
+            if let (
+                Plan::Output {
+                    ref mem,
+                    weights,
+                    leak,
+                    ref bounds,
+                },
+                LayerDesc::Output { scale, .. },
+            ) = (&planned.plan, &layer)
             {
                 // The first layer reads the signed input encoder.
-                output = Some((mem.clone(), leak, bounds.clone(), (weights, i == 0)));
+                output = Some((
+                    mem.clone(),
+                    *leak,
+                    bounds.clone(),
+                    (*weights, i == 0),
+                    *scale,
+                ));
             }
-            // Cannot fail: `desc.layers` has the same capacity.
-            let _ = layers.push(planned);
+            // At most `MAX_LAYERS` layers reach here (the body decoder refuses more),
+            // the capacity of `self.layers`.
+            self.layers.push(planned).map_err(|_| FormatError::Body)?;
         }
-        let Some(LayerDesc::Output { scale, .. }) = desc.layers.last() else {
+        let Some((mem, leak, bounds, weights, scale)) = output else {
             return Err(FormatError::NoLayers);
         };
-        let Some((output_mem, output_leak, output_bounds, output_weights)) = output else {
-            return Err(FormatError::NoLayers);
-        };
-        Ok(Self {
-            header,
-            input,
-            layers,
-            state_words: arena.next,
-            membranes: desc.membranes,
-            classes: usize::from(shape.channels),
-            populations,
-            output_scale: *scale,
-            output_mem,
-            output_leak,
-            output_bounds,
-            output_weights,
-        })
+        self.classes = usize::from(shape.channels);
+        self.output_scale = scale;
+        self.output_mem = mem;
+        self.output_leak = leak;
+        self.output_bounds = bounds;
+        self.output_weights = weights;
+        self.counts = arena.take(self.populations + 2 * self.layers.len())?;
+        Ok(())
     }
 
-    fn check_input(desc: &ModelDesc<'a>, arena: &mut Arena) -> Result<InputPlan<'a>, FormatError> {
-        let d = &desc.input;
+    fn check_input(d: &InputDesc<'a>, arena: &mut Arena) -> Result<InputPlan<'a>, FormatError> {
         let shape = Shape {
             channels: d.channels,
             height: d.height,

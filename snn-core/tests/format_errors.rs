@@ -456,6 +456,22 @@ fn mutate(rng: &mut impl Rng, blob: &[u8]) -> Vec<u8> {
     b
 }
 
+/// `Model::from_bytes` decodes the layers one at a time (`decode_parts`); the whole
+/// body at once (`decode_body`, then `Model::from_desc`) must reach the same verdict.
+fn same_verdict_streamed_and_whole(blob: &[u8]) {
+    let Ok((_, payload)) = snn_core::format::split_payload(blob) else {
+        return;
+    };
+    let streamed = snn_core::format::decode_parts(payload).map(|_| ());
+    let whole = snn_core::format::decode_body(payload);
+    assert_eq!(streamed, whole.as_ref().map(|_| ()).map_err(|e| *e));
+    if let Ok(desc) = whole {
+        let a = Model::from_bytes(blob).map(|m| (m.state_words(), m.classes()));
+        let b = Model::from_desc(&desc).map(|m| (m.state_words(), m.classes()));
+        assert_eq!(a, b);
+    }
+}
+
 #[test]
 fn hundred_thousand_corrupted_blobs_never_panic() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x5eed);
@@ -470,6 +486,7 @@ fn hundred_thousand_corrupted_blobs_never_panic() {
         let image = random_image(&spec, m);
         for _ in 0..PER_MODEL {
             let bad = mutate(&mut rng, &blob);
+            same_verdict_streamed_and_whole(&bad);
             match Model::from_bytes(&bad) {
                 Err(e) => {
                     rejected += 1;

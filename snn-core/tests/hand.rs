@@ -338,14 +338,16 @@ fn lenet_state_size_matches_the_format_doc() {
         + pop(50, 2450)
         + pop(200, 200)
         + 10
-        + 2 * 10; // output scores, then each class's current bounds (early exit)
+        + 2 * 10 // output scores, then each class's current bounds (early exit)
+        + 5
+        + 2 * 6; // spike counts per population, event counts per layer (two words each)
     assert_eq!(model.state_words(), expected);
-    assert_eq!(model.state_words(), 17_477);
+    assert_eq!(model.state_words(), 17_494);
     // With 32-bit membranes: one word per membrane, no threshold table.
     let mut wide = common::lenet(1);
     wide.membranes = snn_core::format::Membranes::I32;
     let wide = wide.to_bytes();
-    assert_eq!(Model::from_bytes(&wide).unwrap().state_words(), 33_332);
+    assert_eq!(Model::from_bytes(&wide).unwrap().state_words(), 33_349);
     let macs: Vec<u64> = model.layers().map(|l| l.macs).collect();
     assert_eq!(
         macs,

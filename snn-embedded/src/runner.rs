@@ -34,10 +34,11 @@ impl core::error::Error for RunnerError {}
 /// On a device the arena is a `static` (`static mut ARENA: [u32; N] = [0; N];` inside
 /// cortex-m-rt's `#[entry]` becomes a safe `&'static mut`): its `N` words are reserved
 /// at link time, so a model that needs more shows up at start-up as a
-/// [`RunnerError`], never as a fault during inference.
+/// [`RunnerError`], never as a fault during inference. The runner borrows the model
+/// (see [`crate::slot::ModelSlot`]): no copy of its descriptor is made.
 #[derive(Debug)]
 pub struct Runner<'a, const N: usize> {
-    model: Model<'a>,
+    model: &'a Model<'a>,
     arena: &'a mut [u32; N],
 }
 
@@ -46,12 +47,9 @@ impl<'a, const N: usize> Runner<'a, N> {
     ///
     /// # Errors
     /// [`RunnerError::ArenaTooSmall`].
-    pub fn new(model: &Model<'a>, arena: &'a mut [u32; N]) -> Result<Self, RunnerError> {
+    pub fn new(model: &'a Model<'a>, arena: &'a mut [u32; N]) -> Result<Self, RunnerError> {
         Self::check(model)?;
-        Ok(Self {
-            model: model.clone(),
-            arena,
-        })
+        Ok(Self { model, arena })
     }
 
     /// Checks that `N` words suffice for `model` (also usable before building a
@@ -70,8 +68,8 @@ impl<'a, const N: usize> Runner<'a, N> {
     }
 
     /// The model.
-    pub fn model(&self) -> &Model<'a> {
-        &self.model
+    pub fn model(&self) -> &'a Model<'a> {
+        self.model
     }
 
     /// Classifies `image` (see [`Model::classify`]).

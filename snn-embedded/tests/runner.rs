@@ -10,7 +10,8 @@ static INPUTS: &[u8] = include_bytes!("../../snn-core/tests/golden/inputs.bin");
 
 #[test]
 fn runner_matches_the_engine() {
-    let slot = ModelSlot::new(GOLDEN).unwrap();
+    let mut storage = None;
+    let slot = ModelSlot::load(GOLDEN, &mut storage).unwrap();
     assert_eq!(slot.flash_bytes(), GOLDEN.len());
     assert_eq!(slot.checksum(), snn_core::format::crc32(&GOLDEN[16..]));
     let mut arena = [0u32; 4096];
@@ -26,7 +27,8 @@ fn runner_matches_the_engine() {
 
 #[test]
 fn small_arena_is_an_error_not_a_fault() {
-    let slot = ModelSlot::new(GOLDEN).unwrap();
+    let mut storage = None;
+    let slot = ModelSlot::load(GOLDEN, &mut storage).unwrap();
     let needed = slot.model().state_words();
     let mut arena = [0u32; 64];
     let err = Runner::new(slot.model(), &mut arena).unwrap_err();
@@ -44,8 +46,10 @@ fn small_arena_is_an_error_not_a_fault() {
 fn damaged_flash_is_rejected() {
     let mut bad = GOLDEN.to_vec();
     bad[100] ^= 1;
+    let mut storage = None;
     assert!(matches!(
-        ModelSlot::new(&bad).unwrap_err(),
+        ModelSlot::load(&bad, &mut storage).unwrap_err(),
         snn_core::FormatError::ChecksumMismatch { .. }
     ));
+    assert!(storage.is_none());
 }

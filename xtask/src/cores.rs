@@ -98,9 +98,8 @@ impl Core {
                 name: "m0",
                 cpu: "Cortex-M0",
                 machine: "microbit",
-                // The firmware's stack needs more than the real part's 16 KiB
-                // (memory-microbit.x, docs/cores.md).
-                qemu_extra: &["-global", "nrf51-soc.sram-size=65536"],
+                // The real part's 16 KiB of SRAM, QEMU's default (memory-microbit.x).
+                qemu_extra: &[],
                 target: "thumbv6m-none-eabi",
                 memory: "memory-microbit.x",
                 systick_hz: 16_000_000,
