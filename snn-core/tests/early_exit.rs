@@ -96,5 +96,11 @@ fn ties_at_the_bound_follow_the_lowest_index_rule() {
     assert!(settled(&[30, 20, 0], &current, Leak::ONE, 2, margin));
     assert!(!settled(&[30, 21, 0], &current, Leak::ONE, 2, margin));
     // No steps left: every rule has settled.
-    assert!(settled(&[0, 1, 0], &current, Leak::ONE, 0, EarlyExit::Never));
+    assert!(settled(
+        &[0, 1, 0],
+        &current,
+        Leak::ONE,
+        0,
+        EarlyExit::Never
+    ));
 }
