@@ -164,6 +164,11 @@ pub fn stack(line: &str) -> Option<(u64, u64)> {
 /// Stack the firmware must have left over at its high-water mark, in bytes.
 pub const STACK_SPARE_MIN: u64 = 4096;
 
+/// Most stack the firmware may use, in bytes, on every core: the model descriptor is
+/// built in place and a session's counts live in the arena, so what remains is one
+/// `Classification` and the kernels' frames (docs/cores.md, *Stack*).
+pub const STACK_PEAK_MAX: u64 = 4096;
+
 /// Checks the machine's instructions per tick against the calibration loop: `n` known
 /// instructions read `ticks` ticks. The measured span also holds the stopwatch's own
 /// reads and the call (tens of instructions), hence the 0.1% tolerance; a wrong clock

@@ -468,6 +468,12 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
             cores::STACK_SPARE_MIN
         );
     }
+    if stack_peak > cores::STACK_PEAK_MAX {
+        bail!(
+            "the stack peaked at {stack_peak} bytes, more than the {} the engine is built to stay under (docs/cores.md)",
+            cores::STACK_PEAK_MAX
+        );
+    }
     Ok(Report {
         core: args.core,
         instructions_per_tick: per_tick,
