@@ -392,3 +392,13 @@ fn sixteen_bit_membranes_saturate_add_by_add_in_input_order() {
     assert_eq!(r.spikes.as_slice(), [1], "32-bit");
     assert_eq!(trace.iter().position(|&t| t != 0), Some(1213));
 }
+
+#[test]
+fn a_session_is_a_few_words() {
+    // The counts live in the arena (docs/model-format.md), so a session on a device's
+    // stack is its borrows, the generator and two counters, whatever the model: a
+    // regression here puts fixed-capacity vectors back on the firmware's stack.
+    let words =
+        std::mem::size_of::<snn_core::Session<'static, 'static>>() / std::mem::size_of::<usize>();
+    assert!(words <= 8, "a Session is {words} machine words");
+}
