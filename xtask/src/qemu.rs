@@ -338,78 +338,15 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     let elf = firmware::build(Target::Qemu(args.core), &embed)?;
     let (code, lines) = run_qemu(&spec, &elf, args.timeout)?;
     let (device, show) = read_log(&lines, host.len())?;
-    let (mut calibration, mut flash, mut ram, mut stack) = (None, 0, 0, None);
-    for l in show {
-        if let Some(c) = cores::calibration(l) {
-            calibration = Some(c);
-            continue;
-        }
-        if let Some(st) = cores::stack(l) {
-            stack = Some(st);
-            continue;
-        }
-        if let Ok(Line::Memory(m)) = Line::parse(l) {
-            (flash, ram) = (m.flash, m.ram);
-        }
-        println!("{l}");
-    }
-    let per_tick = match calibration {
-        Some((n, ticks)) => {
-            let per_tick = cores::check_calibration(&spec, n, ticks)?;
-            println!(
-                "calibration: a {n}-instruction loop read {ticks} SysTick ticks: \
-                 {per_tick:.3} instructions per tick (xtask uses {} for {} at {} MHz)",
-                spec.quantum(),
-                spec.machine,
-                spec.systick_hz as f64 / 1e6
-            );
-            per_tick
-        }
-        None if code == ExitCode::Pass.code() => {
-            bail!("the firmware printed no CALIBRATE line")
-        }
-        None => f64::NAN,
-    };
-
-    println!(
-        "\n{:>4} {:>5} {:>5} {:>6} {:>6} {:>13} {:>10}",
-        "#", "label", "host", "device", "equal", "instructions", "syn.events"
-    );
-    let (mut equal, mut correct, mut labelled) = (0usize, 0usize, 0usize);
-    let (mut instr, mut events) = (0u64, 0u64);
-    for (i, (h, d)) in host.iter().zip(&device).enumerate() {
-        let c = d.case.unwrap_or(CaseLine {
-            case: i,
-            class: u16::MAX,
-            expected: h.class,
-            ok: false,
-            ticks: 0,
-            events: 0,
-            input_spikes: 0,
-        });
-        let same = c.ok
-            && c.class == h.class
-            && d.scores == h.scores.as_slice()
-            && d.spikes == h.spikes.as_slice()
-            && c.input_spikes == h.input_spikes
-            && c.events == h.total_synaptic_events();
-        equal += usize::from(same);
-        if let Some(l) = labels[i] {
-            labelled += 1;
-            correct += usize::from(u16::from(l) == c.class);
-        }
-        let n_instr = spec.instructions(c.ticks);
-        instr += n_instr;
-        events += c.events;
-        let label = labels[i].map_or("-".to_string(), |l| l.to_string());
-        println!(
-            "{i:>4} {label:>5} {:>5} {:>6} {:>6} {n_instr:>13} {:>10}",
-            h.class,
-            c.class,
-            if same { "yes" } else { "NO" },
-            c.events
-        );
-    }
+    let facts = log_facts(&spec, &show, code)?;
+    let (flash, ram, stack, per_tick) = (facts.flash, facts.ram, facts.stack, facts.per_tick);
+    let Tally {
+        equal,
+        correct,
+        labelled,
+        instr,
+        events,
+    } = compare_cases(&spec, &host, &device, &labels);
     let n = host.len() as u64;
     if let Some((peak, size)) = stack {
         println!(
@@ -455,25 +392,7 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
             events / n.max(1)
         );
     }
-    if code != ExitCode::Pass.code() {
-        bail!("{}", exit_message(code));
-    }
-    if equal as u64 != n {
-        bail!("{} of {n} results differ from the host", n - equal as u64);
-    }
-    let (stack_peak, stack_size) = stack.context("the firmware printed no STACK line")?;
-    if stack_size < stack_peak + cores::STACK_SPARE_MIN {
-        bail!(
-            "the stack peaked at {stack_peak} of {stack_size} bytes: less than {} bytes to spare",
-            cores::STACK_SPARE_MIN
-        );
-    }
-    if stack_peak > cores::STACK_PEAK_MAX {
-        bail!(
-            "the stack peaked at {stack_peak} bytes, more than the {} the engine is built to stay under (docs/cores.md)",
-            cores::STACK_PEAK_MAX
-        );
-    }
+    let (stack_peak, stack_size) = check_run(code, equal as u64, n, stack)?;
     Ok(Report {
         core: args.core,
         instructions_per_tick: per_tick,
@@ -490,6 +409,148 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         instructions_per_event: instr as f64 / events.max(1) as f64,
         events_per_inference: events / n.max(1),
     })
+}
+
+/// What the firmware's log says besides the cases: memory, stack, calibration.
+struct LogFacts {
+    flash: usize,
+    ram: usize,
+    stack: Option<(u64, u64)>,
+    /// Instructions per SysTick tick (NaN when a failed run printed no calibration).
+    per_tick: f64,
+}
+
+/// Reads the `CALIBRATE`, `STACK` and `MEMORY` lines of `show` and prints the others;
+/// checks the calibration against the machine.
+fn log_facts(spec: &Spec, show: &[&str], code: i32) -> Result<LogFacts> {
+    let (mut calibration, mut flash, mut ram, mut stack) = (None, 0, 0, None);
+    for &l in show {
+        if let Some(c) = cores::calibration(l) {
+            calibration = Some(c);
+            continue;
+        }
+        if let Some(st) = cores::stack(l) {
+            stack = Some(st);
+            continue;
+        }
+        if let Ok(Line::Memory(m)) = Line::parse(l) {
+            (flash, ram) = (m.flash, m.ram);
+        }
+        println!("{l}");
+    }
+    let per_tick = match calibration {
+        Some((n, ticks)) => {
+            let per_tick = cores::check_calibration(spec, n, ticks)?;
+            println!(
+                "calibration: a {n}-instruction loop read {ticks} SysTick ticks: \
+                 {per_tick:.3} instructions per tick (xtask uses {} for {} at {} MHz)",
+                spec.quantum(),
+                spec.machine,
+                spec.systick_hz as f64 / 1e6
+            );
+            per_tick
+        }
+        None if code == ExitCode::Pass.code() => {
+            bail!("the firmware printed no CALIBRATE line")
+        }
+        None => f64::NAN,
+    };
+    Ok(LogFacts {
+        flash,
+        ram,
+        stack,
+        per_tick,
+    })
+}
+
+/// The per-case comparison, summed.
+struct Tally {
+    equal: usize,
+    correct: usize,
+    labelled: usize,
+    instr: u64,
+    events: u64,
+}
+
+/// Compares each device result with the host's, prints one table row per case, and
+/// sums agreement, accuracy, instructions and events.
+fn compare_cases(
+    spec: &Spec,
+    host: &[Classification],
+    device: &[DeviceResult],
+    labels: &[Option<u8>],
+) -> Tally {
+    println!(
+        "\n{:>4} {:>5} {:>5} {:>6} {:>6} {:>13} {:>10}",
+        "#", "label", "host", "device", "equal", "instructions", "syn.events"
+    );
+    let (mut equal, mut correct, mut labelled) = (0usize, 0usize, 0usize);
+    let (mut instr, mut events) = (0u64, 0u64);
+    for (i, (h, d)) in host.iter().zip(device).enumerate() {
+        let c = d.case.unwrap_or(CaseLine {
+            case: i,
+            class: u16::MAX,
+            expected: h.class,
+            ok: false,
+            ticks: 0,
+            events: 0,
+            input_spikes: 0,
+        });
+        let same = c.ok
+            && c.class == h.class
+            && d.scores == h.scores.as_slice()
+            && d.spikes == h.spikes.as_slice()
+            && c.input_spikes == h.input_spikes
+            && c.events == h.total_synaptic_events();
+        equal += usize::from(same);
+        if let Some(l) = labels[i] {
+            labelled += 1;
+            correct += usize::from(u16::from(l) == c.class);
+        }
+        let n_instr = spec.instructions(c.ticks);
+        instr += n_instr;
+        events += c.events;
+        let label = labels[i].map_or("-".to_string(), |l| l.to_string());
+        println!(
+            "{i:>4} {label:>5} {:>5} {:>6} {:>6} {n_instr:>13} {:>10}",
+            h.class,
+            c.class,
+            if same { "yes" } else { "NO" },
+            c.events
+        );
+    }
+    Tally {
+        equal,
+        correct,
+        labelled,
+        instr,
+        events,
+    }
+}
+
+/// Fails the run on a non-passing exit code, a result that differs from the host, or a
+/// stack peak out of bounds; returns the stack's `(peak, size)`.
+fn check_run(code: i32, equal: u64, n: u64, stack: Option<(u64, u64)>) -> Result<(u64, u64)> {
+    if code != ExitCode::Pass.code() {
+        bail!("{}", exit_message(code));
+    }
+    if equal != n {
+        bail!("{} of {n} results differ from the host", n - equal);
+    }
+    let (stack_peak, stack_size) = stack.context("the firmware printed no STACK line")?;
+    if stack_size < stack_peak + cores::STACK_SPARE_MIN {
+        bail!(
+            "the stack peaked at {stack_peak} of {stack_size} bytes: less than {} bytes to spare",
+            cores::STACK_SPARE_MIN
+        );
+    }
+    if stack_peak > cores::STACK_PEAK_MAX {
+        bail!(
+            "the stack peaked at {stack_peak} bytes, more than the {} the engine is built to stay under (docs/cores.md)",
+            cores::STACK_PEAK_MAX
+        );
+    }
+    Ok((stack_peak, stack_size))
 }
 
 #[cfg(test)]
