@@ -107,6 +107,8 @@ fn propagation(c: &mut Criterion) {
         center: vec![0; 50],
         gain: vec![0; 50],
         membranes: snn_core::format::Membranes::I16,
+        drive: snn_core::format::Drive::Rate,
+        deployment: None,
         layers: vec![
             LayerSpec::Dense {
                 outputs: 200,
@@ -128,6 +130,8 @@ fn propagation(c: &mut Criterion) {
         center: vec![0; 20],
         gain: vec![0; 20],
         membranes: snn_core::format::Membranes::I16,
+        drive: snn_core::format::Drive::Rate,
+        deployment: None,
         layers: vec![
             LayerSpec::Conv(
                 ConvSpec {

@@ -434,3 +434,57 @@ pub fn add_rows(mem: &mut [u32], w: &[u8], rows: usize, row: usize, negative: bo
         rows_with!("qadd16");
     }
 }
+
+/// One signed 16 x 16 multiply-accumulate of the DSP extension as a function
+/// `(a, b, acc) -> acc + a.lane * b.lo`.
+macro_rules! mac_op {
+    ($(#[$doc:meta])* $name:ident, $insn:literal) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name(a: u32, b: u32, acc: i32) -> i32 {
+            let r: i32;
+            // SAFETY: one register-to-register instruction of the DSP extension
+            // (present on every core the feature is enabled for): it reads `a`, `b`
+            // and `acc`, writes `r`, touches no memory or stack. It may set the Q flag
+            // on overflow, so the flags are declared clobbered (no `preserves_flags`).
+            unsafe {
+                asm!(concat!($insn, " {r}, {a}, {b}, {acc}"), r = lateout(reg) r,
+                     a = in(reg) a, b = in(reg) b, acc = in(reg) acc,
+                     options(pure, nomem, nostack));
+            }
+            r
+        }
+    };
+}
+
+mac_op!(
+    /// `SMLABB`: `acc + a.lo * b.lo` (wrapping; callers keep it in range).
+    smlabb,
+    "smlabb"
+);
+mac_op!(
+    /// `SMLATB`: `acc + a.hi * b.lo` (wrapping; callers keep it in range).
+    smlatb,
+    "smlatb"
+);
+
+/// Adds `v` times the stored weight row `w` into `acc` (lengths: the shorter),
+/// four weights per `SXTB16` pair and `SMLAxB` each: the same sums as
+/// [`crate::analog::mac_row_portable`].
+#[inline]
+pub fn mac_row(acc: &mut [i32], w: &[u8], v: i32) {
+    let n = acc.len().min(w.len());
+    let (acc, w) = (&mut acc[..n], &w[..n]);
+    let (ac, ar) = acc.as_chunks_mut::<4>();
+    let (wc, wr) = w.as_chunks::<4>();
+    let b = v as u32;
+    for (a, w) in ac.iter_mut().zip(wc) {
+        let word = u32::from_le_bytes(*w);
+        let (w01, w23) = (sxtb16(word), sxtb16_ror8(word));
+        a[0] = smlabb(w01, b, a[0]);
+        a[1] = smlatb(w01, b, a[1]);
+        a[2] = smlabb(w23, b, a[2]);
+        a[3] = smlatb(w23, b, a[3]);
+    }
+    crate::analog::mac_row_portable(ar, wr, v);
+}

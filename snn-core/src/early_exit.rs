@@ -22,7 +22,11 @@
 use crate::neuron::{Leak, STATE_LIMIT, STATE_MIN};
 
 /// When an inference may stop before its last step (see the module documentation).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+///
+/// Serialisable: a model stores its deployment rule ([`crate::format::Deployment`]);
+/// postcard encodes the variant index (`0` never, `1` exact, `2` margin, then
+/// `per_step`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum EarlyExit {
     /// Run every step.

@@ -7,9 +7,10 @@
 
 use core::ops::Range;
 
+use crate::analog::{self, First};
 use crate::early_exit::EarlyExit;
 use crate::encode::{count_spikes, encode_pixels_step, Xoshiro128PlusPlus};
-use crate::format::Membranes;
+use crate::format::{Drive, Membranes};
 use crate::layer::{dense_scatter, identity_scatter, pool_scatter, words_for};
 use crate::membrane::Membrane;
 use crate::model::{Model, Plan, PlannedShortcut, Pop, MAX_CLASSES, MAX_POPULATIONS};
@@ -172,10 +173,13 @@ fn fire<M: Membrane>(pop: &Pop<'_>, mem: &mut [M], pairs: &[u32], bits: &mut [u3
 }
 
 impl<'m> Model<'m> {
-    /// Starts an inference on `image` (`u8` pixels, `HWC`), rate-encoded with `seed`.
+    /// Starts an inference on `image` (`u8` pixels, `HWC`), rate-encoded with `seed`
+    /// (or, for a model with an analog input, driving the first layer with the
+    /// image's current: [`crate::analog`]; the seed is then unused).
     ///
     /// Zeroes the first [`state_words`](Self::state_words) words of `state` and
-    /// computes each pixel's spike threshold ([`crate::encode::pixel_threshold`]).
+    /// computes each pixel's spike threshold ([`crate::encode::pixel_threshold`]) or
+    /// the analog current.
     ///
     /// # Errors
     /// [`RunError::StateTooSmall`] or [`RunError::InputLength`].
@@ -205,6 +209,9 @@ impl<'m> Model<'m> {
         for (c, t) in tables.chunks_exact_mut(2).enumerate() {
             t[0] = table(inp.center, c);
             t[1] = table(inp.gain, c);
+        }
+        if let Drive::Analog { shift } = inp.drive {
+            session.start_analog(image, shift);
         }
         Ok(session)
     }
@@ -299,9 +306,40 @@ impl<'m> Model<'m> {
 }
 
 impl<'m> Session<'m, '_> {
-    /// Runs one time step with rate-encoded input.
+    /// Writes the first layer's analog current for `image` and counts its
+    /// multiply-accumulates as the first layer's synaptic events.
+    fn start_analog(&mut self, image: &[u8], shift: u8) {
+        let model = self.model;
+        let inp = &model.input;
+        let first = match model.layers.first().map(|l| &l.plan) {
+            Some(Plan::Conv { conv, .. }) => First::Conv(conv),
+            Some(Plan::Dense { weights, .. }) => First::Dense(weights),
+            // Refused by validation.
+            _ => return,
+        };
+        let center = |c: usize| {
+            inp.center
+                .get(4 * c..4 * c + 4)
+                .map_or(0, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let out = &mut self.state[inp.current.clone()];
+        let channels = usize::from(inp.shape.channels);
+        let macs = analog::current(first, image, channels, center, shift, model.membranes, out);
+        let events = model.counts.start + model.populations;
+        if let Some([lo, hi]) = self.state.get_mut(events..events + 2) {
+            (*lo, *hi) = (macs as u32, (macs >> 32) as u32);
+        }
+    }
+
+    /// Runs one time step with rate-encoded input (with an analog input: the
+    /// first layer's current, and no input spikes).
     pub fn step(&mut self) {
         let inp = &self.model.input;
+        if inp.drive != Drive::Rate {
+            self.state[inp.pos.start..inp.neg.end].fill(0);
+            self.propagate();
+            return;
+        }
         let (head, tail) = self.state.split_at_mut(inp.pos.start);
         let (pos, neg) = tail[..inp.neg.end - inp.pos.start].split_at_mut(inp.pos.len());
         let pixels: &[u8] = bytemuck::cast_slice(&head[inp.pixels.clone()]);
@@ -377,6 +415,14 @@ impl<'m> Session<'m, '_> {
         for (l, layer) in model.layers.iter().enumerate() {
             let base = layer.base;
             let (before, cur) = self.state.split_at_mut(base);
+            // The analog current follows the first layer's regions.
+            let (cur, current): (&mut [u32], Option<&[u32]>) = if l == 0 && !inp.current.is_empty()
+            {
+                let (regions, rest) = cur.split_at_mut(inp.current.start - base);
+                (regions, Some(&rest[..inp.current.len()]))
+            } else {
+                (cur, None)
+            };
             let spikes = Spikes {
                 pos: &before[prev.clone()],
                 neg: prev_neg.take().map(|r| &before[r]),
@@ -391,6 +437,9 @@ impl<'m> Session<'m, '_> {
                     let st = pop_state(cur, base, pop);
                     with_membranes!(width, st, |m| {
                         events += spikes.scatter(|b, negative| conv.scatter(b, negative, m));
+                        if let Some(c) = current {
+                            analog::drive(m, bytemuck::cast_slice(c));
+                        }
                         fired(p, fire(pop, m, st.pairs, st.bits));
                     });
                     prev = pop.bits.clone();
@@ -409,6 +458,9 @@ impl<'m> Session<'m, '_> {
                     with_membranes!(width, st, |m| {
                         events +=
                             spikes.scatter(|b, negative| dense_scatter(weights, b, negative, m));
+                        if let Some(c) = current {
+                            analog::drive(m, bytemuck::cast_slice(c));
+                        }
                         fired(p, fire(pop, m, st.pairs, st.bits));
                     });
                     prev = pop.bits.clone();

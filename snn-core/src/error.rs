@@ -106,6 +106,28 @@ pub enum InputProblem {
         /// The centre found.
         found: i32,
     },
+    /// An analog input's centre is not a whole pixel value (a multiple of 256).
+    AnalogCenter {
+        /// Channel index.
+        channel: u16,
+        /// The centre found.
+        found: i32,
+    },
+    /// An analog input's shift is above 24.
+    AnalogShift {
+        /// The shift found.
+        found: u8,
+    },
+    /// An analog input drives a first layer that is not a convolution or a dense layer.
+    AnalogFirstLayer,
+    /// An analog input's first layer sums more than [`MAX_ANALOG_FAN_IN`](crate::model::MAX_ANALOG_FAN_IN) products (`i8 x u8` sums
+    /// must fit an `i32`).
+    AnalogFanIn {
+        /// Products per neuron.
+        fan_in: u64,
+    },
+    /// The stored deployment has zero time steps.
+    DeploymentSteps,
 }
 
 /// What is wrong with one layer.
@@ -241,7 +263,7 @@ impl fmt::Display for FormatError {
             Self::UnsupportedVersion { found } => {
                 let v = crate::format::FORMAT_VERSION;
                 let hint = if *found < v {
-                    "written by an older snn-core: export the model again with this release"
+                    "written by an older snn-core: convert it with `snn-train upgrade` or export the model again with this release"
                 } else {
                     "written by a newer snn-core"
                 };
@@ -291,6 +313,20 @@ impl fmt::Display for InputProblem {
                     "encoder centre {found} of channel {channel} outside 0..=65280"
                 )
             }
+            Self::AnalogCenter { channel, found } => write!(
+                f,
+                "analog centre {found} of channel {channel} is not a multiple of 256"
+            ),
+            Self::AnalogShift { found } => write!(f, "analog shift {found} above 24"),
+            Self::AnalogFirstLayer => {
+                f.write_str("an analog input needs a convolution or a dense layer first")
+            }
+            Self::AnalogFanIn { fan_in } => write!(
+                f,
+                "analog first layer sums {fan_in} products per neuron, at most {}",
+                crate::model::MAX_ANALOG_FAN_IN
+            ),
+            Self::DeploymentSteps => f.write_str("stored deployment has zero time steps"),
         }
     }
 }

@@ -18,9 +18,11 @@ pub const MAGIC: [u8; 4] = *b"SNNM";
 /// The format version this engine reads and writes.
 ///
 /// Version 2 added the membrane width ([`Membranes`]) and stores every weight row
-/// interleaved for the Cortex-M DSP kernels ([`interleave_rows`]). Version 1 blobs are
-/// refused with [`FormatError::UnsupportedVersion`]; re-export them.
-pub const FORMAT_VERSION: u16 = 2;
+/// interleaved for the Cortex-M DSP kernels ([`interleave_rows`]). Version 3 added the
+/// input drive ([`Drive`]: rate-coded spikes or an analog current) and the deployment
+/// setting ([`Deployment`]). Older blobs are refused with
+/// [`FormatError::UnsupportedVersion`]; `snn-train upgrade` converts them.
+pub const FORMAT_VERSION: u16 = 3;
 /// Length of the fixed header that precedes the postcard body.
 pub const HEADER_LEN: usize = 16;
 /// Most layers a model may have (a residual block counts as one layer).
@@ -48,9 +50,44 @@ pub struct ModelDesc<'a> {
     /// Width of the spiking populations' membranes (the output integrator is always
     /// 32-bit).
     pub membranes: Membranes,
+    /// The time steps and early-exit rule the model is meant to run with, when the
+    /// exporter knows them.
+    pub deployment: Option<Deployment>,
     /// Layers, first to last. The last one is [`LayerDesc::Output`].
     #[serde(borrow)]
     pub layers: heapless::Vec<LayerDesc<'a>, MAX_LAYERS>,
+}
+
+/// The setting a model is meant to run with: its time steps and early-exit rule.
+/// Runners (`cargo xtask qemu`, the firmware, `snn-train analyze`) use it unless told
+/// otherwise; the engine itself takes both as arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Deployment {
+    /// Time steps `T` (at least 1).
+    pub steps: u32,
+    /// When an inference may stop before step `T`.
+    pub early_exit: crate::EarlyExit,
+}
+
+/// What drives the first layer.
+///
+/// Postcard encodes the variant index: `0` rate, `1` analog (then its `shift`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Drive {
+    /// Rate-coded input spikes from the encoder (`center`, `gain`), one draw per pixel
+    /// and step.
+    #[default]
+    Rate,
+    /// A constant input current: the first layer (a convolution or a dense layer) gets
+    /// `I = (sum W * (p - center / 256) + round) >> shift` at every step, computed once
+    /// per inference from the `u8` pixels (see `docs/model-format.md`). No encoder, no
+    /// input spikes; `gain` is not used.
+    Analog {
+        /// Right shift from the `i8 x u8` products to membrane units, `0..=24`.
+        shift: u8,
+    },
 }
 
 /// Width of the spiking populations' membrane state.
@@ -195,8 +232,10 @@ impl ModelDesc<'_> {
     /// let mut layers = heapless::Vec::new();
     /// layers.push(LayerDesc::Output { classes: 2, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
     /// let desc = ModelDesc {
-    ///     input: InputDesc { channels: 1, height: 1, width: 3, center: &[0; 4], gain: &[1; 4] },
+    ///     input: InputDesc { channels: 1, height: 1, width: 3, center: &[0; 4], gain: &[1; 4],
+    ///         drive: Default::default() },
     ///     membranes: Default::default(),
+    ///     deployment: None,
     ///     layers,
     /// };
     /// let mut out = vec![0u8; desc.encoded_len_bound()];
@@ -205,9 +244,12 @@ impl ModelDesc<'_> {
     /// ```
     pub fn encoded_len_bound(&self) -> usize {
         let i = &self.input;
+        // + drive (tag, u8), deployment (option byte, u32 varint, tag, u32 varint)
         let input = bytes_bound(i.center.len())
             .saturating_add(bytes_bound(i.gain.len()))
-            .saturating_add(3 * VARINT_U16_MAX);
+            .saturating_add(3 * VARINT_U16_MAX)
+            .saturating_add(TAG_MAX + 1)
+            .saturating_add(1 + 5 + TAG_MAX + 5);
         self.layers
             .iter()
             .fold(
@@ -238,6 +280,8 @@ pub struct InputDesc<'a> {
     /// Per-channel gain, `u32` little-endian, U0.32 probability per `1/256` pixel unit.
     #[serde(borrow)]
     pub gain: &'a [u8],
+    /// Rate-coded spikes or an analog current.
+    pub drive: Drive,
 }
 
 /// How a neuron's membrane is reset after it fires.
@@ -419,8 +463,10 @@ impl Header {
     /// let mut layers = heapless::Vec::new();
     /// layers.push(LayerDesc::Output { classes: 1, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
     /// let desc = ModelDesc {
-    ///     input: InputDesc { channels: 1, height: 1, width: 3, center: &[0; 4], gain: &[1; 4] },
+    ///     input: InputDesc { channels: 1, height: 1, width: 3, center: &[0; 4], gain: &[1; 4],
+    ///         drive: Default::default() },
     ///     membranes: Default::default(),
+    ///     deployment: None,
     ///     layers,
     /// };
     /// let mut out = vec![0u8; desc.encoded_len_bound()];
@@ -530,6 +576,8 @@ pub struct BodyParts<'a> {
     pub input: InputDesc<'a>,
     /// Width of the spiking populations' membranes.
     pub membranes: Membranes,
+    /// The deployment setting, if stored.
+    pub deployment: Option<Deployment>,
     /// The layers, decoded on demand.
     pub layers: LayerStream<'a>,
 }
@@ -583,6 +631,7 @@ pub fn decode_parts(payload: &[u8]) -> Result<BodyParts<'_>, FormatError> {
     let body = |_| FormatError::Body;
     let (input, rest) = postcard::take_from_bytes::<InputDesc<'_>>(payload).map_err(body)?;
     let (membranes, rest) = postcard::take_from_bytes::<Membranes>(rest).map_err(body)?;
+    let (deployment, rest) = postcard::take_from_bytes::<Option<Deployment>>(rest).map_err(body)?;
     // A sequence's length is a `usize` varint; more than `MAX_LAYERS` is refused as the
     // `heapless::Vec` of `ModelDesc` refuses it.
     let (count, layers_at) = postcard::take_from_bytes::<usize>(rest).map_err(body)?;
@@ -601,6 +650,7 @@ pub fn decode_parts(payload: &[u8]) -> Result<BodyParts<'_>, FormatError> {
     Ok(BodyParts {
         input,
         membranes,
+        deployment,
         layers: LayerStream {
             bytes: layers_at,
             left: count,

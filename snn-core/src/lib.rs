@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod analog;
 #[cfg(all(feature = "dsp", target_arch = "arm"))]
 mod dsp;
 pub mod early_exit;

@@ -10,8 +10,8 @@ use core::ops::Range;
 use crate::encode::PIXEL_UNIT;
 use crate::error::{FormatError, InputProblem, LayerProblem};
 use crate::format::{
-    self, ConvDesc, Header, InputDesc, LayerDesc, Membranes, ModelDesc, NeuronDesc, Shortcut,
-    MAX_LAYERS,
+    self, ConvDesc, Deployment, Drive, Header, InputDesc, LayerDesc, Membranes, ModelDesc,
+    NeuronDesc, Shortcut, MAX_LAYERS,
 };
 use crate::layer::{words_for, Conv, Shape, MAX_SHORTCUT_GAIN};
 use crate::neuron::{Leak, Neurons, MAX_THRESHOLD};
@@ -143,6 +143,11 @@ pub(crate) struct InputPlan<'a> {
     pub tables: Range<usize>,
     pub pos: Range<usize>,
     pub neg: Range<usize>,
+    /// Rate-coded spikes or an analog current.
+    pub drive: Drive,
+    /// The analog current of each first-layer neuron, at the membrane width (empty for
+    /// a rate-coded input), written when a session starts.
+    pub current: Range<usize>,
 }
 
 /// A validated model, borrowing its weights from the blob (zero-copy).
@@ -174,6 +179,8 @@ pub struct Model<'a> {
     /// Arena words counting, over a session, the spikes of each population, then the
     /// synaptic events of each layer (two words each, low word first).
     pub(crate) counts: Range<usize>,
+    /// The stored deployment setting.
+    pub(crate) deployment: Option<Deployment>,
 }
 
 /// Writes, per class, the least and the most current one step can bring into its
@@ -240,6 +247,20 @@ impl Arena {
         })
     }
 }
+
+/// What [`Model::validate_into`] takes from the body besides the layers.
+#[derive(Clone, Copy)]
+struct Body<'d, 'a> {
+    input: &'d InputDesc<'a>,
+    membranes: Membranes,
+    deployment: Option<Deployment>,
+}
+
+/// Largest analog input shift.
+pub const MAX_ANALOG_SHIFT: u8 = 24;
+/// Most `i8 x u8` products one analog-input neuron sums (`66311`): `127 * 255 * n`
+/// fits an `i32`.
+pub const MAX_ANALOG_FAN_IN: u64 = (i32::MAX as u64) / (127 * 255);
 
 fn le_i32s(bytes: &[u8]) -> impl Iterator<Item = i32> + '_ {
     bytes
@@ -472,7 +493,12 @@ impl<'a> Model<'a> {
         *slot = None;
         let (header, payload) = format::split_payload(blob)?;
         let parts = format::decode_parts(payload)?;
-        Self::validate_into(slot, header, &parts.input, parts.membranes, parts.layers)?;
+        let body = Body {
+            input: &parts.input,
+            membranes: parts.membranes,
+            deployment: parts.deployment,
+        };
+        Self::validate_into(slot, header, body, parts.layers)?;
         slot.as_ref().ok_or(FormatError::NoLayers)
     }
 
@@ -487,7 +513,12 @@ impl<'a> Model<'a> {
         let header = Header::for_desc(desc)?;
         let mut slot = None;
         let layers = desc.layers.iter().cloned();
-        Self::validate_into(&mut slot, header, &desc.input, desc.membranes, layers)?;
+        let body = Body {
+            input: &desc.input,
+            membranes: desc.membranes,
+            deployment: desc.deployment,
+        };
+        Self::validate_into(&mut slot, header, body, layers)?;
         slot.ok_or(FormatError::NoLayers)
     }
 
@@ -496,13 +527,16 @@ impl<'a> Model<'a> {
     fn validate_into(
         slot: &mut Option<Self>,
         header: Header,
-        input: &InputDesc<'a>,
-        membranes: Membranes,
+        body: Body<'_, 'a>,
         layers: impl ExactSizeIterator<Item = LayerDesc<'a>>,
     ) -> Result<(), FormatError> {
         *slot = None;
+        let membranes = body.membranes;
         let mut arena = Arena { next: 0, membranes };
-        let input = Self::check_input(input, &mut arena)?;
+        let input = Self::check_input(body.input, &mut arena)?;
+        if body.deployment.is_some_and(|d| d.steps == 0) {
+            return Err(FormatError::Input(InputProblem::DeploymentSteps));
+        }
         if layers.len() == 0 {
             return Err(FormatError::NoLayers);
         }
@@ -520,6 +554,7 @@ impl<'a> Model<'a> {
             output_bounds: 0..0,
             output_weights: (&[], false),
             counts: 0..0,
+            deployment: body.deployment,
         });
         match model.plan_layers(layers, &mut arena) {
             Ok(()) => {
@@ -555,6 +590,9 @@ impl<'a> Model<'a> {
                 },
                 Rejected::Format(f) => f,
             })?;
+            if i == 0 {
+                self.check_analog(&planned, arena)?;
+            }
             shape = planned.info.output;
             self.populations += usize::from(planned.info.populations);
             if let (
@@ -593,6 +631,33 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
+    /// For an analog input: the first layer must be a convolution or a dense layer
+    /// whose fan-in keeps its `i8 x u8` sums in an `i32`; takes its current region.
+    fn check_analog(
+        &mut self,
+        first: &PlannedLayer<'a>,
+        arena: &mut Arena,
+    ) -> Result<(), FormatError> {
+        if self.input.drive == Drive::Rate {
+            return Ok(());
+        }
+        let bad = |p| Err(FormatError::Input(p));
+        let fan_in = match &first.plan {
+            Plan::Conv { conv, .. } => conv_fan_in(conv.input, conv.kernel),
+            Plan::Dense { .. } => self.input.shape.len() as u64,
+            _ => return bad(InputProblem::AnalogFirstLayer),
+        };
+        if fan_in > MAX_ANALOG_FAN_IN {
+            return bad(InputProblem::AnalogFanIn { fan_in });
+        }
+        let words = match self.membranes {
+            Membranes::I16 => first.info.neurons.div_ceil(2),
+            Membranes::I32 => first.info.neurons,
+        };
+        self.input.current = arena.take(words)?;
+        Ok(())
+    }
+
     fn check_input(d: &InputDesc<'a>, arena: &mut Arena) -> Result<InputPlan<'a>, FormatError> {
         let shape = Shape {
             channels: d.channels,
@@ -621,6 +686,17 @@ impl<'a> Model<'a> {
                     found: center,
                 });
             }
+            if d.drive != Drive::Rate && center % 256 != 0 {
+                return bad(InputProblem::AnalogCenter {
+                    channel: c as u16,
+                    found: center,
+                });
+            }
+        }
+        if let Drive::Analog { shift } = d.drive {
+            if shift > MAX_ANALOG_SHIFT {
+                return bad(InputProblem::AnalogShift { found: shift });
+            }
         }
         let w = words_for(n);
         Ok(InputPlan {
@@ -631,6 +707,8 @@ impl<'a> Model<'a> {
             tables: arena.take(2 * usize::from(d.channels))?,
             pos: arena.take(w)?,
             neg: arena.take(w)?,
+            drive: d.drive,
+            current: 0..0,
         })
     }
 
@@ -874,8 +952,10 @@ impl<'a> Model<'a> {
     /// # let mut layers = heapless::Vec::new();
     /// # layers.push(LayerDesc::Output { classes: 1, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
     /// # let desc = ModelDesc {
-    /// #     input: InputDesc { channels: 1, height: 1, width: 2, center: &[0; 4], gain: &[1; 4] },
+    /// #     input: InputDesc { channels: 1, height: 1, width: 2, center: &[0; 4], gain: &[1; 4],
+    /// #         drive: Default::default() },
     /// #     membranes: Default::default(),
+    /// #     deployment: None,
     /// #     layers,
     /// # };
     /// let mut blob = vec![0u8; desc.encoded_len_bound()];
@@ -920,6 +1000,27 @@ impl<'a> Model<'a> {
     #[inline]
     pub fn membranes(&self) -> Membranes {
         self.membranes
+    }
+
+    /// What drives the first layer: rate-coded spikes or an analog current.
+    #[inline]
+    pub fn drive(&self) -> Drive {
+        self.input.drive
+    }
+
+    /// The time steps and early-exit rule the model is meant to run with, if its file
+    /// stores them.
+    ///
+    /// ```
+    /// # let blob = include_bytes!("../tests/golden/model.snn");
+    /// let model = snn_core::Model::from_bytes(blob)?;
+    /// let steps = model.deployment().map_or(20, |d| d.steps);
+    /// # assert!(steps > 0);
+    /// # Ok::<(), snn_core::FormatError>(())
+    /// ```
+    #[inline]
+    pub fn deployment(&self) -> Option<Deployment> {
+        self.deployment
     }
 
     /// Number of output classes.

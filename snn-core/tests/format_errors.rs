@@ -19,6 +19,8 @@ fn small() -> ModelSpec {
         center: vec![0],
         gain: vec![common::MNIST_GAIN],
         membranes: snn_core::format::Membranes::I32,
+        drive: snn_core::format::Drive::Rate,
+        deployment: None,
         layers: vec![
             LayerSpec::Pool(NeuronSpec {
                 thresholds: vec![3],
@@ -57,18 +59,20 @@ fn valid_blob_loads() {
     assert!((m.output_scale() - 0.5).abs() < 1e-9);
 }
 
-/// A blob of format version 1 (the golden model as committed before version 2) is
-/// refused with an error that names its version and says what to do.
+/// Blobs of format versions 1 and 2 (the golden model as committed before versions 2
+/// and 3) are refused with an error that names their version and says what to do.
 #[test]
-fn version_1_blobs_are_refused_with_their_version() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/model-v1.snn");
-    let blob = std::fs::read(path).unwrap();
-    let err = Model::from_bytes(&blob).unwrap_err();
-    assert_eq!(err, FormatError::UnsupportedVersion { found: 1 });
-    let msg = err.to_string();
-    assert!(msg.contains("version 1"), "{msg}");
-    assert!(msg.contains("reads version 2"), "{msg}");
-    assert!(msg.contains("export the model again"), "{msg}");
+fn older_versions_are_refused_with_their_version() {
+    for v in [1u16, 2] {
+        let path = format!("{}/tests/golden/model-v{v}.snn", env!("CARGO_MANIFEST_DIR"));
+        let blob = std::fs::read(path).unwrap();
+        let err = Model::from_bytes(&blob).unwrap_err();
+        assert_eq!(err, FormatError::UnsupportedVersion { found: v });
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("version {v}")), "{msg}");
+        assert!(msg.contains("reads version 3"), "{msg}");
+        assert!(msg.contains("snn-train upgrade"), "{msg}");
+    }
 }
 
 /// Thresholds above `i16::MAX` need 32-bit membranes.
@@ -117,10 +121,10 @@ fn header_errors_are_distinct() {
         FormatError::BadMagic { found: *b"XNNM" }
     );
     let mut b = blob.clone();
-    b[4] = 3;
+    b[4] = 4;
     assert_eq!(
         Model::from_bytes(&b).unwrap_err(),
-        FormatError::UnsupportedVersion { found: 3 }
+        FormatError::UnsupportedVersion { found: 4 }
     );
     let mut b = blob.clone();
     b[6] = 1;

@@ -63,6 +63,8 @@ fn golden_spec() -> ModelSpec {
         center: vec![128 * 256, 0],
         gain: vec![65793, common::MNIST_GAIN],
         membranes: snn_core::format::Membranes::I16,
+        drive: snn_core::format::Drive::Rate,
+        deployment: None,
         layers: vec![
             LayerSpec::Conv(c0, n(4, 90, 32440, Reset::Hard)),
             LayerSpec::Pool(n(4, 3, 32768, Reset::Hard)),

@@ -34,6 +34,8 @@ fn spec(c: u16, h: u16, w: u16, layers: Vec<LayerSpec>) -> ModelSpec {
         center: vec![0; c as usize],
         gain: vec![0; c as usize],
         membranes: snn_core::format::Membranes::I32,
+        drive: snn_core::format::Drive::Rate,
+        deployment: None,
         layers,
     }
 }

@@ -71,6 +71,8 @@ fn model(channels: u16, height: u16, width: u16, layers: Vec<LayerSpec>) -> Mode
         center: vec![0; c],
         gain: vec![common::MNIST_GAIN; c],
         membranes: snn_core::format::Membranes::I32,
+        drive: snn_core::format::Drive::Rate,
+        deployment: None,
         layers,
     }
 }

@@ -10,6 +10,10 @@
 //! reference gathers each membrane's contributions, sorts them into the documented
 //! order (positive input spikes before negative ones, each by input index; in a
 //! residual block the main path before the shortcut) and saturates after each.
+//!
+//! An analog input is the first layer's gather-form sum of `W * (p - center / 256)`,
+//! once, rounded and shifted as `docs/model-format.md` says and clamped to the membrane
+//! range, then added (saturating for 16 bits) at every step before the neurons fire.
 
 // Index loops are the point of a reference: they mirror the formulas one to one.
 #![allow(clippy::needless_range_loop)]
@@ -21,7 +25,7 @@ use common::{
 };
 use proptest::prelude::*;
 use rand::{RngCore, SeedableRng};
-use snn_core::format::{Membranes, Reset};
+use snn_core::format::{Drive, Membranes, Reset};
 use snn_core::Model;
 
 type T3 = Vec<Vec<Vec<i64>>>;
@@ -166,6 +170,8 @@ fn flatten(x: &T3) -> Vec<i64> {
 
 struct Reference<'a> {
     spec: &'a ModelSpec,
+    /// The analog input's current into the first layer.
+    current: Option<T3>,
     mems: Vec<Vec<T3>>,
     scores: Vec<i64>,
     spikes: Vec<u32>,
@@ -224,6 +230,7 @@ impl<'a> Reference<'a> {
         }
         Reference {
             spec,
+            current: None,
             mems,
             scores: vec![0; c],
             spikes: vec![0; pops],
@@ -237,9 +244,13 @@ impl<'a> Reference<'a> {
         let width = self.spec.membranes;
         for (l, layer) in self.spec.layers.iter().enumerate() {
             let mems = &mut self.mems[l];
+            let current = self.current.as_ref().filter(|_| l == 0);
             match layer {
                 LayerSpec::Conv(cv, n) => {
                     self.events[l] += conv_into(&mut mems[0], &x, cv, width);
+                    if let Some(c) = current {
+                        drive(&mut mems[0], c, width);
+                    }
                     let (o, k) = fire(&mut mems[0], n, width);
                     self.spikes[p] += k;
                     x = o;
@@ -283,6 +294,9 @@ impl<'a> Reference<'a> {
                         }
                     }
                     apply(&mut mems[0], pend, width);
+                    if let Some(c) = current {
+                        drive(&mut mems[0], c, width);
+                    }
                     let (o, k) = fire(&mut mems[0], neuron, width);
                     self.spikes[p] += k;
                     x = o;
@@ -360,6 +374,81 @@ impl<'a> Reference<'a> {
     }
 }
 
+/// `mem += current`, saturating for 16-bit membranes.
+fn drive(mem: &mut T3, current: &T3, width: Membranes) {
+    for (mc, cc) in mem.iter_mut().zip(current) {
+        for (my, cy) in mc.iter_mut().zip(cc) {
+            for (m, &c) in my.iter_mut().zip(cy) {
+                *m += c;
+                if width == Membranes::I16 {
+                    *m = (*m).clamp(-32768, 32767);
+                }
+            }
+        }
+    }
+}
+
+/// The analog current of `image` into the first layer (gather form, exact sums), and
+/// the products it took (nonzero values times weights reached).
+fn analog_current(spec: &ModelSpec, image: &[u8], shift: u8) -> (T3, u64) {
+    let (c, h, w) = (
+        spec.channels as usize,
+        spec.height as usize,
+        spec.width as usize,
+    );
+    let mut x = zeros(c, h, w);
+    for (i, &p) in image.iter().enumerate() {
+        let ch = i % c;
+        x[ch][i / c / w][i / c % w] = p as i64 - (spec.center[ch] >> 8) as i64;
+    }
+    let (mut sums, events) = match &spec.layers[0] {
+        LayerSpec::Conv(cv, _) => {
+            let (oh, ow) = (
+                out_dim(h, cv.kernel, cv.stride, cv.padding),
+                out_dim(w, cv.kernel, cv.stride, cv.padding),
+            );
+            let mut pend = pending(&zeros(cv.out_channels as usize, oh, ow));
+            let events = conv_pending(&mut pend, &x, cv);
+            let sums = pend
+                .iter()
+                .map(|p| {
+                    p.iter()
+                        .map(|r| r.iter().map(|a| a.iter().map(|t| t.1).sum()).collect())
+                        .collect()
+                })
+                .collect::<T3>();
+            (sums, events)
+        }
+        LayerSpec::Dense {
+            outputs, weights, ..
+        } => {
+            let flat = flatten(&x);
+            let n = *outputs as usize;
+            let mut sums = zeros(n, 1, 1);
+            let mut events = 0;
+            for (j, &v) in flat.iter().enumerate() {
+                if v != 0 {
+                    for o in 0..n {
+                        sums[o][0][0] += v * weights[j * n + o] as i64;
+                    }
+                    events += n as u64;
+                }
+            }
+            (sums, events)
+        }
+        _ => unreachable!("analog models start with a conv or dense layer"),
+    };
+    let (lo, hi) = match spec.membranes {
+        Membranes::I16 => (-32768, 32767),
+        Membranes::I32 => (-LIMIT - 1, LIMIT),
+    };
+    for s in sums.iter_mut().flatten().flatten() {
+        let half = (1i64 << shift) >> 1;
+        *s = ((*s + half) >> shift).clamp(lo, hi);
+    }
+    (sums, events)
+}
+
 /// The reference encoder: rand_xoshiro's generator, 128-bit threshold arithmetic.
 fn encode(spec: &ModelSpec, image: &[u8], rng: &mut rand_xoshiro::Xoshiro128PlusPlus) -> T3 {
     let (c, h, w) = (
@@ -387,8 +476,20 @@ fn check(spec: &ModelSpec, image: &[u8], seed: u64, steps: u32) {
 
     let mut reference = Reference::new(spec);
     let mut rng = rand_xoshiro::Xoshiro128PlusPlus::seed_from_u64(seed);
+    if let Drive::Analog { shift } = spec.drive {
+        let (current, events) = analog_current(spec, image, shift);
+        reference.current = Some(current);
+        reference.events[0] += events;
+    }
     for _ in 0..steps {
-        let x = encode(spec, image, &mut rng);
+        let x = match spec.drive {
+            Drive::Rate => encode(spec, image, &mut rng),
+            Drive::Analog { .. } => zeros(
+                spec.channels as usize,
+                spec.height as usize,
+                spec.width as usize,
+            ),
+        };
         reference.step(&x);
     }
     let scores: Vec<i64> = got.scores.iter().map(|&s| s as i64).collect();
@@ -487,6 +588,8 @@ fn saturating_model(seed: u64) -> ModelSpec {
         center: vec![10000, 0, 30000],
         gain: vec![common::MNIST_GAIN * 2; 3],
         membranes: Membranes::I16,
+        drive: snn_core::format::Drive::Rate,
+        deployment: None,
         layers,
     }
 }
@@ -499,6 +602,49 @@ proptest! {
         let spec = saturating_model(model_seed);
         let image: Vec<u8> = (0..3 * 144).map(|i| 160 + (i * 37 % 96) as u8).collect();
         check(&spec, &image, seed, 30);
+    }
+}
+
+/// `spec` with an analog input (shift drawn from `seed`, centres rounded to whole
+/// pixels), when its first layer can take one.
+fn analog(mut spec: ModelSpec, seed: u64) -> Option<ModelSpec> {
+    if !matches!(
+        spec.layers[0],
+        LayerSpec::Conv(..) | LayerSpec::Dense { .. }
+    ) {
+        return None;
+    }
+    spec.drive = Drive::Analog {
+        shift: (seed % 13) as u8,
+    };
+    for c in &mut spec.center {
+        *c &= !255;
+    }
+    Some(spec)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Analog input on random networks of both widths: the current, its rounding,
+    /// clamp and saturating adds, and the events it counts.
+    #[test]
+    fn analog_input_matches_reference(model_seed in any::<u64>(), image_seed in any::<u64>(), shift_seed in any::<u64>(), steps in 1u32..8) {
+        let spec = analog(random_model(model_seed), shift_seed);
+        prop_assume!(spec.is_some());
+        let spec = spec.unwrap();
+        let image = random_image(&spec, image_seed);
+        check(&spec, &image, 0, steps);
+    }
+
+    /// The saturating network with an analog input: large currents clamped to 16 bits.
+    #[test]
+    fn analog_input_saturates_like_reference(model_seed in any::<u64>(), shift in 0u8..4) {
+        let mut spec = saturating_model(model_seed);
+        spec.drive = Drive::Analog { shift };
+        spec.center = vec![0, 256 * 40, 256 * 255];
+        let image: Vec<u8> = (0..3 * 144).map(|i| (i * 37 % 256) as u8).collect();
+        check(&spec, &image, 0, 12);
     }
 }
 

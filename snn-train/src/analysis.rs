@@ -417,6 +417,8 @@ pub struct AnalyzeOutput {
     pub curve: Vec<(u32, f64)>,
     /// Early exit at the analysis' time steps.
     pub early_exit: early_exit::EarlyExitReport,
+    /// The model at its stored deployment setting, if it has one.
+    pub deployed: Option<early_exit::Deployed>,
     /// The directory written to.
     pub out: PathBuf,
     /// The files written there, in order.
@@ -481,7 +483,7 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
             m.clone(),
             opts.dataset.unwrap_or(DatasetKind::MnistSubset),
             opts.data_dir.clone(),
-            opts.timesteps.unwrap_or(20),
+            opts.timesteps.or_else(|| stored_steps(m)).unwrap_or(20),
             PathBuf::from("."),
         ),
         (None, None) => return Err(AnalyzeError::NoModel),
@@ -508,11 +510,13 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
     let curve = accuracy_vs_steps(&model, &test, &opts.curve)?;
     let calibration = (!train.is_empty()).then_some(&train);
     let exits = early_exit::report(&model, &test, calibration, steps).map_err(AnalyzeError::Run)?;
+    let deployed = early_exit::deployed(&model, &test).map_err(AnalyzeError::Run)?;
     let json = out.join("analysis.json");
     let doc = serde_json::json!({
         "analysis": report,
         "accuracy_vs_steps": curve,
         "early_exit": exits,
+        "deployed": deployed,
     });
     let text = serde_json::to_string_pretty(&doc).map_err(|error| AnalyzeError::Json {
         path: json.clone(),
@@ -550,9 +554,18 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
         analysis: report,
         curve,
         early_exit: exits,
+        deployed,
         out,
         written,
     })
+}
+
+/// The time steps a model file stores as its deployment (`None` when the file cannot
+/// be read or has none; the main path reports those errors).
+fn stored_steps(path: &Path) -> Option<u32> {
+    let blob = std::fs::read(path).ok()?;
+    let steps = Model::from_bytes(&blob).ok()?.deployment()?.steps;
+    Some(steps)
 }
 
 /// Accuracy against the mean number of time steps run: the fixed windows of the

@@ -7,13 +7,20 @@
 //! Export happens in two passes: each layer is quantised on its own ([`QLayer`]), then
 //! one pass describes the layers (borrowing the quantised bytes) and `snn-core` writes
 //! and validates the blob. Evaluating the result is [`crate::eval`]'s job.
+//!
+//! With an analog input ([`Encoding::analog`]) the first layer's float current per step
+//! is `sum w x` with `x = v / 255` (`v` the centred pixel), and the engine computes
+//! `(sum q v) >> shift` ([`snn_core::analog`]): its membrane unit is
+//! `s * 2^shift / 255`, so its thresholds are `round(V_th * 255 / (s * 2^shift))`, with
+//! the smallest `shift` that keeps every one at most [`ANALOG_THRESHOLD_MAX`].
 
 use ndarray::ArrayD;
 use snn_core::format::{
-    interleave_rows, ConvDesc, InputDesc, LayerDesc, Membranes, ModelDesc, NeuronDesc, Reset,
-    Shortcut,
+    interleave_rows, ConvDesc, Deployment, Drive, InputDesc, LayerDesc, Membranes, ModelDesc,
+    NeuronDesc, Reset, Shortcut,
 };
 use snn_core::layer::{shortcut_gain_from_f32, weight_from_f32, weight_scale};
+use snn_core::model::MAX_ANALOG_SHIFT;
 use snn_core::neuron::{threshold_from_f32, Leak};
 
 use crate::data::Encoding;
@@ -70,6 +77,42 @@ pub(crate) fn le_i32(values: impl Iterator<Item = i32>) -> Vec<u8> {
 /// Integer thresholds `V_th / s` of channels with scales `s`.
 fn thresholds(th: f32, scales: &[f32]) -> Vec<u8> {
     le_i32(scales.iter().map(|s| threshold_from_f32(th / s)))
+}
+
+/// Largest first-layer threshold an analog export aims for: fine enough that one unit
+/// of rounding per step is below 0.1% of a threshold at the usual weight scales, and
+/// room below `i16::MAX` for the current that overshoots it.
+pub const ANALOG_THRESHOLD_MAX: i32 = 8192;
+
+/// Requantises the first layer `q` of `net` for an analog input: its thresholds in the
+/// units of `snn_core::analog` (module documentation), and the shift that goes with
+/// them.
+fn analog_first_layer(q: &mut QLayer, net: &Network, params: &Params) -> Drive {
+    let s = channel_scales(&[&params[net.layer_params[0][0]]]);
+    let th = net.neuron.threshold;
+    let at = |shift: u8| -> Vec<i32> {
+        let unit = 255.0 / (1u64 << shift) as f32;
+        s.iter()
+            .map(|s| threshold_from_f32(th * unit / s))
+            .collect()
+    };
+    let shift = (0..=MAX_ANALOG_SHIFT)
+        .find(|&k| at(k).iter().all(|&t| t <= ANALOG_THRESHOLD_MAX))
+        .unwrap_or(MAX_ANALOG_SHIFT);
+    if let QLayer::Conv { thresholds, .. } | QLayer::Dense { thresholds, .. } = q {
+        *thresholds = le_i32(at(shift).into_iter());
+    }
+    Drive::Analog { shift }
+}
+
+/// What an export writes besides the network: the membrane width (`None`: 16 bits when
+/// every threshold fits, [`choose_membranes`]) and the deployment setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// Membrane width; `None` picks one.
+    pub membranes: Option<Membranes>,
+    /// Time steps and early-exit rule stored in the model.
+    pub deployment: Option<Deployment>,
 }
 
 /// Kernel, stride and padding of a convolution, in the format's `u8` fields (the
@@ -351,10 +394,10 @@ impl QLayer {
 /// # Errors
 /// [`ExportError`] when the network cannot be represented.
 pub fn export(net: &Network, params: &Params, enc: &Encoding) -> Result<Vec<u8>, ExportError> {
-    export_with(net, params, enc, None)
+    export_with(net, params, enc, ExportOptions::default())
 }
 
-/// [`export`] with the membrane width given (`None`: [`choose_membranes`]).
+/// [`export`] with the membrane width and the deployment setting given.
 ///
 /// # Errors
 /// [`ExportError`] when the network cannot be represented, for example 16-bit
@@ -363,13 +406,17 @@ pub fn export_with(
     net: &Network,
     params: &Params,
     enc: &Encoding,
-    membranes: Option<Membranes>,
+    opts: ExportOptions,
 ) -> Result<Vec<u8>, ExportError> {
     let leak = Leak::from_f32(net.neuron.leak).to_bits();
-    let layers: Vec<(QLayer, u16, Reset)> = (0..net.layers.len())
+    let mut layers: Vec<(QLayer, u16, Reset)> = (0..net.layers.len())
         .map(|li| (quantize_layer(net, params, li), leak, net.neuron.reset))
         .collect();
-    assemble(&layers, net.pops[0].shape, enc, membranes)
+    let drive = match layers.first_mut() {
+        Some((q, _, _)) if enc.analog => analog_first_layer(q, net, params),
+        _ => Drive::Rate,
+    };
+    assemble(&layers, net.pops[0].shape, enc, drive, opts)
 }
 
 /// The membrane width for quantised layers: 16 bits when every threshold fits
@@ -388,7 +435,8 @@ pub fn choose_membranes(quantized: &[(QLayer, u16, Reset)]) -> Membranes {
 }
 
 /// Writes quantised layers, each with its leak bits and reset, behind an input of
-/// `input` shape with encoder `enc`, as a model blob validated by `snn-core`.
+/// `input` shape with encoder `enc` and `drive`, as a model blob validated by
+/// `snn-core`.
 ///
 /// # Errors
 /// [`ExportError`] when the layers cannot be represented.
@@ -396,9 +444,12 @@ pub fn assemble(
     quantized: &[(QLayer, u16, Reset)],
     input: Shape,
     enc: &Encoding,
-    membranes: Option<Membranes>,
+    drive: Drive,
+    opts: ExportOptions,
 ) -> Result<Vec<u8>, ExportError> {
-    let membranes = membranes.unwrap_or_else(|| choose_membranes(quantized));
+    let membranes = opts
+        .membranes
+        .unwrap_or_else(|| choose_membranes(quantized));
     let stored: Vec<(QLayer, u16, Reset)> = quantized
         .iter()
         .map(|(q, leak, reset)| (q.interleaved(), *leak, *reset))
@@ -421,8 +472,10 @@ pub fn assemble(
             width: input.width,
             center: &center,
             gain: &gain,
+            drive,
         },
         membranes,
+        deployment: opts.deployment,
         layers,
     };
     let mut out = vec![0u8; desc.encoded_len_bound()];

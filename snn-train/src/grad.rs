@@ -22,6 +22,10 @@
 //! ```
 //!
 //! `NG_i = [LF_i > 1e-3] + ln(lambda) * LF_i / max(gamma_i, 1)`; silent neurons get 0.
+//!
+//! With an analog input the first layer's presynaptic events are the pixel values
+//! `x` at every step (code form), or `T x` over the window (aggregate form, the count
+//! of a spike train with that rate).
 
 use serde::{Deserialize, Serialize};
 
@@ -161,6 +165,39 @@ pub fn backward(
     form: GradForm,
     grads: &mut Params,
 ) {
+    backward_with(net, params, trace, masks, dldy, form, &[], grads);
+}
+
+/// The activity regulariser's loss for a trace: `sum_p a[p] * r_p` over the
+/// populations, `r_p` the spikes of population `p` per neuron and step (`a` one weight
+/// per population, 0 for the input and output; shorter: the rest 0).
+///
+/// ```
+/// # use snn_train::grad::activity_loss;
+/// assert_eq!(activity_loss(&[10, 4], &[2, 2], 2, &[0.0, 1.5]), 1.5);
+/// ```
+pub fn activity_loss(spikes: &[u64], neurons: &[usize], steps: usize, a: &[f32]) -> f32 {
+    a.iter()
+        .zip(spikes.iter().zip(neurons))
+        .map(|(&a, (&s, &n))| a * s as f32 / (n.max(1) * steps.max(1)) as f32)
+        .sum()
+}
+
+/// [`backward`] with the activity regulariser of weights `activity` (per population,
+/// as [`activity_loss`]): its gradient `a[p] / (n_p T)` per spike is added to `dL/do`
+/// of every spike of population `p` (code form), or of every neuron that fired
+/// (aggregate form), before the factor `NG m / (1-p) / V_th`.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_with(
+    net: &Network,
+    params: &Params,
+    trace: &Trace,
+    masks: &Masks,
+    dldy: &[f32],
+    form: GradForm,
+    activity: &[f32],
+    grads: &mut Params,
+) {
     let n_pops = net.pops.len();
     let out = n_pops - 1;
     let sizes: Vec<usize> = net.pops.iter().map(|p| p.shape.len()).collect();
@@ -172,6 +209,12 @@ pub fn backward(
         *dv = gy / t_f;
     }
     let mut events: Vec<Event> = Vec::new();
+    let reg: Vec<f32> = (0..n_pops)
+        .map(|p| {
+            let a = activity.get(p).copied().unwrap_or(0.0);
+            a / (sizes[p].max(1) * trace.steps.max(1)) as f32
+        })
+        .collect();
     let mut grads_slices: Vec<&mut [f32]> = grads
         .iter_mut()
         .map(|a| a.as_slice_mut().expect("contiguous"))
@@ -186,15 +229,16 @@ pub fn backward(
                     Some(t) => {
                         let bits = trace.step_bits(p, sizes[p], t);
                         let (dp, gp) = (&mut d[p], &mut g[p]);
+                        let r = reg[p];
                         for_each_spike(bits, |i| {
-                            dp[i] = gp[i] * factor(net, trace, masks, ln_lambda, p, i);
+                            dp[i] = (gp[i] + r) * factor(net, trace, masks, ln_lambda, p, i);
                             gp[i] = 0.0;
                         });
                     }
                     None => {
                         for i in 0..sizes[p] {
                             d[p][i] = if trace.counts[p][i] > 0 {
-                                g[p][i] * factor(net, trace, masks, ln_lambda, p, i)
+                                (g[p][i] + reg[p]) * factor(net, trace, masks, ln_lambda, p, i)
                             } else {
                                 0.0
                             };
@@ -205,6 +249,14 @@ pub fn backward(
             for c in net.conns.iter().filter(|c| c.dst == p) {
                 let src = c.src;
                 match at {
+                    // The analog input's events are the same at every step.
+                    Some(_) if src == 0 && !trace.analog.is_empty() => {
+                        events.clone_from(&trace.analog);
+                    }
+                    None if src == 0 && !trace.analog.is_empty() => {
+                        events.clear();
+                        events.extend(trace.analog.iter().map(|&(j, x)| (j, x * t_f)));
+                    }
                     Some(t) => {
                         let pos = trace.step_bits(src, sizes[src], t);
                         let neg = (src == 0).then(|| {

@@ -5,7 +5,9 @@
 //!
 //! Each channel's float weights are its `i8` weights times `V_th / threshold_c` with
 //! `V_th = 1`, which is what export divided by; the output layer uses its stored
-//! scale. Pooling thresholds become `threshold / 4`, the leak `bits / 2^15`.
+//! scale. Pooling thresholds become `threshold / 4`, the leak `bits / 2^15`. With an
+//! analog input the first layer's membrane unit is `s * 2^shift / 255`
+//! ([`snn_core::analog`]), so its weights are `i8 * 255 / (2^shift * threshold_c)`.
 
 use snn_core::format::{self, LayerDesc, NeuronDesc, Reset, Shortcut};
 use snn_core::neuron::Leak;
@@ -48,6 +50,8 @@ pub struct Imported {
     pub params: Params,
     /// The model's input encoding.
     pub enc: Encoding,
+    /// The model's stored deployment setting.
+    pub deployment: Option<format::Deployment>,
 }
 
 fn le_i32(b: &[u8]) -> impl Iterator<Item = i32> + '_ {
@@ -85,7 +89,18 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
     let mut layers = Vec::new();
     let mut tensors: Vec<Vec<f32>> = Vec::new();
     let (mut leak, mut pool_threshold, mut classes) = (None, 0.75, 0);
+    let analog_unit = match desc.input.drive {
+        format::Drive::Rate => 1.0,
+        format::Drive::Analog { shift } => 255.0 / (1u64 << shift) as f32,
+    };
     for (li, layer) in desc.layers.iter().enumerate() {
+        let scales = |n: &NeuronDesc<'_>| {
+            let unit = if li == 0 { analog_unit } else { 1.0 };
+            scales(n)
+                .into_iter()
+                .map(|s| s * unit)
+                .collect::<Vec<f32>>()
+        };
         match layer {
             LayerDesc::Conv { conv, neuron } => {
                 layers.push(LayerSpec::Conv {
@@ -189,8 +204,14 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect(),
+        analog: desc.input.drive != snn_core::format::Drive::Rate,
     };
-    Ok(Imported { net, params, enc })
+    Ok(Imported {
+        net,
+        params,
+        enc,
+        deployment: desc.deployment,
+    })
 }
 
 #[cfg(test)]
@@ -226,7 +247,11 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         );
-        let again = crate::export::export(&m.net, &m.params, &m.enc).unwrap();
+        let opts = crate::export::ExportOptions {
+            membranes: None,
+            deployment: m.deployment,
+        };
+        let again = crate::export::export_with(&m.net, &m.params, &m.enc, opts).unwrap();
         assert_eq!(again.len(), blob.len());
         let differing = blob.iter().zip(&again).filter(|(a, b)| a != b).count();
         assert!(differing <= 8, "{differing} bytes differ");

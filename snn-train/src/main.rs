@@ -144,7 +144,8 @@ struct AnalyzeArgs {
     /// Test images to analyse.
     #[arg(long, default_value_t = 500)]
     images: usize,
-    /// Time steps (default: the run's evaluation steps, else 20).
+    /// Time steps (default: the run's evaluation steps, else the model's stored
+    /// deployment, else 20).
     #[arg(long)]
     timesteps: Option<u32>,
     /// Time steps of the accuracy curve.
@@ -248,14 +249,20 @@ impl MembraneArg {
 
 #[derive(Debug, Args)]
 struct UpgradeArgs {
-    /// Model file of format version 1.
+    /// Model file of format version 1 or 2.
     model: PathBuf,
     /// Output file (written atomically).
     #[arg(long)]
     out: PathBuf,
-    /// Membrane width of the upgraded model.
+    /// Membrane width of the upgraded model (auto: a version-2 model keeps its own).
     #[arg(long, value_enum, default_value = "auto")]
     membranes: MembraneArg,
+    /// Time steps to store as the model's deployment setting.
+    #[arg(long)]
+    steps: Option<u32>,
+    /// Early-exit rule to store with `--steps`: never, exact or margin:N.
+    #[arg(long, requires = "steps")]
+    early_exit: Option<snn_core::EarlyExit>,
 }
 
 #[derive(Debug, Args)]
@@ -581,12 +588,17 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
 
 fn upgrade_cmd(a: UpgradeArgs) -> Result<()> {
     let old = std::fs::read(&a.model).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
-    let new = snn_train::upgrade::upgrade(&old, a.membranes.choice())
+    let deployment = a.steps.map(|steps| snn_core::format::Deployment {
+        steps,
+        early_exit: a.early_exit.unwrap_or_default(),
+    });
+    let from = snn_train::upgrade::version(&old).unwrap_or(0);
+    let new = snn_train::upgrade::upgrade(&old, a.membranes.choice(), deployment)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
     snn_train::checkpoint::write_atomic(&a.out, &new)?;
     let m = snn_core::Model::from_bytes(&new)?;
     println!(
-        "{} (format 1) -> {} (format {}, {:?} membranes, {} bytes of state)",
+        "{} (format {from}) -> {} (format {}, {:?} membranes, {} bytes of state)",
         a.model.display(),
         a.out.display(),
         snn_core::format::FORMAT_VERSION,
@@ -610,6 +622,9 @@ fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
     })?;
     analysis::print(&out.analysis);
     snn_train::early_exit::print(&out.early_exit);
+    if let Some(d) = &out.deployed {
+        println!("{d}");
+    }
     eprintln!("wrote {} in {}", out.written.join(", "), out.out.display());
     Ok(())
 }

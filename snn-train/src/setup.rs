@@ -53,6 +53,7 @@ pub fn setup(cfg: &TrainConfig) -> Result<Setup, TrainError> {
         cfg.network.dropout,
     )?;
     let enc = cfg.data.dataset.encoding();
+    let enc = if cfg.data.analog { enc.analog() } else { enc };
     check_exportable(&net, &enc)?;
     Ok(Setup {
         train,

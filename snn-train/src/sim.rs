@@ -84,6 +84,10 @@ pub struct Trace {
     pub counts: Vec<Vec<u32>>,
     /// Per input neuron, positive minus negative spikes over the window.
     pub input_net: Vec<i32>,
+    /// With an analog input ([`Encoding::analog`]): the input's events at every step,
+    /// `(pixel, x)` for every pixel with `x != 0` (times its dropout scale); empty for
+    /// spike input.
+    pub analog: Vec<Event>,
     /// The output `y = M(T) / T`.
     pub y: Vec<f32>,
 }
@@ -120,7 +124,7 @@ pub fn sample_bytes(net: &Network, steps: usize, record: bool) -> usize {
         .sum::<usize>()
         * slots
         + 4 * words(input) * slots;
-    let trace = bits + 8 * neurons + 4 * input; // spikes, lf, counts, input_net
+    let trace = bits + 8 * neurons + 12 * input; // spikes, lf, counts, input_net, analog
     let forward = trace + 4 * neurons; // + membranes
     let backward = trace + 8 * neurons; // + D, g
     forward.max(backward)
@@ -150,6 +154,20 @@ pub fn events_of(
             }
         });
     }
+}
+
+/// The analog input's events of `image`: `(j, x_j * m_j / (1 - p))` for every pixel
+/// with `x_j = (p_j - z_c) / 255 != 0` ([`Encoding::analog_value`]).
+pub fn analog_events(image: &[u8], channels: usize, enc: &Encoding, masks: &Masks) -> Vec<Event> {
+    let channels = channels.max(1);
+    image
+        .iter()
+        .enumerate()
+        .filter_map(|(j, &p)| {
+            let x = enc.analog_value(p, j % channels) * masks.scale(0, j);
+            (x != 0.0).then_some((j as u32, x))
+        })
+        .collect()
 }
 
 /// Per-pixel encoder thresholds and sign bits (`snn_core::encode::pixel_threshold`).
@@ -307,10 +325,11 @@ pub fn encode(net: &Network, enc: &Encoding, image: &[u8], seed: u64, steps: usi
 }
 
 /// The input of a pass in progress: the encoder's thresholds, sign bits and generator,
-/// or the given trains.
+/// the given trains, or the analog input's events (the same at every step).
 enum Feed<'a> {
     Encoder((Vec<u32>, Vec<u32>), Xoshiro128PlusPlus),
     Given(&'a InputSpikes),
+    Analog,
 }
 
 fn run(win: &Window<'_>, params: &Params, source: Source<'_>, masks: &Masks) -> Trace {
@@ -331,7 +350,13 @@ fn run(win: &Window<'_>, params: &Params, source: Source<'_>, masks: &Masks) -> 
     let mut events: Vec<Vec<Event>> = vec![Vec::new(); n_pops];
     let mut input_net = vec![0i32; sizes[0]];
 
+    let channels = usize::from(net.pops[0].shape.channels);
+    let analog = match source {
+        Source::Image(image, _) if enc.analog => analog_events(image, channels, enc, masks),
+        _ => Vec::new(),
+    };
     let mut feed = match source {
+        Source::Image(..) if enc.analog => Feed::Analog,
         Source::Image(image, seed) => Feed::Encoder(
             input_thresholds(image, usize::from(net.pops[0].shape.channels), enc),
             Xoshiro128PlusPlus::seed_from_u64(seed),
@@ -354,6 +379,8 @@ fn run(win: &Window<'_>, params: &Params, source: Source<'_>, masks: &Masks) -> 
                     pos.copy_from_slice(p);
                     neg.copy_from_slice(n);
                 }
+                // No spikes: the input's events are the analog current's (below).
+                Feed::Analog => {}
             }
             for (c, (b, net_c)) in counts[0].iter_mut().zip(&mut input_net).enumerate() {
                 let bit = |v: &[u32]| v[c / 32] >> (c % 32) & 1;
@@ -361,6 +388,9 @@ fn run(win: &Window<'_>, params: &Params, source: Source<'_>, masks: &Masks) -> 
                 *net_c += bit(pos) as i32 - bit(neg) as i32;
             }
             events_of(0, pos, Some(neg), masks, &mut events[0]);
+            if matches!(feed, Feed::Analog) {
+                events[0].clone_from(&analog);
+            }
         }
         for p in 1..n_pops {
             let m = &mut mem[p];
@@ -409,6 +439,7 @@ fn run(win: &Window<'_>, params: &Params, source: Source<'_>, masks: &Masks) -> 
         lf,
         counts,
         input_net,
+        analog,
         y,
     }
 }

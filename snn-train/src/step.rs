@@ -12,8 +12,8 @@ use crate::config::TrainConfig;
 use crate::data::{augment, Dataset, Encoding};
 use crate::dist::{Group, Solo};
 use crate::eval::argmax;
-use crate::grad::{backward, cross_entropy, loss_and_grad, GradForm, Loss};
-use crate::net::{Network, Params};
+use crate::grad::{activity_loss, backward_with, cross_entropy, loss_and_grad, GradForm, Loss};
+use crate::net::{Network, Params, PopKind};
 use crate::optim::Sgd;
 use crate::par;
 use crate::seed::sample_rng;
@@ -84,7 +84,7 @@ impl Stats {
 }
 
 /// Everything a training step needs that stays fixed for the whole run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StepContext<'a> {
     /// The network, its encoding and the window (recorded for the code form).
     pub window: Window<'a>,
@@ -101,6 +101,29 @@ pub struct StepContext<'a> {
     /// The configured batch size: a step divides the summed gradient by it (also for
     /// an epoch's last, smaller batch).
     pub batch_size: usize,
+    /// Activity-regulariser weight of each population (0 for the input and output).
+    pub activity: Vec<f32>,
+}
+
+/// Per population, the activity weight of `cfg` (`OptimConfig::activity`: none, one
+/// for every hidden spiking population, or one each in order); 0 for the input and
+/// the output.
+fn activity_weights(net: &Network, cfg: &[f32]) -> Vec<f32> {
+    let mut hidden = 0;
+    net.pops
+        .iter()
+        .map(|p| match p.kind {
+            PopKind::Input | PopKind::Output => 0.0,
+            _ => {
+                let a = match cfg {
+                    [one] => *one,
+                    many => many.get(hidden).copied().unwrap_or(0.0),
+                };
+                hidden += 1;
+                a
+            }
+        })
+        .collect()
 }
 
 impl<'a> StepContext<'a> {
@@ -120,7 +143,34 @@ impl<'a> StepContext<'a> {
             flip,
             seed: cfg.run.seed,
             batch_size: cfg.optim.batch_size,
+            activity: activity_weights(net, &cfg.optim.activity),
         }
+    }
+
+    /// This sample's loss with the activity term, and the backward pass into `grads`.
+    fn learn(
+        &self,
+        params: &Params,
+        trace: &Trace,
+        masks: &Masks,
+        label: usize,
+        grads: &mut Params,
+    ) -> f32 {
+        let net = self.net();
+        let (loss, dldy) = loss_and_grad(&trace.y, label, self.loss);
+        let sizes: Vec<usize> = net.pops.iter().map(|p| p.shape.len()).collect();
+        let reg = activity_loss(&trace.total_spikes(), &sizes, trace.steps, &self.activity);
+        backward_with(
+            net,
+            params,
+            trace,
+            masks,
+            &dldy,
+            self.grad,
+            &self.activity,
+            grads,
+        );
+        loss + reg
     }
 
     /// The network.
@@ -152,8 +202,7 @@ impl<'a> StepContext<'a> {
         let spike_seed = rng.next_u64();
         let trace = forward(&self.window, params, image, spike_seed, &masks);
         let label = usize::from(data.labels[i]);
-        let (loss, dldy) = loss_and_grad(&trace.y, label, self.loss);
-        backward(net, params, &trace, &masks, &dldy, self.grad, grads);
+        let loss = self.learn(params, &trace, &masks, label, grads);
         Stats::of_sample(net, &trace, label, loss)
     }
 
@@ -172,8 +221,7 @@ impl<'a> StepContext<'a> {
         grads: &mut Params,
     ) -> Result<Stats, SpikesError> {
         let trace = forward_spikes(&self.window, params, spikes, masks)?;
-        let (loss, dldy) = loss_and_grad(&trace.y, label, self.loss);
-        backward(self.net(), params, &trace, masks, &dldy, self.grad, grads);
+        let loss = self.learn(params, &trace, masks, label, grads);
         Ok(Stats::of_sample(self.net(), &trace, label, loss))
     }
 

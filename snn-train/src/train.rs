@@ -342,7 +342,11 @@ pub fn export_checkpoint(
     out: &Path,
     membranes: Option<snn_core::format::Membranes>,
 ) -> Result<Agreement, TrainError> {
-    let blob = crate::export::export_with(&ck.net, &ck.params, enc, membranes)?;
+    let opts = crate::export::ExportOptions {
+        membranes,
+        deployment: Some(ck.config.run.deployment()),
+    };
+    let blob = crate::export::export_with(&ck.net, &ck.params, enc, opts)?;
     write_atomic(out, &blob).map_err(TrainError::io(out))?;
     let win = Window {
         net: &ck.net,

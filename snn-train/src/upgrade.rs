@@ -1,17 +1,19 @@
-//! Rewriting a model blob of an older format version in today's format.
+//! Rewriting a model blob of an older format version in today's format (3).
 //!
-//! Format version 1 (before 16-bit membranes) has the body of version 2 without the
-//! membrane width, and its weight rows in logical order. [`upgrade`] decodes such a
-//! blob, interleaves every weight row ([`snn_core::format::interleave_rows`]), picks
-//! the membrane width (16 bits when every threshold fits, as export does, unless told)
-//! and writes a version-2 blob that `snn-core` validates. With 32-bit membranes the
-//! upgraded model computes exactly what the old engine computed; with 16-bit ones it
+//! Version 2 is version 3 without the input drive (it is rate-coded) and without the
+//! deployment setting: [`upgrade`] adds both (the deployment only when given) and
+//! keeps every array as it is, so the upgraded model computes exactly what version 2
+//! computed. Version 1 (before 16-bit membranes) also lacks the membrane width and
+//! stores its weight rows in logical order: [`upgrade`] interleaves every row
+//! ([`snn_core::format::interleave_rows`]) and picks the membrane width (16 bits when
+//! every threshold fits, as export does, unless told). With 32-bit membranes a
+//! version-1 model computes exactly what the old engine computed; with 16-bit ones it
 //! differs only where a membrane would leave the 16-bit range.
 
 use serde::Deserialize;
 use snn_core::format::{
-    self, interleave_rows, InputDesc, LayerDesc, Membranes, ModelDesc, Shortcut, HEADER_LEN, MAGIC,
-    MAX_LAYERS,
+    self, interleave_rows, Deployment, Drive, InputDesc, LayerDesc, Membranes, ModelDesc, Shortcut,
+    HEADER_LEN, MAGIC, MAX_LAYERS,
 };
 
 /// Why a blob could not be upgraded.
@@ -25,7 +27,7 @@ pub enum UpgradeError {
     #[error("the model is already format version {0}: nothing to upgrade")]
     Current(u16),
     /// A version this release cannot upgrade from.
-    #[error("format version {0} cannot be upgraded (this release upgrades version 1)")]
+    #[error("format version {0} cannot be upgraded (this release upgrades versions 1 and 2)")]
     Unknown(u16),
     /// The upgraded model does not validate (for example 16-bit membranes asked for
     /// with a threshold above `i16::MAX`).
@@ -33,13 +35,55 @@ pub enum UpgradeError {
     Format(snn_core::FormatError),
 }
 
+/// The input description of format versions 1 and 2 (rate-coded, no drive).
+#[derive(Deserialize)]
+struct InputV2<'a> {
+    channels: u16,
+    height: u16,
+    width: u16,
+    center: &'a [u8],
+    gain: &'a [u8],
+}
+
+impl<'a> InputV2<'a> {
+    fn rate(&self) -> InputDesc<'a> {
+        InputDesc {
+            channels: self.channels,
+            height: self.height,
+            width: self.width,
+            center: self.center,
+            gain: self.gain,
+            drive: Drive::Rate,
+        }
+    }
+}
+
 /// The body of format version 1.
 #[derive(Deserialize)]
 struct DescV1<'a> {
     #[serde(borrow)]
-    input: InputDesc<'a>,
+    input: InputV2<'a>,
     #[serde(borrow)]
     layers: heapless::Vec<LayerDesc<'a>, MAX_LAYERS>,
+}
+
+/// The body of format version 2.
+#[derive(Deserialize)]
+struct DescV2<'a> {
+    #[serde(borrow)]
+    input: InputV2<'a>,
+    membranes: Membranes,
+    #[serde(borrow)]
+    layers: heapless::Vec<LayerDesc<'a>, MAX_LAYERS>,
+}
+
+/// Writes `desc` and checks that `snn-core` accepts the result.
+fn write(desc: &ModelDesc<'_>) -> Result<Vec<u8>, UpgradeError> {
+    let mut out = vec![0u8; desc.encoded_len_bound()];
+    let n = snn_core::write_model(desc, &mut out).map_err(UpgradeError::Format)?;
+    out.truncate(n);
+    snn_core::Model::from_bytes(&out).map_err(UpgradeError::Format)?;
+    Ok(out)
 }
 
 /// The format version a blob's header states, if it has one.
@@ -47,18 +91,23 @@ pub fn version(blob: &[u8]) -> Option<u16> {
     (blob.len() >= HEADER_LEN && blob[..4] == MAGIC).then(|| u16::from_le_bytes([blob[4], blob[5]]))
 }
 
-/// Rewrites a version-1 blob as a version-2 blob (`membranes`: `None` picks 16 bits
-/// when every threshold fits `i16`).
+/// Rewrites a version-1 or version-2 blob as a version-3 blob (`membranes`: `None`
+/// keeps a version-2 model's width and picks 16 bits for a version-1 model when every
+/// threshold fits `i16`), storing `deployment` if given.
 ///
 /// # Errors
 /// [`UpgradeError`] for a damaged blob, one already current or of an unknown
 /// version, or a result `snn-core` rejects.
-pub fn upgrade(blob: &[u8], membranes: Option<Membranes>) -> Result<Vec<u8>, UpgradeError> {
+pub fn upgrade(
+    blob: &[u8],
+    membranes: Option<Membranes>,
+    deployment: Option<Deployment>,
+) -> Result<Vec<u8>, UpgradeError> {
     let v = version(blob).ok_or(UpgradeError::Unreadable("no SNNM header"))?;
     if v == format::FORMAT_VERSION {
         return Err(UpgradeError::Current(v));
     }
-    if v != 1 {
+    if v != 1 && v != 2 {
         return Err(UpgradeError::Unknown(v));
     }
     let len = u32::from_le_bytes([blob[8], blob[9], blob[10], blob[11]]) as usize;
@@ -71,6 +120,19 @@ pub fn upgrade(blob: &[u8], membranes: Option<Membranes>) -> Result<Vec<u8>, Upg
     let crc = u32::from_le_bytes([blob[12], blob[13], blob[14], blob[15]]);
     if format::crc32(payload) != crc {
         return Err(UpgradeError::Unreadable("checksum mismatch"));
+    }
+    if v == 2 {
+        let (old, rest) = postcard::take_from_bytes::<DescV2<'_>>(payload)
+            .map_err(|_| UpgradeError::Unreadable("the version-2 body does not decode"))?;
+        if !rest.is_empty() {
+            return Err(UpgradeError::Unreadable("bytes after the version-2 body"));
+        }
+        return write(&ModelDesc {
+            input: old.input.rate(),
+            membranes: membranes.unwrap_or(old.membranes),
+            deployment,
+            layers: old.layers,
+        });
     }
     let (old, rest) = postcard::take_from_bytes::<DescV1<'_>>(payload)
         .map_err(|_| UpgradeError::Unreadable("the version-1 body does not decode"))?;
@@ -158,39 +220,51 @@ pub fn upgrade(blob: &[u8], membranes: Option<Membranes>) -> Result<Vec<u8>, Upg
         let _ = layers.push(l);
     }
     let desc = ModelDesc {
-        input: old.input,
+        input: old.input.rate(),
         membranes,
+        deployment,
         layers,
     };
-    let mut out = vec![0u8; desc.encoded_len_bound()];
-    let n = snn_core::write_model(&desc, &mut out).map_err(UpgradeError::Format)?;
-    out.truncate(n);
-    snn_core::Model::from_bytes(&out).map_err(UpgradeError::Format)?;
-    Ok(out)
+    write(&desc)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The version-1 golden model upgrades to the committed version-2 golden model
-    /// byte for byte (both written from the same network), and a current blob is
-    /// refused.
+    /// The version-1 and version-2 golden models upgrade to the committed version-3
+    /// golden model byte for byte (all written from the same network), a current blob
+    /// is refused, and a deployment setting is stored when given.
     #[test]
-    fn golden_v1_upgrades_to_the_golden_v2() {
+    fn golden_v1_and_v2_upgrade_to_the_golden_v3() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../snn-core/tests/golden");
         let v1 = std::fs::read(format!("{dir}/model-v1.snn")).unwrap();
-        let v2 = std::fs::read(format!("{dir}/model.snn")).unwrap();
+        let v2 = std::fs::read(format!("{dir}/model-v2.snn")).unwrap();
+        let v3 = std::fs::read(format!("{dir}/model.snn")).unwrap();
         assert_eq!(version(&v1), Some(1));
-        assert_eq!(upgrade(&v1, None).unwrap(), v2);
-        assert!(matches!(upgrade(&v2, None), Err(UpgradeError::Current(2))));
-        let wide = upgrade(&v1, Some(Membranes::I32)).unwrap();
+        assert_eq!(version(&v2), Some(2));
+        assert_eq!(upgrade(&v1, None, None).unwrap(), v3);
+        assert_eq!(upgrade(&v2, None, None).unwrap(), v3);
+        assert!(matches!(
+            upgrade(&v3, None, None),
+            Err(UpgradeError::Current(3))
+        ));
+        let wide = upgrade(&v1, Some(Membranes::I32), None).unwrap();
         let m = snn_core::Model::from_bytes(&wide).unwrap();
         assert_eq!(m.membranes(), Membranes::I32);
+        let d = Deployment {
+            steps: 8,
+            early_exit: snn_core::EarlyExit::Margin { per_step: 32 },
+        };
+        let deployed = upgrade(&v2, None, Some(d)).unwrap();
+        assert_eq!(
+            snn_core::Model::from_bytes(&deployed).unwrap().deployment(),
+            Some(d)
+        );
         let mut cut = v1.clone();
         cut.truncate(v1.len() - 1);
         assert!(matches!(
-            upgrade(&cut, None),
+            upgrade(&cut, None, None),
             Err(UpgradeError::Unreadable(_))
         ));
     }

@@ -32,6 +32,64 @@ fn export_is_loaded_and_scored_by_snn_core() {
     assert!((a.float_accuracy - a.fixed_accuracy).abs() <= 5.0, "{a:?}");
 }
 
+/// An analog-input network (the pixels as a constant current, activity regularised)
+/// trained briefly: its export carries the analog drive and the run's deployment, and
+/// float and fixed point agree as closely as for spikes.
+#[test]
+fn analog_export_is_scored_by_snn_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("analog.toml");
+    std::fs::write(
+        &path,
+        r#"
+        [data]
+        analog = true
+        train_limit = 2000
+        test_limit = 300
+        [network]
+        layers = [
+          { type = "conv", channels = 8, kernel = 5, stride = 2 },
+          { type = "dense", units = 64 },
+          { type = "output" },
+        ]
+        [optim]
+        epochs = 2
+        batch_size = 16
+        lr = 0.2
+        normalized_step = 0.0
+        activity = [1.0]
+        [run]
+        timesteps = 6
+        early_exit = "margin:4"
+        "#,
+    )
+    .unwrap();
+    let cfg = TrainConfig::from_file(&path).unwrap();
+    let s = train::run(&cfg, dir.path(), &RunOptions::default()).unwrap();
+    let a = s.export.unwrap();
+    let blob = std::fs::read(dir.path().join("model.snn")).unwrap();
+    let model = snn_core::Model::from_bytes(&blob).unwrap();
+    assert!(matches!(
+        model.drive(),
+        snn_core::format::Drive::Analog { .. }
+    ));
+    assert_eq!(
+        model.deployment(),
+        Some(snn_core::format::Deployment {
+            steps: 6,
+            early_exit: snn_core::EarlyExit::Margin { per_step: 4 }
+        })
+    );
+    // The analog input draws no spikes: every seed gives the same result.
+    let mut state = vec![0u32; model.state_words()];
+    let image = vec![200u8; 784];
+    let r1 = model.classify(&mut state, &image, 1, 6).unwrap();
+    let r2 = model.classify(&mut state, &image, 2, 6).unwrap();
+    assert_eq!((r1.scores, r1.input_spikes), (r2.scores, 0));
+    assert!(a.float_accuracy >= 75.0, "{a:?}");
+    assert!(a.agreement >= 95.0, "{a:?}");
+}
+
 #[test]
 fn exported_blob_round_trips_through_the_format() {
     // Decode the body and write it again: the same bytes (the encoding is canonical).

@@ -64,7 +64,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
             let qemu = QemuArgs {
                 core,
                 samples: if args.quick { 5 } else { 20 },
-                early_exit: rule,
+                early_exit: Some(rule),
                 ..QemuArgs::default_lenet()
             };
             reports.push(crate::qemu::run_report(&qemu)?);

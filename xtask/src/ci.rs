@@ -369,7 +369,7 @@ pub fn run(args: &CiArgs) -> Result<()> {
         // costs no build.
         let lenet = QemuArgs::default_lenet;
         let exact = || QemuArgs {
-            early_exit: snn_core::EarlyExit::Exact,
+            early_exit: Some(snn_core::EarlyExit::Exact),
             ..QemuArgs::default_lenet()
         };
         let runs: [QemuStep; 9] = [

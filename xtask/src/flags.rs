@@ -103,9 +103,10 @@ pub struct QemuArgs {
     /// Number of inputs (at least 1).
     #[arg(long, default_value_t = 20, value_parser = samples)]
     pub samples: usize,
-    /// Time steps per inference (at least 1).
-    #[arg(long, default_value_t = 20, value_parser = steps)]
-    pub steps: u32,
+    /// Time steps per inference (at least 1; default: the model's stored deployment,
+    /// else 20).
+    #[arg(long, value_parser = steps)]
+    pub steps: Option<u32>,
     /// Encoder seed of the first input (input i uses seed + i, wrapping at 2^64: any
     /// u64 is valid).
     #[arg(long, default_value_t = 1000)]
@@ -115,9 +116,24 @@ pub struct QemuArgs {
     pub timeout: u64,
     /// Early exit: `never`, `exact` (the class can no longer change: the full
     /// window's class) or `margin:N` (leader ahead by N score units per remaining
-    /// step; calibrated, not exact). Host and device use the same rule.
-    #[arg(long, default_value = "never", value_parser = early_exit)]
-    pub early_exit: snn_core::EarlyExit,
+    /// step; calibrated, not exact). Host and device use the same rule. Default: the
+    /// model's stored deployment, else `never`.
+    #[arg(long, value_parser = early_exit)]
+    pub early_exit: Option<snn_core::EarlyExit>,
+}
+
+impl QemuArgs {
+    /// The time steps and early-exit rule of a run of `model`: the flags where given,
+    /// else the model's stored deployment, else 20 steps without early exit.
+    pub fn setting(&self, model: &snn_core::Model<'_>) -> (u32, snn_core::EarlyExit) {
+        let stored = model.deployment();
+        (
+            self.steps.or(stored.map(|d| d.steps)).unwrap_or(20),
+            self.early_exit
+                .or(stored.map(|d| d.early_exit))
+                .unwrap_or_default(),
+        )
+    }
 }
 
 fn early_exit(s: &str) -> Result<snn_core::EarlyExit, String> {
@@ -160,10 +176,10 @@ impl QemuArgs {
             model: None,
             inputs: None,
             samples: 20,
-            steps: 20,
+            steps: Some(20),
             seed: 1000,
             timeout: 300,
-            early_exit: snn_core::EarlyExit::Never,
+            early_exit: Some(snn_core::EarlyExit::Never),
         }
     }
 
@@ -175,10 +191,10 @@ impl QemuArgs {
             model: Some(g.join("model.snn")),
             inputs: Some(g.join("inputs.bin")),
             samples: 24,
-            steps: 16,
+            steps: Some(16),
             seed: 1000,
             timeout: 120,
-            early_exit: snn_core::EarlyExit::Never,
+            early_exit: Some(snn_core::EarlyExit::Never),
         }
     }
 }
@@ -295,9 +311,18 @@ mod tests {
         };
         let d = super::QemuArgs::default_lenet();
         assert_eq!(
-            (q.samples, q.steps, q.seed, q.timeout),
-            (d.samples, d.steps, d.seed, d.timeout)
+            (q.samples, q.seed, q.timeout),
+            (d.samples, d.seed, d.timeout)
         );
+        // Without flags the default model's stored deployment decides: the CI setting.
+        let blob = std::fs::read(crate::project_root().join("models/lenet-mnist-subset.snn"))
+            .expect("the default model");
+        let model = snn_core::Model::from_bytes(&blob).expect("a valid model");
+        assert_eq!(q.setting(&model), d.setting(&model));
+        let Cmd::Qemu(q) = parse(&["qemu", "--steps", "7"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(q.setting(&model).0, 7);
         assert!(parse(&["qemu", "--timeout", "1", "--samples", "1", "--steps", "1"]).is_ok());
     }
 }

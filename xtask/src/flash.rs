@@ -27,12 +27,13 @@ pub fn run(args: &FlashArgs) -> Result<()> {
     let out = project_root().join("target/qemu");
     std::fs::create_dir_all(&out)?;
     let (inputs, _) = crate::qemu::inputs(v, &m, &out)?;
+    let (steps, exit) = v.setting(&m);
     let embed = Embed {
         model,
         inputs,
-        steps: v.steps,
+        steps,
         seed: v.seed,
-        exit: snn_core::EarlyExit::Never,
+        exit,
     };
     let elf = firmware::build(Target::Board, &embed)?;
     let status = Command::new("probe-rs")

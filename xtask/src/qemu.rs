@@ -326,14 +326,15 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     std::fs::create_dir_all(&out_dir)?;
     let (inputs_path, labels) = inputs(args, &model, &out_dir)?;
     let inputs = std::fs::read(&inputs_path)?;
-    let host = host_results(&model, &inputs, args.seed, args.steps, args.early_exit)?;
+    let (steps, rule) = args.setting(&model);
+    let host = host_results(&model, &inputs, args.seed, steps, rule)?;
 
     let embed = Embed {
         model: model_path.clone(),
         inputs: inputs_path,
-        steps: args.steps,
+        steps,
         seed: args.seed,
-        exit: args.early_exit,
+        exit: rule,
     };
     let elf = firmware::build(Target::Qemu(args.core), &embed)?;
     let (code, lines) = run_qemu(&spec, &elf, args.timeout)?;
@@ -359,7 +360,7 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         model_path.display(),
         blob.len(),
         n,
-        args.steps,
+        steps,
         args.seed
     );
     println!(
@@ -376,8 +377,7 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     let mean_steps =
         host.iter().map(|r| f64::from(r.steps)).sum::<f64>() / host.len().max(1) as f64;
     println!(
-        "early exit: {} ({mean_steps:.2} of {} steps run on average)",
-        args.early_exit, args.steps
+        "early exit: {rule} ({mean_steps:.2} of {steps} steps run on average)"
     );
     println!(
         "instructions per inference: {} (QEMU 7.2+ {}, -icount shift=0, SysTick-derived, ±{}; firmware release profile, fat LTO)",
@@ -402,8 +402,8 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         stack_size,
         model: model_path.display().to_string(),
         inputs: host.len(),
-        steps: args.steps,
-        early_exit: args.early_exit,
+        steps,
+        early_exit: rule,
         mean_steps,
         instructions_per_inference: instr / n.max(1),
         instructions_per_event: instr as f64 / events.max(1) as f64,

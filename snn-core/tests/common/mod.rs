@@ -67,6 +67,8 @@ pub struct ModelSpec {
     pub center: Vec<i32>,
     pub gain: Vec<u32>,
     pub membranes: Membranes,
+    pub drive: snn_core::format::Drive,
+    pub deployment: Option<snn_core::format::Deployment>,
     pub layers: Vec<LayerSpec>,
 }
 
@@ -199,8 +201,10 @@ impl ModelSpec {
                 width: self.width,
                 center: &center,
                 gain: &gain,
+                drive: self.drive,
             },
             membranes: self.membranes,
+            deployment: self.deployment,
             layers,
         };
         let body = postcard::to_allocvec(&desc).expect("serialise");
@@ -373,6 +377,8 @@ pub fn random_model(seed: u64) -> ModelSpec {
         center,
         gain,
         membranes,
+        drive: snn_core::format::Drive::Rate,
+        deployment: None,
         layers,
     }
 }
@@ -419,6 +425,8 @@ pub fn lenet(seed: u64) -> ModelSpec {
         center: vec![0],
         gain: vec![MNIST_GAIN],
         membranes: Membranes::I16,
+        drive: snn_core::format::Drive::Rate,
+        deployment: None,
         layers: vec![
             LayerSpec::Conv(c1, th(20, 150)),
             LayerSpec::Pool(th(20, 3)),

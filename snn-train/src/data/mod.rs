@@ -95,13 +95,19 @@ pub enum DatasetKind {
     Svhn,
 }
 
-/// Rate-encoder parameters in `snn-core`'s integer form, one entry per channel.
+/// Input encoding in `snn-core`'s integer form, one entry per channel: the rate
+/// encoder's centre and gain, or an analog input current (`analog`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Encoding {
     /// Centre in pixel units times 256.
     pub center: Vec<i32>,
     /// U0.32 spike probability per 1/256 pixel unit.
     pub gain: Vec<u32>,
+    /// Drive the first layer with the pixels as a constant current instead of spikes
+    /// (`snn_core::analog`): the float input is `x = (p - center / 256) / 255` at every
+    /// step.
+    #[serde(default)]
+    pub analog: bool,
 }
 
 impl Encoding {
@@ -110,7 +116,33 @@ impl Encoding {
         Self {
             center: vec![0],
             gain: vec![snn_core::encode::unsigned_gain(c)],
+            analog: false,
         }
+    }
+
+    /// The same input as an analog current: the centres rounded to whole pixel values
+    /// (the zero point of `x = (p - z) / 255`), as `snn-core` requires.
+    ///
+    /// ```
+    /// use snn_train::data::Encoding;
+    /// let e = Encoding::normalised(&[0.5], &[0.25]).analog();
+    /// assert!(e.analog);
+    /// assert_eq!(e.center, vec![128 * 256]);
+    /// ```
+    pub fn analog(self) -> Self {
+        let center = self.center.iter().map(|&c| ((c + 128) >> 8) << 8).collect();
+        Self {
+            center,
+            analog: true,
+            ..self
+        }
+    }
+
+    /// The float analog input of pixel `p` of channel `c`: `(p - center / 256) / 255`.
+    #[inline]
+    pub fn analog_value(&self, p: u8, c: usize) -> f32 {
+        let z = self.center.get(c).copied().unwrap_or(0) >> 8;
+        (i32::from(p) - z) as f32 / 255.0
     }
 
     /// `x = (p / 255 - mean) / std`, `P(spike) = |x|`, sign of `x` (CIFAR-10, SVHN).
@@ -120,7 +152,11 @@ impl Encoding {
             .zip(std)
             .map(|(&m, &s)| snn_core::encode::normalised_channel(m, s))
             .unzip();
-        Self { center, gain }
+        Self {
+            center,
+            gain,
+            analog: false,
+        }
     }
 }
 

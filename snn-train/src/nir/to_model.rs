@@ -688,6 +688,7 @@ pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirErro
             (Some(c), Some(g)) => Encoding {
                 center: c.iter().map(|&v| v as i32).collect(),
                 gain: g.iter().map(|&v| v as u32).collect(),
+                analog: false,
             },
             _ => Encoding::unsigned(0.5),
         },
@@ -696,6 +697,7 @@ pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirErro
         Encoding {
             center: vec![enc.center[0]; ours.0],
             gain: vec![enc.gain[0]; ours.0],
+            analog: enc.analog,
         }
     } else {
         enc
@@ -775,7 +777,13 @@ pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirErro
             }
         }
     }
-    let blob = assemble(&w.layers, input_shape, &enc, None)?;
+    let blob = assemble(
+        &w.layers,
+        input_shape,
+        &enc,
+        snn_core::format::Drive::Rate,
+        crate::export::ExportOptions::default(),
+    )?;
     Ok(Imported {
         blob,
         dt,

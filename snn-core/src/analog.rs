@@ -1,0 +1,195 @@
+//! The analog input drive ([`Drive::Analog`](crate::format::Drive)): the first layer's
+//! constant input current, computed once per inference from the `u8` pixels.
+//!
+//! ```text
+//! v[j]   = p[j] - center[c(j)] / 256                      -255..=255
+//! C[n]   = sum_j W[j, n] * v[j]                           exact in i32 (fan-in bound)
+//! I[n]   = clamp((C[n] + 2^(shift-1)) >> shift, width)    shift 0: I = C
+//! ```
+//! with `W` the first layer's weights (a convolution's taps with its geometry, or a
+//! dense layer's rows) and `width` the membrane range (`-32768..=32767` for 16-bit
+//! membranes, `-2^30..=2^30 - 1` for 32-bit ones). At every step the first layer's
+//! membranes receive `V = sat(V + I)` (the membrane's own add) before their neurons
+//! update. `I` is stored at the membrane width (the clamp makes that exact), so an
+//! analog model costs one membrane's worth of state more. The sums are gathered per
+//! output neuron, 16 channels at a time, over the values `v != 0` only, so the work
+//! follows the input's ink: each multiply-accumulate counts as one synaptic event of
+//! the first layer. On cores with the DSP extension a row is four products per
+//! `SXTB16` pair and one `SMLAxB` each.
+
+use crate::format::Membranes;
+use crate::layer::Conv;
+use crate::membrane::Membrane;
+use crate::neuron::{STATE_LIMIT, STATE_MIN};
+
+/// `acc[j] += v * w[j]` over a stored (interleaved) weight row, in logical order,
+/// wrapping (validation bounds the sums so they never wrap).
+#[inline]
+pub fn mac_row_portable(acc: &mut [i32], w: &[u8], v: i32) {
+    let n = acc.len().min(w.len());
+    let (acc, w) = (&mut acc[..n], &w[..n]);
+    let (ac, ar) = acc.as_chunks_mut::<4>();
+    let (wc, wr) = w.as_chunks::<4>();
+    for (a, w) in ac.iter_mut().zip(wc) {
+        for (k, &l) in [0usize, 2, 1, 3].iter().enumerate() {
+            a[l] = a[l].wrapping_add(v.wrapping_mul(i32::from(w[k] as i8)));
+        }
+    }
+    for (a, &w) in ar.iter_mut().zip(wr) {
+        *a = a.wrapping_add(v.wrapping_mul(i32::from(w as i8)));
+    }
+}
+
+#[inline]
+fn mac_row(acc: &mut [i32], w: &[u8], v: i32) {
+    #[cfg(all(feature = "dsp", target_arch = "arm"))]
+    crate::dsp::mac_row(acc, w, v);
+    #[cfg(not(all(feature = "dsp", target_arch = "arm")))]
+    mac_row_portable(acc, w, v);
+}
+
+/// The first layer of an analog model: what its current is summed through.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum First<'a> {
+    Conv(&'a Conv<'a>),
+    /// Dense weights, `[input][output]` rows of `outputs` bytes.
+    Dense(&'a [u8]),
+}
+
+/// Output channels summed at once: a multiple of four, so that a slice of a stored row
+/// starting at a multiple of [`CHUNK`] is itself a stored row.
+const CHUNK: usize = 16;
+
+/// The pixel value of `p` around its channel's centre (`center` in pixel units times
+/// 256, a multiple of 256 in a valid analog model).
+#[inline]
+fn value(p: u8, center: i32) -> i32 {
+    i32::from(p) - (center >> 8)
+}
+
+/// Writes `I[n]` (module documentation) for every first-layer neuron into `out` (the
+/// membrane width's values, packed into words: `n` 16-bit values or `n` words) and
+/// returns the multiply-accumulates performed. `center` gives each channel's centre.
+pub(crate) fn current(
+    first: First<'_>,
+    pixels: &[u8],
+    channels: usize,
+    center: impl Fn(usize) -> i32,
+    shift: u8,
+    width: Membranes,
+    out: &mut [u32],
+) -> u64 {
+    let half = (1i64 << shift) >> 1;
+    let scale = |c: i32, lo: i32, hi: i32| {
+        ((i64::from(c) + half) >> shift).clamp(i64::from(lo), i64::from(hi)) as i32
+    };
+    match width {
+        Membranes::I16 => {
+            let out: &mut [i16] = bytemuck::cast_slice_mut(out);
+            let (lo, hi) = (i32::from(i16::MIN), i32::from(i16::MAX));
+            sums(first, pixels, channels, &center, |n, c| {
+                if let Some(o) = out.get_mut(n) {
+                    *o = scale(c, lo, hi) as i16;
+                }
+            })
+        }
+        Membranes::I32 => {
+            let out: &mut [i32] = bytemuck::cast_slice_mut(out);
+            sums(first, pixels, channels, &center, |n, c| {
+                if let Some(o) = out.get_mut(n) {
+                    *o = scale(c, STATE_MIN, STATE_LIMIT);
+                }
+            })
+        }
+    }
+}
+
+/// Calls `store(n, C[n])` with the exact sum of every first-layer neuron, gathered
+/// [`CHUNK`] output channels at a time, and returns the products computed (one per
+/// nonzero value and weight it reaches: the event count of a scatter).
+fn sums(
+    first: First<'_>,
+    pixels: &[u8],
+    channels: usize,
+    center: &impl Fn(usize) -> i32,
+    mut store: impl FnMut(usize, i32),
+) -> u64 {
+    let mut acc = [0i32; CHUNK];
+    let mut macs = 0u64;
+    match first {
+        First::Conv(conv) => {
+            let (ic, ih, iw) = (
+                usize::from(conv.input.channels),
+                usize::from(conv.input.height),
+                usize::from(conv.input.width),
+            );
+            let oc = usize::from(conv.output.channels);
+            let (oh, ow) = (
+                usize::from(conv.output.height),
+                usize::from(conv.output.width),
+            );
+            let (k, s, p) = (conv.kernel, conv.stride, conv.padding);
+            for pos in 0..oh * ow {
+                let (oy, ox) = (pos / ow, pos % ow);
+                for c0 in (0..oc).step_by(CHUNK) {
+                    let len = CHUNK.min(oc - c0);
+                    let acc = &mut acc[..len];
+                    acc.fill(0);
+                    for ky in 0..k {
+                        let Some(iy) = (oy * s + ky).checked_sub(p).filter(|&y| y < ih) else {
+                            continue;
+                        };
+                        for kx in 0..k {
+                            let Some(ix) = (ox * s + kx).checked_sub(p).filter(|&x| x < iw) else {
+                                continue;
+                            };
+                            for c in 0..ic {
+                                let j = (iy * iw + ix) * ic + c;
+                                let v = pixels.get(j).map_or(0, |&px| value(px, center(c)));
+                                let row = ((c * k + ky) * k + kx) * oc + c0;
+                                if let (true, Some(w)) = (v != 0, conv.weights.get(row..row + len))
+                                {
+                                    mac_row(acc, w, v);
+                                    macs += len as u64;
+                                }
+                            }
+                        }
+                    }
+                    for (o, &a) in acc.iter().enumerate() {
+                        store(pos * oc + c0 + o, a);
+                    }
+                }
+            }
+        }
+        First::Dense(weights) => {
+            let n_in = pixels.len();
+            let n = weights.len().checked_div(n_in).unwrap_or(0);
+            let channels = channels.max(1);
+            for c0 in (0..n).step_by(CHUNK) {
+                let len = CHUNK.min(n - c0);
+                let acc = &mut acc[..len];
+                acc.fill(0);
+                for (j, &px) in pixels.iter().enumerate() {
+                    let v = value(px, center(j % channels));
+                    let row = j * n + c0;
+                    if let (true, Some(w)) = (v != 0, weights.get(row..row + len)) {
+                        mac_row(acc, w, v);
+                        macs += len as u64;
+                    }
+                }
+                for (o, &a) in acc.iter().enumerate() {
+                    store(c0 + o, a);
+                }
+            }
+        }
+    }
+    macs
+}
+
+/// One step's drive: `mem[n] = sat(mem[n] + current[n])` with the membrane's own add.
+#[inline]
+pub(crate) fn drive<M: Membrane + Into<i32>>(mem: &mut [M], current: &[M]) {
+    for (m, &i) in mem.iter_mut().zip(current) {
+        m.add(i.into());
+    }
+}
