@@ -1,5 +1,10 @@
-//! The golden file: a small model using every layer kind, input images, and the
-//! scores, spike counts and synaptic events `snn-core` computes for them.
+//! The golden files: small models, input images, and the scores, spike counts and
+//! synaptic events `snn-core` computes for them. Three device cases:
+//!
+//! * `model.snn`: every layer kind, signed and unsigned rate-coded input;
+//! * `analog.snn`: the same network driven by the analog input current;
+//! * `saturating.snn`: 16-bit membranes that saturate in every DSP kernel path
+//!   (`common::saturating_device`; `reference.rs` checks that they do).
 //!
 //! The firmware is checked against the same files (`tests/golden/`). This test pins
 //! both the encoding (the committed blob must equal what the builder writes today)
@@ -116,19 +121,20 @@ fn golden_images() -> Vec<Vec<u8>> {
 }
 
 /// One line per case: `seed steps class input_spikes | scores | spikes | events`.
-fn expected_text(model: &Model, images: &[Vec<u8>]) -> String {
-    let mut out = String::from(
-        "# snn-core golden results: one line per image of inputs.bin (128 bytes each, HWC)\n\
+fn expected_text(model: &Model, images: &[Vec<u8>], steps: u32) -> String {
+    let mut out = format!(
+        "# snn-core golden results: one line per input image ({} bytes each, HWC)\n\
          # case seed steps class input_spikes | scores | spikes per population | synaptic events per layer\n",
+        model.input_len()
     );
     let mut state = vec![0; model.state_words()];
     let join = |v: &mut dyn Iterator<Item = String>| v.collect::<Vec<_>>().join(" ");
     for (i, img) in images.iter().enumerate() {
         let seed = 1000 + i as u64;
-        let r = model.classify(&mut state, img, seed, STEPS).unwrap();
+        let r = model.classify(&mut state, img, seed, steps).unwrap();
         writeln!(
             out,
-            "{i} {seed} {STEPS} {} {} | {} | {} | {}",
+            "{i} {seed} {steps} {} {} | {} | {} | {}",
             r.class,
             r.input_spikes,
             join(&mut r.scores.iter().map(|v| v.to_string())),
@@ -140,28 +146,108 @@ fn expected_text(model: &Model, images: &[Vec<u8>]) -> String {
     out
 }
 
-#[test]
-fn golden_files_match_the_engine() {
-    let blob = golden_spec().to_bytes();
-    let images = golden_images();
+/// The golden network driven by the analog input current (shift 3).
+fn analog_spec() -> ModelSpec {
+    let mut spec = golden_spec();
+    spec.drive = snn_core::format::Drive::Analog { shift: 3 };
+    spec
+}
+
+/// Checks (or with `SNN_BLESS`, writes) one device case: `{name}.snn`, its inputs and
+/// its expected results (the golden model keeps its historical file names).
+fn check_case(files: [&str; 3], spec: &ModelSpec, images: &[Vec<u8>], steps: u32) {
+    let [model_file, inputs_file, expected_file] = files;
+    let blob = spec.to_bytes();
     let model = Model::from_bytes(&blob).unwrap();
-    let expected = expected_text(&model, &images);
+    let expected = expected_text(&model, images, steps);
     let d = dir();
     if std::env::var_os("SNN_BLESS").is_some() {
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("model.snn"), &blob).unwrap();
-        std::fs::write(d.join("inputs.bin"), images.concat()).unwrap();
-        std::fs::write(d.join("expected.txt"), &expected).unwrap();
+        std::fs::write(d.join(model_file), &blob).unwrap();
+        std::fs::write(d.join(inputs_file), images.concat()).unwrap();
+        std::fs::write(d.join(expected_file), &expected).unwrap();
     }
-    let committed = std::fs::read(d.join("model.snn"))
-        .expect("tests/golden/model.snn (bless with SNN_BLESS=1)");
-    assert_eq!(committed, blob, "the model encoding changed");
-    assert_eq!(
-        std::fs::read(d.join("inputs.bin")).unwrap(),
-        images.concat()
+    let committed = std::fs::read(d.join(model_file))
+        .unwrap_or_else(|e| panic!("tests/golden/{model_file}: {e} (bless with SNN_BLESS=1)"));
+    assert_eq!(committed, blob, "the encoding of {model_file} changed");
+    assert_eq!(std::fs::read(d.join(inputs_file)).unwrap(), images.concat());
+    let text = std::fs::read_to_string(d.join(expected_file)).unwrap();
+    assert_eq!(text, expected, "engine results on {model_file} changed");
+}
+
+#[test]
+fn golden_files_match_the_engine() {
+    let images = golden_images();
+    check_case(
+        ["model.snn", "inputs.bin", "expected.txt"],
+        &golden_spec(),
+        &images,
+        STEPS,
     );
-    let text = std::fs::read_to_string(d.join("expected.txt")).unwrap();
-    assert_eq!(text, expected, "engine results changed");
+    check_case(
+        ["analog.snn", "analog-inputs.bin", "analog-expected.txt"],
+        &analog_spec(),
+        &images,
+        STEPS,
+    );
+    check_case(
+        [
+            "saturating.snn",
+            "saturating-inputs.bin",
+            "saturating-expected.txt",
+        ],
+        &common::saturating_device(),
+        &common::saturating_images(SATURATING_CASES),
+        SATURATING_STEPS,
+    );
+}
+
+/// Cases and steps of the saturating device case (`reference.rs` uses the same).
+const SATURATING_CASES: usize = 8;
+const SATURATING_STEPS: u32 = 100;
+
+/// With 16 bits the saturating case's results differ from the same network's with
+/// 32-bit membranes: saturation changes what it computes.
+#[test]
+fn the_saturating_case_differs_from_32_bit_membranes() {
+    let mut spec = common::saturating_device();
+    let narrow = spec.to_bytes();
+    spec.membranes = snn_core::format::Membranes::I32;
+    let wide = spec.to_bytes();
+    let (narrow, wide) = (
+        Model::from_bytes(&narrow).unwrap(),
+        Model::from_bytes(&wide).unwrap(),
+    );
+    let images = common::saturating_images(SATURATING_CASES);
+    assert_ne!(
+        expected_text(&narrow, &images, SATURATING_STEPS),
+        expected_text(&wide, &images, SATURATING_STEPS)
+    );
+}
+
+/// The analog case is not a dead network either, and it draws no input spikes.
+#[test]
+fn analog_golden_model_is_meaningful() {
+    let blob = analog_spec().to_bytes();
+    let model = Model::from_bytes(&blob).unwrap();
+    let mut state = vec![0; model.state_words()];
+    let mut spikes = vec![0u64; model.populations()];
+    let mut classes = std::collections::BTreeSet::new();
+    for (i, img) in golden_images().iter().enumerate() {
+        let r = model
+            .classify(&mut state, img, 1000 + i as u64, STEPS)
+            .unwrap();
+        assert_eq!(r.input_spikes, 0);
+        classes.insert(r.class);
+        for (a, b) in spikes.iter_mut().zip(&r.spikes) {
+            *a += u64::from(*b);
+        }
+    }
+    assert!(
+        spikes.iter().all(|&s| s > 0),
+        "silent population: {spikes:?}"
+    );
+    assert!(classes.len() >= 2, "one class only: {classes:?}");
 }
 
 #[test]

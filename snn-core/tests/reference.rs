@@ -48,16 +48,37 @@ fn key(v: i64, i: usize) -> u64 {
     (u64::from(v < 0) << 40) | i as u64
 }
 
+thread_local! {
+    /// Saturating adds since the last [`take_saturations`]: per channel, from positive
+    /// and from negative input values.
+    static SATURATIONS: std::cell::RefCell<Vec<[u64; 2]>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn count_saturation(c: usize, negative: bool) {
+    SATURATIONS.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() <= c {
+            s.resize(c + 1, [0; 2]);
+        }
+        s[c][usize::from(negative)] += 1;
+    });
+}
+
+fn take_saturations() -> Vec<[u64; 2]> {
+    SATURATIONS.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
+
 /// Applies the pending adds in order: plain sums for 32-bit membranes, saturating
-/// after each add for 16-bit ones.
+/// after each add for 16-bit ones (counting the adds the bound changed).
 fn apply(mem: &mut T3, mut p: Pending, width: Membranes) {
-    for (mc, pc) in mem.iter_mut().zip(&mut p) {
+    for (c, (mc, pc)) in mem.iter_mut().zip(&mut p).enumerate() {
         for (my, py) in mc.iter_mut().zip(pc) {
             for (m, adds) in my.iter_mut().zip(py) {
                 adds.sort_by_key(|a| a.0);
-                for &(_, d) in adds.iter() {
+                for &(k, d) in adds.iter() {
                     *m += d;
-                    if width == Membranes::I16 {
+                    if width == Membranes::I16 && !(-32768..=32767).contains(m) {
+                        count_saturation(c, k >> 40 == 1);
                         *m = (*m).clamp(-32768, 32767);
                     }
                 }
@@ -176,6 +197,8 @@ struct Reference<'a> {
     scores: Vec<i64>,
     spikes: Vec<u32>,
     events: Vec<u64>,
+    /// Per layer and channel, the saturating adds from positive and negative inputs.
+    saturations: Vec<Vec<[u64; 2]>>,
 }
 
 impl<'a> Reference<'a> {
@@ -235,6 +258,7 @@ impl<'a> Reference<'a> {
             scores: vec![0; c],
             spikes: vec![0; pops],
             events: vec![0; spec.layers.len()],
+            saturations: vec![Vec::new(); spec.layers.len()],
         }
     }
 
@@ -370,6 +394,15 @@ impl<'a> Reference<'a> {
                 }
             }
             p = p.wrapping_add(1);
+            let sats = take_saturations();
+            let acc = &mut self.saturations[l];
+            if acc.len() < sats.len() {
+                acc.resize(sats.len(), [0; 2]);
+            }
+            for (a, s) in acc.iter_mut().zip(sats) {
+                a[0] += s[0];
+                a[1] += s[1];
+            }
         }
     }
 }
@@ -468,7 +501,7 @@ fn encode(spec: &ModelSpec, image: &[u8], rng: &mut rand_xoshiro::Xoshiro128Plus
     x
 }
 
-fn check(spec: &ModelSpec, image: &[u8], seed: u64, steps: u32) {
+fn check<'a>(spec: &'a ModelSpec, image: &[u8], seed: u64, steps: u32) -> Reference<'a> {
     let blob = spec.to_bytes();
     let model = Model::from_bytes(&blob).expect("random model is valid");
     let mut state = vec![0u32; model.state_words()];
@@ -511,6 +544,7 @@ fn check(spec: &ModelSpec, image: &[u8], seed: u64, steps: u32) {
             .enumerate()
             .fold(0, |b, (i, &s)| if s > reference.scores[b] { i } else { b });
     assert_eq!(got.class as usize, best);
+    reference
 }
 
 proptest! {
@@ -647,6 +681,53 @@ proptest! {
         check(&spec, &image, 0, 12);
     }
 }
+
+/// The saturating device case (`tests/golden/saturating.snn`, run in QEMU by CI):
+/// the engine matches the reference, and its 16-bit membranes saturate in every
+/// kernel path of the Cortex-M DSP row adds: in every convolution (stride 1, which
+/// takes the reversed-rows kernel, and stride 2), residual block and dense layer, in
+/// a channel of each segment of a 15-weight row (the block of eight, the group of
+/// four, the pair, the single last weight), and in the first layer from negative
+/// input spikes too (`QSUB16`).
+#[test]
+fn the_saturating_device_case_saturates_every_kernel_path() {
+    let spec = common::saturating_device();
+    let mut total: Vec<Vec<[u64; 2]>> = vec![Vec::new(); spec.layers.len()];
+    for (i, image) in common::saturating_images(SATURATING_CASES)
+        .iter()
+        .enumerate()
+    {
+        let r = check(&spec, image, 1000 + i as u64, SATURATING_STEPS);
+        for (t, s) in total.iter_mut().zip(&r.saturations) {
+            t.resize(s.len().max(t.len()), [0; 2]);
+            for (a, b) in t.iter_mut().zip(s) {
+                a[0] += b[0];
+                a[1] += b[1];
+            }
+        }
+    }
+    assert_eq!(common::SATURATING_CHANNELS, 15);
+    for (l, layer) in spec.layers.iter().enumerate() {
+        if matches!(layer, LayerSpec::Pool(_) | LayerSpec::Output { .. }) {
+            continue;
+        }
+        for segment in [0..8, 8..12, 12..14, 14..15] {
+            let n: u64 = total[l]
+                .get(segment.clone())
+                .map_or(0, |s| s.iter().map(|c| c[0] + c[1]).sum());
+            assert!(
+                n > 0,
+                "layer {l} never saturates in channels {segment:?}: {total:?}"
+            );
+        }
+    }
+    let neg: u64 = total[0].iter().map(|s| s[1]).sum();
+    assert!(neg > 0, "no negative input spike saturates: {:?}", total[0]);
+}
+
+/// Cases and steps of the saturating device case (as `golden.rs` writes them).
+const SATURATING_CASES: usize = 8;
+const SATURATING_STEPS: u32 = 100;
 
 #[test]
 fn lenet_matches_reference() {

@@ -372,7 +372,7 @@ pub fn run(args: &CiArgs) -> Result<()> {
             early_exit: Some(snn_core::EarlyExit::Exact),
             ..QemuArgs::default_lenet()
         };
-        let runs: [QemuStep; 9] = [
+        let runs: [QemuStep; 13] = [
             ("QEMU: default LeNet model, 20 MNIST test images", Core::M4, lenet),
             (
                 "QEMU: default LeNet model with exact early exit (host and device stop at the same step)",
@@ -408,6 +408,26 @@ pub fn run(args: &CiArgs) -> Result<()> {
                 "QEMU m0 (Cortex-M0, microbit, no DSP): golden model",
                 Core::M0,
                 QemuArgs::golden,
+            ),
+            (
+                "QEMU: analog-input golden model (DSP multiply-accumulates)",
+                Core::M4,
+                QemuArgs::analog_golden,
+            ),
+            (
+                "QEMU m0 (Cortex-M0, no DSP): analog-input golden model",
+                Core::M0,
+                QemuArgs::analog_golden,
+            ),
+            (
+                "QEMU: saturating case (16-bit saturation in every DSP kernel path, signed input)",
+                Core::M4,
+                QemuArgs::saturating,
+            ),
+            (
+                "QEMU m33 (Cortex-M33): saturating case",
+                Core::M33,
+                QemuArgs::saturating,
             ),
             (
                 "QEMU netduino (STM32F405, netduinoplus2, HAL + USART): default LeNet model, 20 MNIST test images",

@@ -120,6 +120,11 @@ pub struct QemuArgs {
     /// model's stored deployment, else `never`.
     #[arg(long, value_parser = early_exit)]
     pub early_exit: Option<snn_core::EarlyExit>,
+    /// Fail unless 16-bit saturation changes the results: the host runs the same
+    /// model with 32-bit membranes too and must get different ones (the saturating
+    /// device case).
+    #[arg(long)]
+    pub expect_saturation: bool,
 }
 
 impl QemuArgs {
@@ -180,6 +185,7 @@ impl QemuArgs {
             seed: 1000,
             timeout: 300,
             early_exit: Some(snn_core::EarlyExit::Never),
+            expect_saturation: false,
         }
     }
 
@@ -195,6 +201,32 @@ impl QemuArgs {
             seed: 1000,
             timeout: 120,
             early_exit: Some(snn_core::EarlyExit::Never),
+            expect_saturation: false,
+        }
+    }
+
+    /// snn-core's golden network driven by the analog input current (T = 16).
+    pub fn analog_golden() -> Self {
+        let g = crate::project_root().join("snn-core/tests/golden");
+        Self {
+            model: Some(g.join("analog.snn")),
+            inputs: Some(g.join("analog-inputs.bin")),
+            ..Self::golden()
+        }
+    }
+
+    /// snn-core's saturating device case (T = 100): 16-bit membranes saturate in every
+    /// DSP kernel path, with signed input; the run fails unless saturation happened.
+    pub fn saturating() -> Self {
+        let g = crate::project_root().join("snn-core/tests/golden");
+        Self {
+            model: Some(g.join("saturating.snn")),
+            inputs: Some(g.join("saturating-inputs.bin")),
+            samples: 4,
+            steps: Some(100),
+            timeout: 300,
+            expect_saturation: true,
+            ..Self::golden()
         }
     }
 }

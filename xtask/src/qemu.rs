@@ -91,6 +91,34 @@ fn host_results(
         .collect()
 }
 
+/// Fails unless the 16-bit results `host` of `blob` differ from the same model's with
+/// 32-bit membranes: proof that saturation happened and mattered.
+fn check_saturation(
+    blob: &[u8],
+    host: &[Classification],
+    inputs: &[u8],
+    seed: u64,
+    (steps, rule): (u32, snn_core::EarlyExit),
+) -> Result<()> {
+    let (_, payload) = snn_core::format::split_payload(blob)?;
+    let mut desc = snn_core::format::decode_body(payload)?;
+    if desc.membranes != snn_core::format::Membranes::I16 {
+        bail!("--expect-saturation needs a model with 16-bit membranes");
+    }
+    desc.membranes = snn_core::format::Membranes::I32;
+    let wide = Model::from_desc(&desc)?;
+    let other = host_results(&wide, inputs, seed, steps, rule)?;
+    let differ = host.iter().zip(&other).filter(|(a, b)| a != b).count();
+    if differ == 0 {
+        bail!("no saturation: the results with 32-bit membranes are the same on every input");
+    }
+    println!(
+        "saturation: {differ}/{} inputs give other results with 32-bit membranes",
+        host.len()
+    );
+    Ok(())
+}
+
 /// Fails early, with the fix, when QEMU is missing.
 fn check_qemu() -> Result<()> {
     let which = Command::new("qemu-system-arm").arg("--version").output();
@@ -328,6 +356,9 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     let inputs = std::fs::read(&inputs_path)?;
     let (steps, rule) = args.setting(&model);
     let host = host_results(&model, &inputs, args.seed, steps, rule)?;
+    if args.expect_saturation {
+        check_saturation(&blob, &host, &inputs, args.seed, (steps, rule))?;
+    }
 
     let embed = Embed {
         model: model_path.clone(),
@@ -376,9 +407,7 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     }
     let mean_steps =
         host.iter().map(|r| f64::from(r.steps)).sum::<f64>() / host.len().max(1) as f64;
-    println!(
-        "early exit: {rule} ({mean_steps:.2} of {steps} steps run on average)"
-    );
+    println!("early exit: {rule} ({mean_steps:.2} of {steps} steps run on average)");
     println!(
         "instructions per inference: {} (QEMU 7.2+ {}, -icount shift=0, SysTick-derived, ±{}; firmware release profile, fat LTO)",
         instr / n.max(1),

@@ -468,3 +468,122 @@ pub fn blob_image(seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Channels of the saturating device case's layers: a block of eight weights, a group
+/// of four, a pair and a single one in every row, the four row-add paths of the
+/// Cortex-M DSP kernels.
+pub const SATURATING_CHANNELS: usize = 15;
+/// Input channels of the saturating device case: 200 taps per first-layer neuron, so
+/// one step's current can exceed the 16-bit range.
+pub const SATURATING_INPUTS: usize = 8;
+
+/// The saturating device case: 16-bit membranes that leave the 16-bit range in every
+/// synaptic kernel (signed input spikes, so subtracting adds too): stride-1 and
+/// stride-2 convolutions, a residual block with an identity shortcut and one with a
+/// 1x1-conv shortcut, a pool and a dense layer, each with [`SATURATING_CHANNELS`]
+/// channels, mostly excitatory weights and thresholds near `i16::MAX`.
+pub fn saturating_device() -> ModelSpec {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1616);
+    let c = SATURATING_CHANNELS;
+    let mut w = |n: usize, lo: i8, hi: i8| -> Vec<i8> {
+        (0..n).map(|_| rng.random_range(lo..=hi)).collect()
+    };
+    let (w0, r1a, r1b, w2, r3a, r3b, r3s, dense) = (
+        w(SATURATING_INPUTS * 25 * c, -30, 127),
+        w(c * 9 * c, -127, 127),
+        w(c * 9 * c, -127, 127),
+        w(c * 9 * c, -127, 100),
+        w(c * 9 * c, -127, 127),
+        w(c * 9 * c, -127, 127),
+        w(c * c, -127, 127),
+        w(3 * 3 * c * c, -127, -40),
+    );
+    let mut out = w(c * 4, -127, 127);
+    for v in &mut out {
+        *v /= 2;
+    }
+    // Thresholds spread over the channels, high enough that the step a membrane
+    // crosses one overshoots 32767.
+    let neuron = |th: i32, leak: u16, reset: Reset| NeuronSpec {
+        thresholds: (0..c as i32).map(|k| th - 20 * k).collect(),
+        leak,
+        reset,
+    };
+    let conv = |k: u8, s: u8, weights: Vec<i8>| ConvSpec {
+        out_channels: c as u16,
+        kernel: k,
+        stride: s,
+        padding: k / 2,
+        weights,
+    };
+    ModelSpec {
+        channels: SATURATING_INPUTS as u16,
+        height: 12,
+        width: 12,
+        // Signed around mid-grey: dark pixels give negative spikes.
+        center: (0..SATURATING_INPUTS as i32)
+            .map(|k| (100 + 8 * k) * 256)
+            .collect(),
+        gain: vec![65793 * 2; SATURATING_INPUTS],
+        membranes: Membranes::I16,
+        drive: snn_core::format::Drive::Rate,
+        deployment: None,
+        layers: vec![
+            LayerSpec::Conv(conv(5, 1, w0), neuron(31000, 32768, Reset::Subtract)),
+            LayerSpec::Residual {
+                conv1: conv(3, 1, r1a),
+                n1: neuron(700, 32768, Reset::Subtract),
+                conv2: conv(3, 1, r1b),
+                shortcut: ShortcutSpec::Identity(
+                    (0..c as i32)
+                        .map(|k| if k % 2 == 0 { -9000 } else { 9000 })
+                        .collect(),
+                ),
+                n2: neuron(700, 32768, Reset::Subtract),
+            },
+            LayerSpec::Residual {
+                conv1: conv(3, 1, r3a),
+                n1: neuron(700, 32768, Reset::Subtract),
+                conv2: conv(3, 1, r3b),
+                shortcut: ShortcutSpec::Conv(r3s),
+                n2: neuron(700, 32768, Reset::Subtract),
+            },
+            LayerSpec::Conv(conv(3, 2, w2), neuron(700, 32768, Reset::Subtract)),
+            LayerSpec::Pool(NeuronSpec {
+                thresholds: vec![1; c],
+                leak: 32768,
+                reset: Reset::Hard,
+            }),
+            LayerSpec::Dense {
+                outputs: c as u16,
+                weights: dense,
+                neuron: neuron(700, 32768, Reset::Subtract),
+            },
+            LayerSpec::Output {
+                classes: 4,
+                weights: out,
+                leak: 32768,
+                scale: 0.01,
+            },
+        ],
+    }
+}
+
+/// Inputs of the saturating device case: bright and dark regions, so both signs spike.
+pub fn saturating_images(n: usize) -> Vec<Vec<u8>> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1617);
+    (0..n)
+        .map(|_| {
+            (0..SATURATING_INPUTS * 12 * 12)
+                .map(|i| {
+                    let dark = (i / 96 + i % 7) % 8 == 0;
+                    if dark {
+                        rng.random_range(0..=40)
+                    } else {
+                        rng.random_range(200..=255)
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
