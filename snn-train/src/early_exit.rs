@@ -202,6 +202,28 @@ pub fn deployed(model: &Model<'_>, data: &Dataset) -> Result<Option<Deployed>, R
     }))
 }
 
+/// Accuracy (percent) and mean steps of `model` on `data` at `steps` under `rule`
+/// (evaluation seeds, all cores).
+///
+/// # Errors
+/// A [`RunError`] when the model cannot run the images.
+pub fn measure(
+    model: &Model<'_>,
+    data: &Dataset,
+    steps: u32,
+    rule: EarlyExit,
+) -> Result<(f64, f64), RunError> {
+    let got = run(model, data, steps, rule)?;
+    let n = got.len().max(1) as f64;
+    let correct = got
+        .iter()
+        .zip(&data.labels)
+        .filter(|((c, _), &l)| usize::from(*c) == usize::from(l))
+        .count();
+    let mean_steps = got.iter().map(|r| f64::from(r.1)).sum::<f64>() / n;
+    Ok((100.0 * correct as f64 / n, mean_steps))
+}
+
 /// A model measured at its stored deployment setting.
 #[derive(Debug, Clone, Serialize)]
 pub struct Deployed {

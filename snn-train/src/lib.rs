@@ -71,6 +71,8 @@ pub mod optim;
 #[cfg(feature = "train")]
 pub mod par;
 #[cfg(feature = "train")]
+pub mod pareto;
+#[cfg(feature = "train")]
 pub mod plots;
 #[cfg(feature = "train")]
 pub mod report;

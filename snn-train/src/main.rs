@@ -35,8 +35,11 @@ enum Cmd {
     Analyze(AnalyzeArgs),
     /// Training and host-inference throughput (used by `cargo xtask bench`).
     Bench(BenchArgs),
-    /// Rewrite a model file of an older format version (1) in today's format (2).
+    /// Rewrite a model file of an older format version (1 or 2) in today's format (3).
     Upgrade(UpgradeArgs),
+    /// Accuracy against device instructions for settings measured in QEMU (used by
+    /// `cargo xtask pareto`): a table, pareto.json and pareto.png.
+    Pareto(ParetoArgs),
     /// Translate a NIR graph (snnTorch, Norse, ... exports) into an snn-core model.
     #[cfg(feature = "nir")]
     ImportNir(ImportNirArgs),
@@ -248,6 +251,25 @@ impl MembraneArg {
 }
 
 #[derive(Debug, Args)]
+struct ParetoArgs {
+    /// JSON list of device points (model, steps, early_exit, instructions, ram).
+    #[arg(long)]
+    device: PathBuf,
+    /// Dataset of the models.
+    #[arg(long, value_enum, default_value = "mnist")]
+    dataset: DatasetKind,
+    /// Directory of the dataset's files (else SNN_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Test images (at most the test set).
+    #[arg(long, default_value_t = 10_000)]
+    images: usize,
+    /// Where to write pareto.md, pareto.json and pareto.png.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 struct UpgradeArgs {
     /// Model file of format version 1 or 2.
     model: PathBuf,
@@ -291,6 +313,7 @@ fn main() -> Result<()> {
         Cmd::Analyze(a) => analyze_cmd(a),
         Cmd::Bench(a) => bench_cmd(a),
         Cmd::Upgrade(a) => upgrade_cmd(a),
+        Cmd::Pareto(a) => pareto_cmd(a),
         #[cfg(feature = "nir")]
         Cmd::ImportNir(a) => import_nir_cmd(a),
         #[cfg(feature = "nir")]
@@ -604,6 +627,34 @@ fn upgrade_cmd(a: UpgradeArgs) -> Result<()> {
         snn_core::format::FORMAT_VERSION,
         m.membranes(),
         m.state_bytes()
+    );
+    Ok(())
+}
+
+fn pareto_cmd(a: ParetoArgs) -> Result<()> {
+    use snn_train::pareto;
+    let text = std::fs::read_to_string(&a.device)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.device.display()))?;
+    let device: Vec<pareto::DevicePoint> =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.device.display()))?;
+    let dir = snn_train::data::data_dir(a.dataset, a.data_dir.as_deref())?;
+    let (_, mut test) = snn_train::data::load(a.dataset, &dir)?;
+    test.truncate(a.images);
+    let points = pareto::points(&device, &test)?;
+    let table = pareto::table(&points);
+    println!("{table}");
+    std::fs::create_dir_all(&a.out)?;
+    let write =
+        |name: &str, bytes: &[u8]| snn_train::checkpoint::write_atomic(&a.out.join(name), bytes);
+    write("pareto.md", table.as_bytes())?;
+    write(
+        "pareto.json",
+        serde_json::to_string_pretty(&points)?.as_bytes(),
+    )?;
+    pareto::plot(&points, &a.out.join("pareto.png"))?;
+    eprintln!(
+        "wrote pareto.md, pareto.json, pareto.png in {}",
+        a.out.display()
     );
     Ok(())
 }

@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use snn_core::format::Reset;
 use snn_train::data::Encoding;
-use snn_train::grad::{backward, loss_and_grad, ng, GradForm, Loss};
+use snn_train::grad::{backward_with, loss_and_grad, ng, GradForm, Loss};
 use snn_train::net::{Network, Neuron, Op, Params, PopKind, Shape};
 use snn_train::sim::{forward, Masks, Trace, Window};
 use snn_train::spec::{LayerSpec, ShortcutKind};
@@ -145,6 +145,8 @@ fn factor(net: &Network, trace: &Trace, masks: &Masks, p: usize, i: usize) -> f6
     }
 }
 
+/// The naive backward pass; `activity` is the activity regulariser's weight per
+/// population (its gradient `a / (n T)` joins `dL/do` of every spike).
 fn reference(
     net: &Network,
     params: &Params,
@@ -152,6 +154,7 @@ fn reference(
     masks: &Masks,
     dldy: &[f32],
     form: GradForm,
+    activity: &[f32],
 ) -> Vec<Vec<f64>> {
     let dense = unroll(net, params);
     let n_pops = net.pops.len();
@@ -163,7 +166,22 @@ fn reference(
         .iter()
         .map(|s| vec![0.0; s.iter().product()])
         .collect();
-    let xt = |p: usize, t: usize, j: usize| spike(trace, net, p, t, j) * masks.scale(p, j) as f64;
+    // The analog input is the same value at every step (dropout already applied).
+    let analog: Vec<f64> = {
+        let mut v = vec![0.0; size(0)];
+        for &(j, x) in &trace.analog {
+            v[j as usize] = x as f64;
+        }
+        v
+    };
+    let xt = |p: usize, t: usize, j: usize| {
+        if p == 0 && !trace.analog.is_empty() {
+            analog[j]
+        } else {
+            spike(trace, net, p, t, j) * masks.scale(p, j) as f64
+        }
+    };
+    let reg = |p: usize| activity.get(p).copied().unwrap_or(0.0) as f64 / (size(p) * t_n) as f64;
     let fac: Vec<Vec<f64>> = (0..n_pops)
         .map(|p| {
             (0..size(p))
@@ -192,7 +210,7 @@ fn reference(
                             })
                             .sum();
                         d[p][t][i] = if spike(trace, net, p, t, i) > 0.0 {
-                            g * fac[p][i]
+                            (g + reg(p)) * fac[p][i]
                         } else {
                             d[p][t + 1][i]
                         };
@@ -231,7 +249,11 @@ fn reference(
                         })
                         .sum();
                     let count: f64 = (0..t_n).map(|t| spike(trace, net, p, t, i)).sum();
-                    delta[p][i] = if count > 0.0 { g * fac[p][i] } else { 0.0 };
+                    delta[p][i] = if count > 0.0 {
+                        (g + reg(p)) * fac[p][i]
+                    } else {
+                        0.0
+                    };
                 }
             }
             for c in &dense {
@@ -299,6 +321,17 @@ fn tiny_net(reset: Reset, leak: f32, dropout: f32) -> Network {
 }
 
 fn check(reset: Reset, leak: f32, dropout: f32, form: GradForm, seed: u64) -> usize {
+    check_with(reset, (leak, dropout), form, seed, (false, &[]))
+}
+
+/// [`check`] with an analog input and activity weights per population.
+fn check_with(
+    reset: Reset,
+    (leak, dropout): (f32, f32),
+    form: GradForm,
+    seed: u64,
+    (analog, activity): (bool, &[f32]),
+) -> usize {
     let net = tiny_net(reset, leak, dropout);
     // Positively biased weights keep every layer of the tiny net active.
     let params: Params = net
@@ -307,6 +340,7 @@ fn check(reset: Reset, leak: f32, dropout: f32, form: GradForm, seed: u64) -> us
         .map(|p| p.mapv(|w| w + 0.6 * w.abs()))
         .collect();
     let enc = Encoding::normalised(&[0.5, 0.2], &[0.4, 0.3]);
+    let enc = if analog { enc.analog() } else { enc };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let image: Vec<u8> = (0..72)
         .map(|i| ((i * 37 + seed as usize * 11) % 256) as u8)
@@ -321,8 +355,10 @@ fn check(reset: Reset, leak: f32, dropout: f32, form: GradForm, seed: u64) -> us
     let trace = forward(&win, &params, &image, seed, &masks);
     let (_, dldy) = loss_and_grad(&trace.y, (seed % 4) as usize, Loss::Sse);
     let mut got = net.zeros();
-    backward(&net, &params, &trace, &masks, &dldy, form, &mut got);
-    let want = reference(&net, &params, &trace, &masks, &dldy, form);
+    backward_with(
+        &net, &params, &trace, &masks, &dldy, form, activity, &mut got,
+    );
+    let want = reference(&net, &params, &trace, &masks, &dldy, form, activity);
     let mut nonzero = 0;
     for (pi, (g, w)) in got.iter().zip(&want).enumerate() {
         let scale = 1.0 + w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -362,6 +398,25 @@ fn aggregate_form_matches_the_formulas() {
             for dropout in [0.0, 0.3] {
                 let nz = check(reset, 0.99, dropout, GradForm::Aggregate, seed);
                 assert!(nz > 50, "only {nz} non-zero gradient entries");
+            }
+        }
+    }
+}
+
+/// The analog input (pixel values as events at every step) and the activity
+/// regulariser, in both forms, against the naive reference.
+#[test]
+fn analog_input_and_activity_match_the_reference() {
+    for form in [GradForm::Code, GradForm::Aggregate] {
+        for seed in 1..=3 {
+            let activity = [0.0, 0.7, 1.3, 0.4, 2.0, 0.0];
+            for (analog, a) in [
+                (true, &[][..]),
+                (false, &activity[..]),
+                (true, &activity[..]),
+            ] {
+                let nz = check_with(Reset::Hard, (0.99, 0.2), form, seed, (analog, a));
+                assert!(nz > 50, "{form:?}: only {nz} non-zero gradient entries");
             }
         }
     }

@@ -38,6 +38,10 @@ pub enum Cmd {
     Flash(FlashArgs),
     /// Training and inference throughput, QEMU instruction counts: one table, one JSON.
     Bench(BenchArgs),
+    /// Accuracy against instructions per inference on the Cortex-M4F for the committed
+    /// models and settings, beside the int8 CMSIS-NN networks: a table and a PNG in
+    /// target/pareto (needs full MNIST: --data-dir or SNN_DATA_DIR).
+    Pareto(ParetoArgs),
     /// The default recipe under variations (inverted images, momentum 0.9, batch 16 and
     /// 128, T = 10 and 50) must learn without a guard trip; reduced unless --full.
     Robustness(RobustnessArgs),
@@ -62,6 +66,16 @@ pub struct TrainArgs {
     /// Arguments passed to `snn-train train`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ParetoArgs {
+    /// Directory of the MNIST files (else SNN_DATA_DIR).
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Test images to score each setting on.
+    #[arg(long, default_value_t = 10_000)]
+    pub images: usize,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod fetch;
 mod firmware;
 mod flags;
 mod flash;
+mod pareto;
 mod qemu;
 mod robustness;
 mod size;
@@ -38,6 +39,7 @@ fn main() -> Result<()> {
         flags::Cmd::Size(a) => size::run(&a),
         flags::Cmd::Flash(a) => flash::run(&a),
         flags::Cmd::Bench(a) => bench::run_bench(&a),
+        flags::Cmd::Pareto(a) => pareto::run(&a),
         flags::Cmd::Robustness(a) => robustness::run(&a),
         flags::Cmd::Analyze(a) => trainer::run_trainer("analyze", &a.args),
         flags::Cmd::ImportNir(a) => trainer::run_trainer_nir("import-nir", &a.args),
