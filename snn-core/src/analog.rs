@@ -19,7 +19,6 @@
 
 use crate::format::Membranes;
 use crate::layer::Conv;
-use crate::membrane::Membrane;
 use crate::neuron::{STATE_LIMIT, STATE_MIN};
 
 /// `acc[j] += v * w[j]` over a stored (interleaved) weight row, in logical order,
@@ -129,34 +128,41 @@ fn sums(
                 usize::from(conv.output.width),
             );
             let (k, s, p) = (conv.kernel, conv.stride, conv.padding);
-            for pos in 0..oh * ow {
-                let (oy, ox) = (pos / ow, pos % ow);
-                for c0 in (0..oc).step_by(CHUNK) {
-                    let len = CHUNK.min(oc - c0);
-                    let acc = &mut acc[..len];
-                    acc.fill(0);
-                    for ky in 0..k {
-                        let Some(iy) = (oy * s + ky).checked_sub(p).filter(|&y| y < ih) else {
-                            continue;
-                        };
-                        for kx in 0..k {
-                            let Some(ix) = (ox * s + kx).checked_sub(p).filter(|&x| x < iw) else {
-                                continue;
-                            };
-                            for c in 0..ic {
-                                let j = (iy * iw + ix) * ic + c;
-                                let v = pixels.get(j).map_or(0, |&px| value(px, center(c)));
-                                let row = ((c * k + ky) * k + kx) * oc + c0;
-                                if let (true, Some(w)) = (v != 0, conv.weights.get(row..row + len))
-                                {
-                                    mac_row(acc, w, v);
-                                    macs += len as u64;
+            // The taps of output (oy, ox) that land inside the image: input row
+            // iy = oy * s + ky - p lies in 0..ih exactly for ky in ky_lo..ky_hi.
+            let window = |o: usize, n: usize| {
+                let o0 = o * s;
+                (p.saturating_sub(o0), k.min((n + p).saturating_sub(o0)))
+            };
+            for oy in 0..oh {
+                let (ky_lo, ky_hi) = window(oy, ih);
+                for ox in 0..ow {
+                    let (kx_lo, kx_hi) = window(ox, iw);
+                    let pos = oy * ow + ox;
+                    for c0 in (0..oc).step_by(CHUNK) {
+                        let len = CHUNK.min(oc - c0);
+                        let acc = &mut acc[..len];
+                        acc.fill(0);
+                        for ky in ky_lo..ky_hi {
+                            let iy = oy * s + ky - p;
+                            for kx in kx_lo..kx_hi {
+                                let j = (iy * iw + ox * s + kx - p) * ic;
+                                for c in 0..ic {
+                                    let v = pixels.get(j + c).map_or(0, |&px| value(px, center(c)));
+                                    if v == 0 {
+                                        continue;
+                                    }
+                                    let row = ((c * k + ky) * k + kx) * oc + c0;
+                                    if let Some(w) = conv.weights.get(row..row + len) {
+                                        mac_row(acc, w, v);
+                                        macs += len as u64;
+                                    }
                                 }
                             }
                         }
-                    }
-                    for (o, &a) in acc.iter().enumerate() {
-                        store(pos * oc + c0 + o, a);
+                        for (o, &a) in acc.iter().enumerate() {
+                            store(pos * oc + c0 + o, a);
+                        }
                     }
                 }
             }
@@ -186,10 +192,41 @@ fn sums(
     macs
 }
 
-/// One step's drive: `mem[n] = sat(mem[n] + current[n])` with the membrane's own add.
+/// One step's drive: `mem[n] = sat(mem[n] + current[n])`, on the membrane and current
+/// words of the model's width: two 16-bit lanes per word (saturating; one `QADD16` on
+/// the DSP cores), or one `i32` each (exact: both lie in `-2^30..2^30`). A 16-bit
+/// region's unused last lane has a zero current and stays as it is.
 #[inline]
-pub(crate) fn drive<M: Membrane + Into<i32>>(mem: &mut [M], current: &[M]) {
-    for (m, &i) in mem.iter_mut().zip(current) {
-        m.add(i.into());
+pub(crate) fn drive(width: Membranes, mem: &mut [u32], current: &[u32]) {
+    match width {
+        Membranes::I16 => {
+            for (m, &c) in mem.iter_mut().zip(current) {
+                *m = add_pairs(*m, c);
+            }
+        }
+        Membranes::I32 => {
+            for (m, &c) in mem.iter_mut().zip(current) {
+                *m = (*m as i32).wrapping_add(c as i32) as u32;
+            }
+        }
+    }
+}
+
+/// Lane-wise saturating 16-bit addition of two packed pairs.
+#[inline(always)]
+fn add_pairs(a: u32, b: u32) -> u32 {
+    #[cfg(all(feature = "dsp", target_arch = "arm"))]
+    {
+        crate::dsp::qadd16(a, b)
+    }
+    #[cfg(not(all(feature = "dsp", target_arch = "arm")))]
+    {
+        use crate::membrane::Membrane as _;
+        let lane = |x: u32, y: u32| {
+            let mut v = x as u16 as i16;
+            v.add(i32::from(y as u16 as i16));
+            v as u16 as u32
+        };
+        lane(a, b) | lane(a >> 16, b >> 16) << 16
     }
 }

@@ -437,9 +437,11 @@ impl<'m> Session<'m, '_> {
                     let st = pop_state(cur, base, pop);
                     with_membranes!(width, st, |m| {
                         events += spikes.scatter(|b, negative| conv.scatter(b, negative, m));
-                        if let Some(c) = current {
-                            analog::drive(m, bytemuck::cast_slice(c));
-                        }
+                    });
+                    if let Some(c) = current {
+                        analog::drive(width, st.mem, c);
+                    }
+                    with_membranes!(width, st, |m| {
                         fired(p, fire(pop, m, st.pairs, st.bits));
                     });
                     prev = pop.bits.clone();
@@ -458,9 +460,11 @@ impl<'m> Session<'m, '_> {
                     with_membranes!(width, st, |m| {
                         events +=
                             spikes.scatter(|b, negative| dense_scatter(weights, b, negative, m));
-                        if let Some(c) = current {
-                            analog::drive(m, bytemuck::cast_slice(c));
-                        }
+                    });
+                    if let Some(c) = current {
+                        analog::drive(width, st.mem, c);
+                    }
+                    with_membranes!(width, st, |m| {
                         fired(p, fire(pop, m, st.pairs, st.bits));
                     });
                     prev = pop.bits.clone();

@@ -297,12 +297,48 @@ impl Conv<'_> {
             }
             return;
         }
-        self.for_each_row_general((iy, ix, ic), (oh, ow), f);
+        self.for_each_row_strided((iy, ix, ic), (oh, ow), f);
     }
 
-    /// [`for_each_row`](Self::for_each_row) for any stride (what its stride-1 path is
-    /// tested against).
+    /// [`for_each_row`](Self::for_each_row) for stride `s > 1`: the taps that reach an
+    /// output are those with `(iy + p - ky) % s == 0`, so `ky` starts at
+    /// `(iy + p) % s` and steps by `s` while the output row `oy = (iy + p - ky) / s`
+    /// steps down by one (the same for `kx`): two divisions per axis and spike instead
+    /// of two per tap, and no visit to the `1 - 1/s^2` of the taps that reach nothing.
+    /// Same rows, same order as [`for_each_row_general`](Self::for_each_row_general).
     #[inline]
+    fn for_each_row_strided(
+        &self,
+        (iy, ix, ic): (usize, usize, usize),
+        (oh, ow): (usize, usize),
+        mut f: impl FnMut(usize, usize),
+    ) {
+        let (k, s, p) = (self.kernel, self.stride.max(1), self.padding);
+        let oc = usize::from(self.output.channels);
+        let (ny, nx) = (iy + p, ix + p);
+        let (ky0, kx0) = (ny % s, nx % s);
+        // Taps beyond `ny` (or `nx`) would need a negative input offset.
+        let (ky1, kx1) = (k.min(ny + 1), k.min(nx + 1));
+        let (oy0, ox0) = (ny / s, nx / s);
+        let mut oy = oy0;
+        for ky in (ky0..ky1).step_by(s) {
+            if oy < oh {
+                let w_row = (ic * k + ky) * k;
+                let mut ox = ox0;
+                for kx in (kx0..kx1).step_by(s) {
+                    if ox < ow {
+                        f((w_row + kx) * oc, (oy * ow + ox) * oc);
+                    }
+                    ox = ox.wrapping_sub(1);
+                }
+            }
+            oy = oy.wrapping_sub(1);
+        }
+    }
+
+    /// [`for_each_row`](Self::for_each_row) for any stride, one tap at a time (what its
+    /// stride-1 and strided paths are tested against).
+    #[cfg(test)]
     fn for_each_row_general(
         &self,
         (iy, ix, ic): (usize, usize, usize),
@@ -445,49 +481,55 @@ pub fn identity_scatter<M: Membrane>(
 mod tests {
     use super::*;
 
-    /// The stride-1 row walk visits the same rows, in the same order, as the general
-    /// one, for every input position of small geometries (padding up to the kernel).
+    /// The stride-1 and strided row walks visit the same rows, in the same order, as
+    /// the general one, for every input position of small geometries (strides 1 to 4,
+    /// padding up to the kernel).
     #[test]
-    fn stride_one_rows_equal_the_general_rows() {
+    fn fast_row_walks_equal_the_general_rows() {
         let mut checked = 0;
-        for kernel in 1..=6usize {
-            for padding in 0..kernel {
-                for (h, w) in [(1u16, 1u16), (5, 7), (9, 4)] {
-                    let input = Shape {
-                        channels: 2,
-                        height: h,
-                        width: w,
-                    };
-                    let (Some(oh), Some(ow)) = (
-                        Conv::out_len(usize::from(h), kernel, 1, padding),
-                        Conv::out_len(usize::from(w), kernel, 1, padding),
-                    ) else {
-                        continue;
-                    };
-                    let output = Shape {
-                        channels: 3,
-                        height: oh as u16,
-                        width: ow as u16,
-                    };
-                    let conv = Conv {
-                        input,
-                        output,
-                        kernel,
-                        stride: 1,
-                        padding,
-                        weights: &[],
-                    };
-                    for i in 0..input.len() {
-                        let at = input.coords(i);
-                        let (mut fast, mut slow) = (Vec::new(), Vec::new());
-                        conv.for_each_row(at, (oh, ow), |a, b| fast.push((a, b)));
-                        conv.for_each_row_general(at, (oh, ow), |a, b| slow.push((a, b)));
-                        assert_eq!(fast, slow, "k {kernel} p {padding} {h}x{w} at {at:?}");
-                        checked += 1;
+        for stride in 1..=4usize {
+            for kernel in 1..=6usize {
+                for padding in 0..kernel {
+                    for (h, w) in [(1u16, 1u16), (5, 7), (9, 4), (12, 11)] {
+                        let input = Shape {
+                            channels: 2,
+                            height: h,
+                            width: w,
+                        };
+                        let (Some(oh), Some(ow)) = (
+                            Conv::out_len(usize::from(h), kernel, stride, padding),
+                            Conv::out_len(usize::from(w), kernel, stride, padding),
+                        ) else {
+                            continue;
+                        };
+                        let output = Shape {
+                            channels: 3,
+                            height: oh as u16,
+                            width: ow as u16,
+                        };
+                        let conv = Conv {
+                            input,
+                            output,
+                            kernel,
+                            stride,
+                            padding,
+                            weights: &[],
+                        };
+                        for i in 0..input.len() {
+                            let at = input.coords(i);
+                            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                            conv.for_each_row(at, (oh, ow), |a, b| fast.push((a, b)));
+                            conv.for_each_row_general(at, (oh, ow), |a, b| slow.push((a, b)));
+                            assert_eq!(
+                                fast, slow,
+                                "s {stride} k {kernel} p {padding} {h}x{w} at {at:?}"
+                            );
+                            checked += 1;
+                        }
                     }
                 }
             }
         }
-        assert!(checked > 500, "{checked}");
+        assert!(checked > 5000, "{checked}");
     }
 }

@@ -35,7 +35,8 @@ enum Cmd {
     Analyze(AnalyzeArgs),
     /// Training and host-inference throughput (used by `cargo xtask bench`).
     Bench(BenchArgs),
-    /// Rewrite a model file of an older format version (1 or 2) in today's format (3).
+    /// Rewrite a model file of an older format version (1 or 2) in today's format (3),
+    /// or store a deployment setting (--steps, --early-exit) in a current one.
     Upgrade(UpgradeArgs),
     /// Accuracy against device instructions for settings measured in QEMU (used by
     /// `cargo xtask pareto`): a table, pareto.json and pareto.png.
@@ -201,8 +202,12 @@ struct TrainArgs {
     /// Base learning rate.
     #[arg(long)]
     lr: Option<f32>,
+    /// Activity-regulariser weights (`optim.activity`), comma-separated: one for every
+    /// hidden population, or one each.
+    #[arg(long, value_delimiter = ',')]
+    activity: Option<Vec<f32>>,
     /// Continue the run in this directory from its checkpoint_latest; only --epochs,
-    /// --lr and --threads may change with it.
+    /// --lr, --activity and --threads may change with it.
     #[arg(long, conflicts_with_all = ["config", "dataset", "data_dir", "arch", "timesteps", "grad", "seed", "train_limit", "test_limit", "out"])]
     resume: Option<PathBuf>,
     /// Run directory (default: runs/<dataset>-<arch>-<time>).
@@ -271,7 +276,7 @@ struct ParetoArgs {
 
 #[derive(Debug, Args)]
 struct UpgradeArgs {
-    /// Model file of format version 1 or 2.
+    /// Model file of format version 1 or 2 (or 3 with --steps).
     model: PathBuf,
     /// Output file (written atomically).
     #[arg(long)]
@@ -466,6 +471,7 @@ fn train_cmd(a: TrainArgs, group: &dyn Group) -> Result<()> {
             lr: a.lr,
             epochs: a.epochs,
             threads: a.threads,
+            activity: a.activity.clone(),
         },
         stop_after: None,
     };
@@ -483,6 +489,7 @@ fn train_cmd(a: TrainArgs, group: &dyn Group) -> Result<()> {
     overwrite(&mut cfg.network.arch, a.arch);
     overwrite(&mut cfg.optim.epochs, a.epochs);
     overwrite(&mut cfg.optim.lr, a.lr);
+    overwrite(&mut cfg.optim.activity, a.activity);
     overwrite(&mut cfg.optim.grad, a.grad);
     overwrite(&mut run.timesteps, a.timesteps);
     overwrite(&mut run.threads, a.threads);

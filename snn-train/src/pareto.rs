@@ -141,29 +141,39 @@ pub fn table(points: &[ParetoPoint]) -> String {
     s
 }
 
-/// Accuracy against millions of instructions per inference: ours and the int8
-/// networks, as two series.
+/// Accuracy against millions of instructions per inference: one series per model of
+/// ours (its settings, by instructions) and one for the int8 networks.
 ///
 /// # Errors
 /// A plotting error.
 pub fn plot(points: &[ParetoPoint], path: &Path) -> Result<(), crate::plots::PlotError> {
-    let series = |ours: bool| {
-        let mut v: Vec<(f64, f64)> = points
-            .iter()
-            .filter(|p| p.ours == ours)
-            .map(|p| (p.instructions as f64 / 1e6, p.accuracy))
-            .collect();
-        v.sort_by(|a, b| a.0.total_cmp(&b.0));
-        v
+    let group = |p: &ParetoPoint| match p.ours {
+        true => p.label.split(',').next().unwrap_or_default().to_string(),
+        false => "int8 CNNs (CMSIS-NN)".to_string(),
     };
+    let mut names: Vec<String> = Vec::new();
+    for p in points {
+        if !names.contains(&group(p)) {
+            names.push(group(p));
+        }
+    }
+    let series: Vec<(&str, Vec<(f64, f64)>)> = names
+        .iter()
+        .map(|name| {
+            let mut v: Vec<(f64, f64)> = points
+                .iter()
+                .filter(|p| group(p) == *name)
+                .map(|p| (p.instructions as f64 / 1e6, p.accuracy))
+                .collect();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (name.as_str(), v)
+        })
+        .collect();
     crate::plots::lines(
         "MNIST on a Cortex-M4F: accuracy against instructions per inference",
         "million instructions per inference (QEMU, -icount shift=0)",
         "test accuracy (%)",
-        &[
-            ("SNN (snn-core, fixed point)", series(true)),
-            ("int8 CNN (CMSIS-NN)", series(false)),
-        ],
+        &series,
         path,
     )
 }

@@ -68,7 +68,7 @@ pub struct RunOptions {
 
 /// What a resumed run may change; everything else is fixed by the run's checkpoint
 /// (changing the data or the network would not continue the same run).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResumeOverrides {
     /// A new base learning rate (the schedule's milestones still apply).
     pub lr: Option<f32>,
@@ -76,6 +76,9 @@ pub struct ResumeOverrides {
     pub epochs: Option<usize>,
     /// A new thread count (results do not depend on it).
     pub threads: Option<usize>,
+    /// New activity-regulariser weights (for example weaker ones once the learning
+    /// rate has decayed).
+    pub activity: Option<Vec<f32>>,
 }
 
 impl ResumeOverrides {
@@ -98,6 +101,9 @@ impl ResumeOverrides {
         }
         if let Some(threads) = self.threads {
             cfg.run.threads = threads;
+        }
+        if let Some(a) = &self.activity {
+            cfg.optim.activity = a.clone();
         }
         cfg.validate()?;
         Ok(cfg)

@@ -77,6 +77,23 @@ struct DescV2<'a> {
     layers: heapless::Vec<LayerDesc<'a>, MAX_LAYERS>,
 }
 
+/// A current blob with its deployment setting (and, if given, membrane width) replaced:
+/// storing the early-exit rule `snn-train analyze` calibrated, for example.
+fn redeploy(
+    blob: &[u8],
+    membranes: Option<Membranes>,
+    deployment: Deployment,
+) -> Result<Vec<u8>, UpgradeError> {
+    snn_core::Model::from_bytes(blob).map_err(UpgradeError::Format)?;
+    let (_, payload) = format::split_payload(blob).map_err(UpgradeError::Format)?;
+    let mut desc = format::decode_body(payload).map_err(UpgradeError::Format)?;
+    desc.deployment = Some(deployment);
+    if let Some(m) = membranes {
+        desc.membranes = m;
+    }
+    write(&desc)
+}
+
 /// Writes `desc` and checks that `snn-core` accepts the result.
 fn write(desc: &ModelDesc<'_>) -> Result<Vec<u8>, UpgradeError> {
     let mut out = vec![0u8; desc.encoded_len_bound()];
@@ -93,7 +110,8 @@ pub fn version(blob: &[u8]) -> Option<u16> {
 
 /// Rewrites a version-1 or version-2 blob as a version-3 blob (`membranes`: `None`
 /// keeps a version-2 model's width and picks 16 bits for a version-1 model when every
-/// threshold fits `i16`), storing `deployment` if given.
+/// threshold fits `i16`), storing `deployment` if given. A version-3 blob is only
+/// rewritten with a new `deployment` (else [`UpgradeError::Current`]).
 ///
 /// # Errors
 /// [`UpgradeError`] for a damaged blob, one already current or of an unknown
@@ -105,7 +123,10 @@ pub fn upgrade(
 ) -> Result<Vec<u8>, UpgradeError> {
     let v = version(blob).ok_or(UpgradeError::Unreadable("no SNNM header"))?;
     if v == format::FORMAT_VERSION {
-        return Err(UpgradeError::Current(v));
+        return match deployment {
+            Some(d) => redeploy(blob, membranes, d),
+            None => Err(UpgradeError::Current(v)),
+        };
     }
     if v != 1 && v != 2 {
         return Err(UpgradeError::Unknown(v));
@@ -261,6 +282,8 @@ mod tests {
             snn_core::Model::from_bytes(&deployed).unwrap().deployment(),
             Some(d)
         );
+        // A current model takes a new deployment and nothing else changes.
+        assert_eq!(upgrade(&v3, None, Some(d)).unwrap(), deployed);
         let mut cut = v1.clone();
         cut.truncate(v1.len() - 1);
         assert!(matches!(

@@ -249,3 +249,34 @@ fn the_analyze_command_writes_its_files() {
         assert!(out.path().join(f).is_file(), "{f} missing");
     }
 }
+
+/// The deployed line: the committed default model stores T = 20 without early exit,
+/// and the line reports exactly what `snn-core` gives at that setting, in the form
+/// scripts read.
+#[test]
+fn the_deployed_line_measures_the_stored_setting() {
+    let blob = model_bytes();
+    let model = snn_core::Model::from_bytes(&blob).unwrap();
+    let (_, mut test) = data::load(DatasetKind::MnistSubset, &data::bundled_dir()).unwrap();
+    test.truncate(30);
+    let d = snn_train::early_exit::deployed(&model, &test)
+        .unwrap()
+        .expect("the default model stores its deployment");
+    let mut state = vec![0u32; model.state_words()];
+    let correct = (0..30)
+        .filter(|&i| {
+            let r = model
+                .classify(&mut state, test.image(i), snn_train::seed::eval_seed(i), 20)
+                .unwrap();
+            usize::from(r.class) == usize::from(test.labels[i])
+        })
+        .count();
+    let line = d.to_string();
+    assert_eq!(
+        line,
+        format!(
+            "deployed: accuracy {:.2}% on 30 images, T = 20, early exit never, mean steps 20.00",
+            100.0 * correct as f64 / 30.0
+        )
+    );
+}

@@ -264,7 +264,7 @@ fn bad_configs_are_rejected_with_the_reason() {
 }
 
 #[test]
-fn a_resumed_run_takes_a_new_lr_epochs_and_threads() {
+fn a_resumed_run_takes_a_new_lr_epochs_threads_and_activity() {
     let cfg = small(GradForm::Aggregate);
     let dir = tempfile::tempdir().unwrap();
     let first = RunOptions {
@@ -286,16 +286,26 @@ fn a_resumed_run_takes_a_new_lr_epochs_and_threads() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("optim.lr"), "{e}");
+    let bad = train::ResumeOverrides {
+        activity: Some(vec![-1.0]),
+        ..Default::default()
+    };
+    let e = train::run(&TrainConfig::default(), dir.path(), &resume(bad))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("optim.activity"), "{e}");
     let good = train::ResumeOverrides {
         lr: Some(0.01),
         epochs: Some(3),
         threads: Some(1),
+        activity: Some(vec![0.5]),
     };
     let s = train::run(&TrainConfig::default(), dir.path(), &resume(good)).unwrap();
     assert!(s.export.is_some(), "the run ran to its new last epoch");
     let ck = Checkpoint::load(&dir.path().join("checkpoint_latest")).unwrap();
     assert_eq!(ck.epochs_done, 3);
     assert_eq!((ck.config.optim.lr, ck.config.optim.epochs), (0.01, 3));
+    assert_eq!(ck.config.optim.activity, vec![0.5]);
     let saved = TrainConfig::from_file(&dir.path().join("config.toml")).unwrap();
     assert_eq!(saved, ck.config, "config.toml says what the run now uses");
     let lrs: Vec<f64> = std::fs::read_to_string(dir.path().join("metrics.jsonl"))

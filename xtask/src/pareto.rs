@@ -12,18 +12,27 @@ use crate::flags::{ParetoArgs, QemuArgs};
 use crate::project_root;
 
 /// The settings of the view: model file, time steps, early-exit rule.
-const SETTINGS: [(&str, u32, EarlyExit); 7] = [
+const SETTINGS: [(&str, u32, EarlyExit); 8] = [
+    (
+        "models/mnist-mcu.snn",
+        12,
+        EarlyExit::Margin { per_step: 32 },
+    ),
+    ("models/mnist-mcu.snn", 12, EarlyExit::Never),
+    ("models/mnist-mcu.snn", 6, EarlyExit::Never),
+    ("models/mnist-mcu.snn", 4, EarlyExit::Never),
     ("models/lenet-mnist-subset.snn", 20, EarlyExit::Never),
+    (
+        "models/lenet-mnist-subset.snn",
+        20,
+        EarlyExit::Margin { per_step: 128 },
+    ),
     ("models/lenet-mnist.snn", 20, EarlyExit::Never),
     (
         "models/lenet-mnist.snn",
         20,
         EarlyExit::Margin { per_step: 32 },
     ),
-    ("models/mnist-mcu.snn", 4, EarlyExit::Never),
-    ("models/mnist-mcu.snn", 6, EarlyExit::Never),
-    ("models/mnist-mcu.snn", 8, EarlyExit::Never),
-    ("models/mnist-mcu.snn", 12, EarlyExit::Never),
 ];
 
 pub fn run(args: &ParetoArgs) -> Result<()> {
