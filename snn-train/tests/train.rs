@@ -220,6 +220,8 @@ fn bad_configs_are_rejected_with_the_reason() {
         ("[network]\ndropout = nan\n", "network.dropout"),
         ("[run]\ntimesteps = 0\n", "run.timesteps"),
         ("[data]\ntest_limit = 0\n", "data.test_limit"),
+        ("[optim]\nactivity = [0.5, -1.0]\n", "optim.activity"),
+        ("[run]\nearly_exit = \"soon\"\n", "run.early_exit"),
     ] {
         std::fs::write(&p, text).unwrap();
         let e = TrainConfig::from_file(&p).unwrap_err().to_string();
