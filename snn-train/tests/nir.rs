@@ -813,3 +813,17 @@ fn scales_fold_into_weights_and_inexact_pooling_becomes_a_convolution() {
     let m = snn_core::Model::from_bytes(&inexact.blob).unwrap();
     assert_eq!(m.layers().count(), 3); // conv, the folded pooling, output
 }
+
+/// An analog-input model is refused by the exporter with the input named: NIR graphs
+/// carry rate-coded input only (for now).
+#[test]
+fn analog_models_are_refused_by_the_exporter() {
+    let blob = std::fs::read(root().join("snn-core/tests/golden/analog.snn")).unwrap();
+    match nir::from_model(&blob, 1e-3) {
+        Err(NirError::Unsupported { node, reason, .. }) => {
+            assert_eq!(node, "input");
+            assert!(reason.contains("analog"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

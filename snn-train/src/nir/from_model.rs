@@ -186,29 +186,10 @@ fn units(n: &NeuronDesc<'_>) -> Vec<f64> {
         .collect()
 }
 
-/// Translates model `blob` to a NIR graph at time step `dt` seconds.
-///
-/// # Errors
-/// [`NirError::Model`] when `snn-core` rejects the blob.
-pub fn from_model(blob: &[u8], dt: f64) -> Result<Graph, NirError> {
-    if !(dt.is_finite() && dt > 0.0) {
-        return Err(NirError::Graph(format!(
-            "dt = {dt} is not a positive time step"
-        )));
-    }
-    snn_core::Model::from_bytes(blob).map_err(NirError::Model)?;
-    let (_, payload) = format::split_payload(blob).map_err(NirError::Model)?;
-    let desc = format::decode_body(payload).map_err(NirError::Model)?;
-    let mut w = Writer {
-        g: Graph::default(),
-        dt,
-    };
+/// The `Input` node's metadata: our encoder's tables and the deployment setting, so
+/// that importing the graph gives the model back.
+fn input_metadata(desc: &format::ModelDesc<'_>) -> Metadata {
     let inp = &desc.input;
-    let mut shape = vec![
-        usize::from(inp.channels),
-        usize::from(inp.height),
-        usize::from(inp.width),
-    ];
     let mut m = Metadata::new();
     m.insert(
         "snn_center".into(),
@@ -222,6 +203,214 @@ pub fn from_model(blob: &[u8], dt: f64) -> Result<Graph, NirError> {
                 .map(|c| f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
         ),
     );
+    if let Some(d) = desc.deployment {
+        // [steps, rule (0 never, 1 exact, 2 margin), margin per step]
+        let (rule, per_step) = match d.early_exit {
+            snn_core::EarlyExit::Never => (0.0, 0.0),
+            snn_core::EarlyExit::Exact => (1.0, 0.0),
+            snn_core::EarlyExit::Margin { per_step } => (2.0, f64::from(per_step)),
+        };
+        m.insert(
+            "snn_deployment".into(),
+            meta_numbers([f64::from(d.steps), rule, per_step]),
+        );
+    }
+    m
+}
+
+/// A residual block: both convolutions and populations, the shortcut (a 1x1
+/// convolution, or the identity as a diagonal one) into the second population.
+/// Returns the second population's node and shape.
+fn residual(
+    w: &mut Writer,
+    li: usize,
+    layer: &LayerDesc<'_>,
+    shape: &[usize],
+    prev: &str,
+) -> (String, Vec<usize>) {
+    let LayerDesc::Residual {
+        conv1,
+        neuron1,
+        conv2,
+        shortcut,
+        neuron2,
+    } = layer
+    else {
+        unreachable!("called for residual blocks only")
+    };
+    let (u1, u2) = (units(neuron1), units(neuron2));
+    let geo = |c: &format::ConvDesc<'_>, n: usize| {
+        (n + 2 * usize::from(c.padding) - usize::from(c.kernel)) / usize::from(c.stride) + 1
+    };
+    let mid = vec![
+        usize::from(conv1.out_channels),
+        geo(conv1, shape[1]),
+        geo(conv1, shape[2]),
+    ];
+    let end = vec![
+        usize::from(conv2.out_channels),
+        geo(conv2, mid[1]),
+        geo(conv2, mid[2]),
+    ];
+    let c1 = w.conv(
+        format!("l{li}_conv1"),
+        conv1,
+        shape[0],
+        [shape[1], shape[2]],
+        &u1,
+        prev,
+        Metadata::new(),
+    );
+    let n1 = w.neurons(
+        format!("l{li}_lif1"),
+        &mid,
+        neuron1,
+        &vec![1.0; u1.len()],
+        &c1,
+    );
+    let c2 = w.conv(
+        format!("l{li}_conv2"),
+        conv2,
+        mid[0],
+        [mid[1], mid[2]],
+        &u2,
+        &n1,
+        Metadata::new(),
+    );
+    // The shortcut: a 1x1 convolution with the block's stride (an identity
+    // one holds its gains on the diagonal).
+    let stride = conv1.stride * conv2.stride;
+    let (ci, co) = (shape[0], end[0]);
+    let (q, extra): (Vec<i64>, Metadata) = match shortcut {
+        Shortcut::Conv { weights } => (
+            logical(weights, co)
+                .iter()
+                .map(|&b| i64::from(b as i8))
+                .collect(),
+            Metadata::new(),
+        ),
+        Shortcut::Identity { gains } => {
+            let g = i32s(gains);
+            let mut q = vec![0i64; ci * co];
+            for c in 0..co.min(ci) {
+                q[c * co + c] = i64::from(g[c]);
+            }
+            let mut m = Metadata::new();
+            m.insert("snn_shortcut".into(), Meta::Text("identity".into()));
+            (q, m)
+        }
+    };
+    let mut wt = vec![0.0; co * ci];
+    for i in 0..ci {
+        for o in 0..co {
+            wt[o * ci + i] = q[i * co + o] as f64 * u2[o];
+        }
+    }
+    let kind = Kind::Conv2d {
+        input_shape: Some([shape[1], shape[2]]),
+        weight: Array::new(&[co, ci, 1, 1], wt),
+        stride: [usize::from(stride); 2],
+        padding: Padding::Explicit([0, 0]),
+        dilation: [1, 1],
+        groups: 1,
+        bias: Array::full(&[co], 0.0),
+    };
+    let sc = w.add(format!("l{li}_shortcut"), kind, extra, prev);
+    let n2 = w.neurons(
+        format!("l{li}_lif2"),
+        &end,
+        neuron2,
+        &vec![1.0; u2.len()],
+        &c2,
+    );
+    w.g.edges.push((sc, n2.clone()));
+    (n2, end)
+}
+
+/// The output layer: flatten, the dense weights, and the non-spiking LI (or I) node.
+fn output(w: &mut Writer, li: usize, layer: &LayerDesc<'_>, shape: &[usize], prev: &str) {
+    let LayerDesc::Output {
+        classes,
+        weights,
+        leak,
+        scale,
+    } = layer
+    else {
+        unreachable!("called for the output layer only")
+    };
+    let dt = w.dt;
+    let out = usize::from(*classes);
+    let from = w.flatten(li, shape, prev);
+    let fc = w.linear(
+        format!("l{li}_fc"),
+        weights,
+        out,
+        shape,
+        &[f64::from(*scale)],
+        &from,
+    );
+    let (kind, name) = if *leak >= Leak::ONE.to_bits() {
+        (
+            Kind::I {
+                r: Array::full(&[out], 1.0 / dt),
+            },
+            format!("l{li}_i"),
+        )
+    } else {
+        let tau = dt / (1.0 - f64::from(*leak) / 32768.0);
+        (
+            Kind::Li {
+                tau: Array::full(&[out], tau),
+                r: Array::full(&[out], tau / dt),
+                v_leak: Array::full(&[out], 0.0),
+            },
+            format!("l{li}_li"),
+        )
+    };
+    let mut m = Metadata::new();
+    m.insert("snn_leak".into(), meta_numbers([f64::from(*leak)]));
+    let li_node = w.add(name, kind, m, &fc);
+    w.add(
+        "output".into(),
+        Kind::Output { shape: vec![out] },
+        Metadata::new(),
+        &li_node,
+    );
+}
+
+/// Translates model `blob` to a NIR graph at time step `dt` seconds.
+///
+/// # Errors
+/// [`NirError::Model`] when `snn-core` rejects the blob.
+pub fn from_model(blob: &[u8], dt: f64) -> Result<Graph, NirError> {
+    if !(dt.is_finite() && dt > 0.0) {
+        return Err(NirError::Graph(format!(
+            "dt = {dt} is not a positive time step"
+        )));
+    }
+    snn_core::Model::from_bytes(blob).map_err(NirError::Model)?;
+    let (_, payload) = format::split_payload(blob).map_err(NirError::Model)?;
+    let desc = format::decode_body(payload).map_err(NirError::Model)?;
+    if desc.input.drive != format::Drive::Rate {
+        return Err(NirError::Unsupported {
+            node: "input".into(),
+            kind: "Input".into(),
+            reason: "an analog-input model: NIR graphs here carry rate-coded input only \
+                     (the input encoding is issue \"NIR round 2\")"
+                .into(),
+        });
+    }
+    let mut w = Writer {
+        g: Graph::default(),
+        dt,
+    };
+    let inp = &desc.input;
+    let mut shape = vec![
+        usize::from(inp.channels),
+        usize::from(inp.height),
+        usize::from(inp.width),
+    ];
+    let m = input_metadata(&desc);
     w.g.nodes.insert(
         "input".into(),
         Node {
@@ -284,147 +473,10 @@ pub fn from_model(blob: &[u8], dt: f64) -> Result<Graph, NirError> {
                 prev = w.neurons(format!("l{li}_lif"), &[out], neuron, &vec![1.0; out], &fc);
                 shape = vec![out];
             }
-            LayerDesc::Residual {
-                conv1,
-                neuron1,
-                conv2,
-                shortcut,
-                neuron2,
-            } => {
-                let (u1, u2) = (units(neuron1), units(neuron2));
-                let geo = |c: &format::ConvDesc<'_>, n: usize| {
-                    (n + 2 * usize::from(c.padding) - usize::from(c.kernel)) / usize::from(c.stride)
-                        + 1
-                };
-                let mid = vec![
-                    usize::from(conv1.out_channels),
-                    geo(conv1, shape[1]),
-                    geo(conv1, shape[2]),
-                ];
-                let end = vec![
-                    usize::from(conv2.out_channels),
-                    geo(conv2, mid[1]),
-                    geo(conv2, mid[2]),
-                ];
-                let c1 = w.conv(
-                    format!("l{li}_conv1"),
-                    conv1,
-                    shape[0],
-                    [shape[1], shape[2]],
-                    &u1,
-                    &prev,
-                    Metadata::new(),
-                );
-                let n1 = w.neurons(
-                    format!("l{li}_lif1"),
-                    &mid,
-                    neuron1,
-                    &vec![1.0; u1.len()],
-                    &c1,
-                );
-                let c2 = w.conv(
-                    format!("l{li}_conv2"),
-                    conv2,
-                    mid[0],
-                    [mid[1], mid[2]],
-                    &u2,
-                    &n1,
-                    Metadata::new(),
-                );
-                // The shortcut: a 1x1 convolution with the block's stride (an identity
-                // one holds its gains on the diagonal).
-                let stride = conv1.stride * conv2.stride;
-                let (ci, co) = (shape[0], end[0]);
-                let (q, extra): (Vec<i64>, Metadata) = match shortcut {
-                    Shortcut::Conv { weights } => (
-                        logical(weights, co)
-                            .iter()
-                            .map(|&b| i64::from(b as i8))
-                            .collect(),
-                        Metadata::new(),
-                    ),
-                    Shortcut::Identity { gains } => {
-                        let g = i32s(gains);
-                        let mut q = vec![0i64; ci * co];
-                        for c in 0..co.min(ci) {
-                            q[c * co + c] = i64::from(g[c]);
-                        }
-                        let mut m = Metadata::new();
-                        m.insert("snn_shortcut".into(), Meta::Text("identity".into()));
-                        (q, m)
-                    }
-                };
-                let mut wt = vec![0.0; co * ci];
-                for i in 0..ci {
-                    for o in 0..co {
-                        wt[o * ci + i] = q[i * co + o] as f64 * u2[o];
-                    }
-                }
-                let kind = Kind::Conv2d {
-                    input_shape: Some([shape[1], shape[2]]),
-                    weight: Array::new(&[co, ci, 1, 1], wt),
-                    stride: [usize::from(stride); 2],
-                    padding: Padding::Explicit([0, 0]),
-                    dilation: [1, 1],
-                    groups: 1,
-                    bias: Array::full(&[co], 0.0),
-                };
-                let sc = w.add(format!("l{li}_shortcut"), kind, extra, &prev);
-                let n2 = w.neurons(
-                    format!("l{li}_lif2"),
-                    &end,
-                    neuron2,
-                    &vec![1.0; u2.len()],
-                    &c2,
-                );
-                w.g.edges.push((sc, n2.clone()));
-                prev = n2;
-                shape = end;
+            LayerDesc::Residual { .. } => {
+                (prev, shape) = residual(&mut w, li, layer, &shape, &prev);
             }
-            LayerDesc::Output {
-                classes,
-                weights,
-                leak,
-                scale,
-            } => {
-                let out = usize::from(*classes);
-                let from = w.flatten(li, &shape, &prev);
-                let fc = w.linear(
-                    format!("l{li}_fc"),
-                    weights,
-                    out,
-                    &shape,
-                    &[f64::from(*scale)],
-                    &from,
-                );
-                let (kind, name) = if *leak >= Leak::ONE.to_bits() {
-                    (
-                        Kind::I {
-                            r: Array::full(&[out], 1.0 / dt),
-                        },
-                        format!("l{li}_i"),
-                    )
-                } else {
-                    let tau = dt / (1.0 - f64::from(*leak) / 32768.0);
-                    (
-                        Kind::Li {
-                            tau: Array::full(&[out], tau),
-                            r: Array::full(&[out], tau / dt),
-                            v_leak: Array::full(&[out], 0.0),
-                        },
-                        format!("l{li}_li"),
-                    )
-                };
-                let mut m = Metadata::new();
-                m.insert("snn_leak".into(), meta_numbers([f64::from(*leak)]));
-                let li_node = w.add(name, kind, m, &fc);
-                w.add(
-                    "output".into(),
-                    Kind::Output { shape: vec![out] },
-                    Metadata::new(),
-                    &li_node,
-                );
-            }
+            LayerDesc::Output { .. } => output(&mut w, li, layer, &shape, &prev),
         }
     }
     w.g.metadata.insert("dt".into(), meta_numbers([dt]));

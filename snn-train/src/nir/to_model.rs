@@ -639,14 +639,31 @@ fn check_graph(g: &Graph) -> Result<(String, String), NirError> {
     Ok((input, output))
 }
 
-/// Translates `graph` to an `snn-core` model.
-///
-/// # Errors
-/// [`NirError::Unsupported`] naming the first node we cannot run exactly (and why),
-/// [`NirError::Graph`] for a malformed graph, [`NirError::Export`] when the result
-/// does not fit the model format.
-pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirError> {
-    let (input, output) = check_graph(graph)?;
+/// The deployment setting our exporter writes as `snn_deployment` metadata
+/// (`[steps, rule: 0 never | 1 exact | 2 margin, margin per step]`); `None` for
+/// anything else.
+fn deployment(v: &[f64]) -> Option<snn_core::format::Deployment> {
+    let whole =
+        |x: f64| (x.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&x)).then_some(x as u32);
+    let [steps, rule, per_step] = v else {
+        return None;
+    };
+    let early_exit = match whole(*rule)? {
+        0 => snn_core::EarlyExit::Never,
+        1 => snn_core::EarlyExit::Exact,
+        2 => snn_core::EarlyExit::Margin {
+            per_step: whole(*per_step)?,
+        },
+        _ => return None,
+    };
+    Some(snn_core::format::Deployment {
+        steps: whole(*steps).filter(|&s| s > 0)?,
+        early_exit,
+    })
+}
+
+/// The time step: `--dt`, else the graph's `dt` metadata, else snnTorch's default.
+fn time_step(graph: &Graph, opts: &ImportOptions) -> Result<(f64, &'static str), NirError> {
     let (dt, dt_source) = match (opts.dt, graph.metadata.get("dt")) {
         (Some(dt), _) => (dt, "--dt"),
         (None, Some(super::graph::Meta::Array(a))) if a.len() == 1 => (a.data[0], "graph metadata"),
@@ -657,7 +674,17 @@ pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirErro
             "dt = {dt} is not a positive time step"
         )));
     }
-    let in_node = &graph.nodes[&input];
+    Ok((dt, dt_source))
+}
+
+/// The input node's shape (as NIR gives it and as ours) and the input encoding:
+/// `--encoding`, else our exporter's metadata, else MNIST's.
+fn input_of(
+    graph: &Graph,
+    input: &str,
+    opts: &ImportOptions,
+) -> Result<(Vec<usize>, Shape, Encoding), NirError> {
+    let in_node = &graph.nodes[input];
     let Kind::Input { shape } = &in_node.kind else {
         unreachable!()
     };
@@ -667,13 +694,13 @@ pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirErro
         [n] => (vec![*n], (1, 1, *n)),
         s => {
             return Err(bad(
-                &input,
+                input,
                 graph,
                 format!("input shape {s:?}: expected (C, H, W), (H, W) or (N,)"),
             ))
         }
     };
-    let dim = |v: usize| u16::try_from(v).map_err(|_| bad(&input, graph, "input too large"));
+    let dim = |v: usize| u16::try_from(v).map_err(|_| bad(input, graph, "input too large"));
     let input_shape = Shape {
         channels: dim(ours.0)?,
         height: dim(ours.1)?,
@@ -702,6 +729,20 @@ pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirErro
     } else {
         enc
     };
+    Ok((shape, input_shape, enc))
+}
+
+/// Translates `graph` to an `snn-core` model.
+///
+/// # Errors
+/// [`NirError::Unsupported`] naming the first node we cannot run exactly (and why),
+/// [`NirError::Graph`] for a malformed graph, [`NirError::Export`] when the result
+/// does not fit the model format.
+pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirError> {
+    let (input, output) = check_graph(graph)?;
+    let (dt, dt_source) = time_step(graph, opts)?;
+    let in_node = &graph.nodes[&input];
+    let (shape, input_shape, enc) = input_of(graph, &input, opts)?;
     let mut w = Walker {
         g: graph,
         dt,
@@ -777,12 +818,16 @@ pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirErro
             }
         }
     }
+    let opts = crate::export::ExportOptions {
+        membranes: None,
+        deployment: in_node.meta_array("snn_deployment").and_then(deployment),
+    };
     let blob = assemble(
         &w.layers,
         input_shape,
         &enc,
         snn_core::format::Drive::Rate,
-        crate::export::ExportOptions::default(),
+        opts,
     )?;
     Ok(Imported {
         blob,
