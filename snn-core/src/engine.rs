@@ -514,18 +514,27 @@ impl<'m> Session<'m, '_> {
                 }
             }
             let pops = usize::from(layer.info.populations);
-            let counts = &mut self.state[model.counts.clone()];
-            let (spikes, layer_events) = counts.split_at_mut(model.populations);
-            for (s, n) in spikes[p..p + pops].iter_mut().zip(spiked) {
-                *s = s.saturating_add(n);
-            }
-            if let Some([lo, hi]) = layer_events.as_chunks_mut::<2>().0.get_mut(l) {
-                let e = (u64::from(*hi) << 32 | u64::from(*lo)).saturating_add(events);
-                (*lo, *hi) = (e as u32, (e >> 32) as u32);
-            }
+            self.count(l, p..p + pops, spiked, events);
             p += pops;
         }
         self.steps = self.steps.saturating_add(1);
+    }
+
+    /// Adds one step's spikes of populations `pops` (of layer `l`) and the layer's
+    /// synaptic `events` to the arena's counts, saturating.
+    fn count(&mut self, l: usize, pops: Range<usize>, spiked: [u32; 2], events: u64) {
+        let model = self.model;
+        let counts = &mut self.state[model.counts.clone()];
+        let (spikes, layer_events) = counts.split_at_mut(model.populations);
+        if let Some(s) = spikes.get_mut(pops) {
+            for (s, n) in s.iter_mut().zip(spiked) {
+                *s = s.saturating_add(n);
+            }
+        }
+        if let Some([lo, hi]) = layer_events.as_chunks_mut::<2>().0.get_mut(l) {
+            let e = (u64::from(*hi) << 32 | u64::from(*lo)).saturating_add(events);
+            (*lo, *hi) = (e as u32, (e >> 32) as u32);
+        }
     }
 
     /// Whether the current leader keeps the lead over `remaining` more steps under

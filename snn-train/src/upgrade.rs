@@ -155,6 +155,16 @@ pub fn upgrade(
             layers: old.layers,
         });
     }
+    from_v1(payload, membranes, deployment)
+}
+
+/// The version-1 body `payload` rewritten as version 3: rows interleaved, the membrane
+/// width chosen (or given), the deployment stored if given.
+fn from_v1(
+    payload: &[u8],
+    membranes: Option<Membranes>,
+    deployment: Option<Deployment>,
+) -> Result<Vec<u8>, UpgradeError> {
     let (old, rest) = postcard::take_from_bytes::<DescV1<'_>>(payload)
         .map_err(|_| UpgradeError::Unreadable("the version-1 body does not decode"))?;
     if !rest.is_empty() {

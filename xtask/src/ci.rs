@@ -364,78 +364,7 @@ pub fn run(args: &CiArgs) -> Result<()> {
                 ]),
             ));
         }
-        // Every QEMU run: each fails on any class, score or spike-count mismatch. The
-        // M7 runs the M4F's ELF (same target and map), so right after the M4F runs it
-        // costs no build.
-        let lenet = QemuArgs::default_lenet;
-        let exact = || QemuArgs {
-            early_exit: Some(snn_core::EarlyExit::Exact),
-            ..QemuArgs::default_lenet()
-        };
-        let runs: [QemuStep; 13] = [
-            ("QEMU: default LeNet model, 20 MNIST test images", Core::M4, lenet),
-            (
-                "QEMU: default LeNet model with exact early exit (host and device stop at the same step)",
-                Core::M4,
-                exact,
-            ),
-            (
-                "QEMU m7 (Cortex-M7, mps2-an500): default LeNet model, 20 MNIST test images",
-                Core::M7,
-                lenet,
-            ),
-            (
-                "QEMU: golden model (every layer kind, signed input)",
-                Core::M4,
-                QemuArgs::golden,
-            ),
-            (
-                "QEMU m7 (Cortex-M7, mps2-an500): golden model",
-                Core::M7,
-                QemuArgs::golden,
-            ),
-            (
-                "QEMU m33 (Cortex-M33, mps2-an505, Secure): default LeNet model, 20 MNIST test images",
-                Core::M33,
-                lenet,
-            ),
-            (
-                "QEMU m33 (Cortex-M33, mps2-an505, Secure): golden model",
-                Core::M33,
-                QemuArgs::golden,
-            ),
-            (
-                "QEMU m0 (Cortex-M0, microbit, no DSP): golden model",
-                Core::M0,
-                QemuArgs::golden,
-            ),
-            (
-                "QEMU: analog-input golden model (DSP multiply-accumulates)",
-                Core::M4,
-                QemuArgs::analog_golden,
-            ),
-            (
-                "QEMU m0 (Cortex-M0, no DSP): analog-input golden model",
-                Core::M0,
-                QemuArgs::analog_golden,
-            ),
-            (
-                "QEMU: saturating case (16-bit saturation in every DSP kernel path, signed input)",
-                Core::M4,
-                QemuArgs::saturating,
-            ),
-            (
-                "QEMU m33 (Cortex-M33): saturating case",
-                Core::M33,
-                QemuArgs::saturating,
-            ),
-            (
-                "QEMU netduino (STM32F405, netduinoplus2, HAL + USART): default LeNet model, 20 MNIST test images",
-                Core::Netduino,
-                lenet,
-            ),
-        ];
-        for (name, core, args) in runs {
+        for (name, core, args) in qemu_runs() {
             steps.push((
                 name,
                 Step::Task(Box::new(move || crate::qemu::run(&on(core, args())))),
@@ -505,6 +434,80 @@ pub fn run(args: &CiArgs) -> Result<()> {
 }
 
 /// A QEMU CI step: its name, the core, and the run's arguments.
+/// Every QEMU run of CI, in order: each fails on any class, score or spike-count
+/// mismatch. The M7 runs the M4F's ELF (same target and map), so right after the M4F
+/// runs it costs no build.
+fn qemu_runs() -> [QemuStep; 13] {
+    let lenet = QemuArgs::default_lenet;
+    let exact = || QemuArgs {
+        early_exit: Some(snn_core::EarlyExit::Exact),
+        ..QemuArgs::default_lenet()
+    };
+    [
+        ("QEMU: default LeNet model, 20 MNIST test images", Core::M4, lenet),
+        (
+            "QEMU: default LeNet model with exact early exit (host and device stop at the same step)",
+            Core::M4,
+            exact,
+        ),
+        (
+            "QEMU m7 (Cortex-M7, mps2-an500): default LeNet model, 20 MNIST test images",
+            Core::M7,
+            lenet,
+        ),
+        (
+            "QEMU: golden model (every layer kind, signed input)",
+            Core::M4,
+            QemuArgs::golden,
+        ),
+        (
+            "QEMU m7 (Cortex-M7, mps2-an500): golden model",
+            Core::M7,
+            QemuArgs::golden,
+        ),
+        (
+            "QEMU m33 (Cortex-M33, mps2-an505, Secure): default LeNet model, 20 MNIST test images",
+            Core::M33,
+            lenet,
+        ),
+        (
+            "QEMU m33 (Cortex-M33, mps2-an505, Secure): golden model",
+            Core::M33,
+            QemuArgs::golden,
+        ),
+        (
+            "QEMU m0 (Cortex-M0, microbit, no DSP): golden model",
+            Core::M0,
+            QemuArgs::golden,
+        ),
+        (
+            "QEMU: analog-input golden model (DSP multiply-accumulates)",
+            Core::M4,
+            QemuArgs::analog_golden,
+        ),
+        (
+            "QEMU m0 (Cortex-M0, no DSP): analog-input golden model",
+            Core::M0,
+            QemuArgs::analog_golden,
+        ),
+        (
+            "QEMU: saturating case (16-bit saturation in every DSP kernel path, signed input)",
+            Core::M4,
+            QemuArgs::saturating,
+        ),
+        (
+            "QEMU m33 (Cortex-M33): saturating case",
+            Core::M33,
+            QemuArgs::saturating,
+        ),
+        (
+            "QEMU netduino (STM32F405, netduinoplus2, HAL + USART): default LeNet model, 20 MNIST test images",
+            Core::Netduino,
+            lenet,
+        ),
+    ]
+}
+
 type QemuStep = (&'static str, Core, fn() -> QemuArgs);
 
 /// `args` on `core`.
