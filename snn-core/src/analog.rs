@@ -59,6 +59,47 @@ pub(crate) enum First<'a> {
 /// starting at a multiple of [`CHUNK`] is itself a stored row.
 const CHUNK: usize = 16;
 
+/// `(c + 2^(shift-1)) >> shift` (`c` for `shift = 0`) as if in 64 bits, in `i32`:
+/// with `q = c >> (shift - 1)` it is `floor((q + 1) / 2)` (write
+/// `c = q 2^(shift-1) + r`, `0 <= r < 2^(shift-1)`), which cannot overflow.
+#[inline]
+fn round_shift(c: i32, shift: u8) -> i32 {
+    match shift {
+        0 => c,
+        s => {
+            let q = c >> (s - 1).min(31);
+            (q >> 1) + (q & 1)
+        }
+    }
+}
+
+/// Nonzero taps of one output window gathered before they are applied (a batch of
+/// them: a window with more applies them in batches).
+const TAPS: usize = 32;
+
+/// Adds every tap `(row, v)` of `taps` into `acc`: `v` times the stored weight row at
+/// `row` (as [`mac_row`] does), four channels at a time held in registers across
+/// the taps.
+#[inline]
+fn apply(acc: &mut [i32], weights: &[u8], taps: &[(usize, i32)]) {
+    let (groups, rest) = acc.as_chunks_mut::<4>();
+    for (g, a4) in groups.iter_mut().enumerate() {
+        let mut a = *a4;
+        for &(row, v) in taps {
+            if let Some(w) = weights.get(row + 4 * g..row + 4 * g + 4) {
+                mac_row(&mut a[..], w, v);
+            }
+        }
+        *a4 = a;
+    }
+    let first = 4 * groups.len();
+    for &(row, v) in taps {
+        if let Some(w) = weights.get(row + first..row + first + rest.len()) {
+            mac_row_portable(rest, w, v);
+        }
+    }
+}
+
 /// The pixel value of `p` around its channel's centre (`center` in pixel units times
 /// 256, a multiple of 256 in a valid analog model).
 #[inline]
@@ -78,10 +119,7 @@ pub(crate) fn current(
     width: Membranes,
     out: &mut [u32],
 ) -> u64 {
-    let half = (1i64 << shift) >> 1;
-    let scale = |c: i32, lo: i32, hi: i32| {
-        ((i64::from(c) + half) >> shift).clamp(i64::from(lo), i64::from(hi)) as i32
-    };
+    let scale = |c: i32, lo: i32, hi: i32| round_shift(c, shift).clamp(lo, hi);
     match width {
         Membranes::I16 => {
             let out: &mut [i16] = bytemuck::cast_slice_mut(out);
@@ -134,6 +172,7 @@ fn sums(
                 let o0 = o * s;
                 (p.saturating_sub(o0), k.min((n + p).saturating_sub(o0)))
             };
+            let mut taps = [(0usize, 0i32); TAPS];
             for oy in 0..oh {
                 let (ky_lo, ky_hi) = window(oy, ih);
                 for ox in 0..ow {
@@ -143,23 +182,29 @@ fn sums(
                         let len = CHUNK.min(oc - c0);
                         let acc = &mut acc[..len];
                         acc.fill(0);
+                        let mut n = 0;
                         for ky in ky_lo..ky_hi {
                             let iy = oy * s + ky - p;
-                            for kx in kx_lo..kx_hi {
-                                let j = (iy * iw + ox * s + kx - p) * ic;
-                                for c in 0..ic {
-                                    let v = pixels.get(j + c).map_or(0, |&px| value(px, center(c)));
-                                    if v == 0 {
-                                        continue;
-                                    }
-                                    let row = ((c * k + ky) * k + kx) * oc + c0;
-                                    if let Some(w) = conv.weights.get(row..row + len) {
-                                        mac_row(acc, w, v);
-                                        macs += len as u64;
-                                    }
+                            let x0 = ox * s + kx_lo - p;
+                            let line = (iy * iw + x0) * ic..(iy * iw + x0 + kx_hi - kx_lo) * ic;
+                            let line = pixels.get(line).unwrap_or_default();
+                            for (t, &px) in line.iter().enumerate() {
+                                let (kx, c) = (kx_lo + t / ic, t % ic);
+                                let v = value(px, center(c));
+                                let row = ((c * k + ky) * k + kx) * oc + c0;
+                                if v == 0 || conv.weights.get(row..row + len).is_none() {
+                                    continue;
+                                }
+                                taps[n] = (row, v);
+                                n += 1;
+                                macs += len as u64;
+                                if n == TAPS {
+                                    apply(acc, conv.weights, &taps);
+                                    n = 0;
                                 }
                             }
                         }
+                        apply(acc, conv.weights, &taps[..n]);
                         for (o, &a) in acc.iter().enumerate() {
                             store(pos * oc + c0 + o, a);
                         }
@@ -228,5 +273,29 @@ fn add_pairs(a: u32, b: u32) -> u32 {
             v as u16 as u32
         };
         lane(a, b) | lane(a >> 16, b >> 16) << 16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_shift;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn round_shift_is_the_64_bit_rounding(c in any::<i32>(), shift in 0u8..=24) {
+            let wide = ((i64::from(c) + ((1i64 << shift) >> 1)) >> shift) as i32;
+            prop_assert_eq!(round_shift(c, shift), wide);
+        }
+    }
+
+    #[test]
+    fn round_shift_at_the_ends_of_i32() {
+        for s in 0..=24u8 {
+            for c in [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX] {
+                let wide = ((i64::from(c) + ((1i64 << s) >> 1)) >> s) as i32;
+                assert_eq!(round_shift(c, s), wide, "c = {c}, shift = {s}");
+            }
+        }
     }
 }

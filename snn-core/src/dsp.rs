@@ -4,8 +4,8 @@
 //! The small functions are one instruction each on a pair of 16-bit lanes packed in a
 //! `u32` (lane 0 in bits 0..16, lane 1 in bits 16..32); [`leak_pair`] is four and
 //! [`fire_select`] three that must share the `GE` flags. The loops
-//! ([`hard_pairs_leaky`], [`hard_pairs`], [`add_blocks`], [`add_rows`]) run a whole
-//! run of neuron pairs or of weight rows in one block. The portable kernels in
+//! ([`hard_walk`], [`add_blocks`], [`add_rows`]) run a whole population's neuron
+//! pairs or a run of weight rows in one block. The portable kernels in
 //! [`crate::membrane`] and [`crate::neuron`] compute the same lanes with ordinary
 //! integer arithmetic; the QEMU runs compare the two bit for bit.
 //!
@@ -150,103 +150,137 @@ pub fn fire_select(u: u32, th: u32, rest: u32, reset: u32) -> (u32, u32) {
     (v, f)
 }
 
-/// The leaky, hard-reset neuron update of `mem.len().min(th.len())` pairs (see
-/// [`crate::neuron::Neurons::step_i16`]): per word, `v = leak(u)` where `u <= th` and
-/// `v = 0` where `u > th`, lane by lane; a word at rest (`u = 0`) is skipped. The
-/// spike bits enter `acc` from the top, one shift per word: lane 0 at bit 15, lane 1
-/// at bit 31. Returns the new `acc`. `l` is the leak (below `2^15`).
+/// The hard-reset update of a 16-bit population (see
+/// [`crate::neuron::Neurons::step_i16`]): `words` are its membrane pairs, a whole
+/// number of pixels of `pairs.len()` words (else nothing is done), `pairs` the packed
+/// thresholds of one pixel, `l` the leak (`LEAKY`). Calls `fired(acc, q, n)` for each
+/// run of `n <= 16` pairs from pair `q` on that fired: pair `j` of the run fired in
+/// lane 0 if bit `16 - n + j` of `acc` is set, in lane 1 if bit `32 - n + j` is.
 ///
-/// Per word at work: 14 instructions (`LDR`, `LDR`, `CBZ`, `SMLABB`, `SMLATB`, `ASR`,
-/// `PKHBT`, `SSUB16`, `SEL`, `SEL`, `STR`, `ORR` with the shift, `SUBS`, `BNE`); per
-/// word at rest: 6.
+/// The assembly ([`hard_walk`]) walks the whole population; it stops only to hand
+/// over 16 runs' records at a time.
 #[inline(always)]
-pub fn hard_pairs_leaky(mem: &mut [u32], th: &[u32], l: u32, acc: u32) -> u32 {
-    let n = mem.len().min(th.len());
-    if n == 0 {
-        return acc;
+pub fn hard_pairs<const LEAKY: bool>(
+    words: &mut [u32],
+    pairs: &[u32],
+    l: u32,
+    mut fired: impl FnMut(u32, usize, usize),
+) {
+    let half = pairs.len();
+    if words.is_empty() || half == 0 || !words.len().is_multiple_of(half) {
+        return;
     }
-    let mut acc = acc;
-    // SAFETY: the loop runs `n >= 1` times (`subs`/`bne` on a counter starting at
-    // `n`); iteration `i` loads `th[i]` and loads and may store `mem[i]`, both in
-    // bounds since `n` is at most either length; `mem` is borrowed mutably and `th`
-    // shared, so nothing else aliases them. The pointer and counter registers are
-    // `inout` and discarded. No stack, GE flags and condition flags clobbered.
-    unsafe {
-        asm!(
-            "2:",
-            "ldr r0, [{m}], #4",
-            "ldr {t}, [{tp}], #4",
-            "cbz r0, 3f",
-            "smlabb {a}, r0, {l}, {r}",
-            "smlatb {b}, r0, {l}, {r}",
-            "asr {a}, {a}, #15",
-            "pkhbt {a}, {a}, {b}, lsl #1",
-            "ssub16 {b}, {t}, r0",
-            "sel {b}, {a}, {zero}",
-            "sel {a}, {zero}, {ones}",
-            "str {b}, [{m}, #-4]",
-            "orr {acc}, {a}, {acc}, lsr #1",
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            "b 4f",
-            "3:",
-            "lsr {acc}, {acc}, #1",
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            "4:",
-            m = inout(reg) mem.as_mut_ptr() => _,
-            tp = inout(reg) th.as_ptr() => _,
-            n = inout(reg) n => _,
-            acc = inout(reg) acc,
-            l = in(reg) l,
-            r = in(reg) 1u32 << 14,
-            zero = in(reg) 0u32,
-            ones = in(reg) 0x8000_8000u32,
-            // `CBZ` takes a low register.
-            out("r0") _,
-            t = out(reg) _,
-            a = out(reg) _,
-            b = out(reg) _,
-            options(nostack),
-        );
+    let base = words.as_mut_ptr();
+    let mut records = [0u32; 3 * 16];
+    let mut walk = Walk {
+        tbase: pairs.as_ptr(),
+        tend: pairs.as_ptr().wrapping_add(half),
+        mend: base.wrapping_add(words.len()),
+        out: records.as_mut_ptr(),
+        out_end: records.as_ptr().wrapping_add(records.len()),
+        run: 0,
+    };
+    let (mut m, mut tp) = (base, pairs.as_ptr());
+    while m.cast_const() < walk.mend {
+        walk.out = records.as_mut_ptr();
+        // SAFETY: `words` and `pairs` are borrowed (mutably and shared) for the whole
+        // walk, `words.len()` is a non-zero whole number of pixels of `half >= 1`
+        // words (checked above); `(m, tp)` start at the first pixel and then are
+        // where the last call stopped, which keeps them the same position in a
+        // pixel; `records` is 16 whole records; and `m < mend` (the loop's condition).
+        (m, tp) = unsafe { hard_walk::<LEAKY>(&mut walk, m, tp, l) };
+        let written = (walk.out as usize - records.as_ptr() as usize) / 12;
+        for r in records.chunks_exact(3).take(written) {
+            let (acc, after, run) = (r[0], r[1] as usize, r[2] as usize);
+            fired(acc, (after - base as usize) / 4 - run, run);
+        }
     }
-    acc
 }
 
-/// [`hard_pairs_leaky`] without leak (integrate-and-fire, the pooling neurons):
-/// `v = u` where `u <= th`, else 0.
-#[inline(always)]
-pub fn hard_pairs(mem: &mut [u32], th: &[u32], acc: u32) -> u32 {
-    let n = mem.len().min(th.len());
-    if n == 0 {
-        return acc;
-    }
-    let mut acc = acc;
-    // SAFETY: as `hard_pairs_leaky`: `n >= 1` iterations over `mem[..n]` and
-    // `th[..n]`, both in bounds and not aliased.
-    unsafe {
+/// Where a [`hard_walk`] is and what it needs, read and written by the assembly at
+/// fixed offsets (`#[repr(C)]`, word by word in this order).
+#[repr(C)]
+struct Walk {
+    /// The packed thresholds of one pixel (`tbase..tend`, one word per pair of
+    /// channels, at least one).
+    tbase: *const u32,
+    /// One past the last threshold word.
+    tend: *const u32,
+    /// One past the last membrane word (a whole number of pixels after the first).
+    mend: *const u32,
+    /// The next record slot: the walk writes `[acc, m, run]` for each run that fired.
+    out: *mut u32,
+    /// One past the last record slot (a whole number of 3-word records after `out`).
+    out_end: *const u32,
+    /// Scratch: the current run's length in pairs.
+    run: u32,
+}
+
+/// The assembly of [`hard_walk`]; `$leak` computes `{a}` = the leaked pair from `r0`
+/// (nothing for integrate-and-fire) and `$keep` is the register a neuron that does
+/// not fire keeps (`{a}` leaked, `r0` as it was).
+macro_rules! walk_asm {
+    ($m:ident, $tp:ident, $w:ident, [$($leak:literal),*], $keep:literal, $($operands:tt)*) => {
         asm!(
+            "push {{{k}}}",
+            // A run: at most 16 pairs, inside one pixel.
+            "1:",
+            "ldr {t}, [sp]",
+            "ldr {a}, [{t}, #4]",
+            "sub {a}, {a}, {tp}",
+            "lsr {k}, {a}, #2",
+            "cmp {k}, #16",
+            "it hi",
+            "movhi {k}, #16",
+            "str {k}, [{t}, #20]",
+            "mov {acc}, #0",
             "2:",
             "ldr r0, [{m}], #4",
             "ldr {t}, [{tp}], #4",
             "cbz r0, 3f",
+            $($leak,)*
             "ssub16 {b}, {t}, r0",
-            "sel {b}, r0, {zero}",
+            concat!("sel {b}, ", $keep, ", {zero}"),
             "sel {a}, {zero}, {ones}",
             "str {b}, [{m}, #-4]",
             "orr {acc}, {a}, {acc}, lsr #1",
-            "subs {n}, {n}, #1",
+            "subs {k}, {k}, #1",
             "bne 2b",
             "b 4f",
             "3:",
             "lsr {acc}, {acc}, #1",
-            "subs {n}, {n}, #1",
+            "subs {k}, {k}, #1",
             "bne 2b",
+            // The run's end: the thresholds wrap at the pixel's end; a run that fired
+            // leaves a record; the walk stops at the membranes' end or a full buffer.
             "4:",
-            m = inout(reg) mem.as_mut_ptr() => _,
-            tp = inout(reg) th.as_ptr() => _,
-            n = inout(reg) n => _,
-            acc = inout(reg) acc,
+            "ldr {t}, [sp]",
+            "ldr {a}, [{t}, #4]",
+            "cmp {tp}, {a}",
+            "it eq",
+            "ldreq {tp}, [{t}]",
+            "cmp {acc}, #0",
+            "beq 5f",
+            "ldr {a}, [{t}, #12]",
+            "ldr {b}, [{t}, #20]",
+            "str {acc}, [{a}]",
+            "str {m}, [{a}, #4]",
+            "str {b}, [{a}, #8]",
+            "add {a}, {a}, #12",
+            "str {a}, [{t}, #12]",
+            "ldr {b}, [{t}, #16]",
+            "cmp {a}, {b}",
+            "beq 6f",
+            "5:",
+            "ldr {a}, [{t}, #8]",
+            "cmp {m}, {a}",
+            "blo 1b",
+            "6:",
+            "add sp, sp, #4",
+            m = inout(reg) $m,
+            tp = inout(reg) $tp,
+            k = inout(reg) $w => _,
+            acc = out(reg) _,
             zero = in(reg) 0u32,
             ones = in(reg) 0x8000_8000u32,
             // `CBZ` takes a low register.
@@ -254,10 +288,63 @@ pub fn hard_pairs(mem: &mut [u32], th: &[u32], acc: u32) -> u32 {
             t = out(reg) _,
             a = out(reg) _,
             b = out(reg) _,
-            options(nostack),
-        );
+            $($operands)*
+        )
+    };
+}
+
+/// The hard-reset update of a 16-bit population's neuron pairs (see
+/// [`crate::neuron::Neurons::step_i16`]), from membrane word `*m` and threshold word
+/// `*tp` on: per word, `v = leak(u)` (`LEAKY`; `v = u` without) where `u <= th` and
+/// `v = 0` where `u > th`, lane by lane; a word at rest (`u = 0`) is skipped. The
+/// pairs are walked in runs of at most 16 inside a pixel. A run's spike bits enter
+/// `acc` from the top, one shift per word (lane 0 at bit 15, lane 1 at bit 31, so pair
+/// `j` of a run of `n` ends at bits `16 - n + j` and `32 - n + j`); a run with a spike
+/// writes the record `[acc, m after the run, n]` at `walk.out`. Stops at `walk.mend`
+/// or when the record buffer is full, and returns where it stopped (`m`, `tp`).
+/// `l` is the leak (below `2^15`).
+///
+/// Per word at work: 14 instructions with the leak (`LDR`, `LDR`, `CBZ`, `SMLABB`,
+/// `SMLATB`, `ASR`, `PKHBT`, `SSUB16`, `SEL`, `SEL`, `STR`, `ORR` with the shift,
+/// `SUBS`, `BNE`), 10 without; at rest: 6. Per run: 18, and 10 more with a record.
+///
+/// # Safety
+/// `walk` describes a population whose membranes `m..walk.mend` and thresholds
+/// `walk.tbase..walk.tend` are valid (membranes writable, nothing else aliasing them),
+/// `tbase < tend`, `mend - m` a whole number of pixels (`tend - tbase` words) less
+/// `tp - tbase`, with `tp` in `tbase..tend`; `walk.out..walk.out_end` is writable and
+/// a non-zero whole number of records; and `m < mend`.
+#[inline(always)]
+unsafe fn hard_walk<const LEAKY: bool>(
+    walk: &mut Walk,
+    m: *mut u32,
+    tp: *const u32,
+    l: u32,
+) -> (*mut u32, *const u32) {
+    let (mut m, mut tp) = (m, tp);
+    let w: *mut Walk = walk;
+    // SAFETY: by the caller's contract. Each run covers `k = min(16, (tend - tp) / 4)
+    // >= 1` pairs of the current pixel: the loads of `tp[..k]` stay below `tend` and
+    // the loads and stores of `m[..k]` below `mend` (m and tp move together and a
+    // pixel ends at `tend` exactly when it ends on a pixel boundary of `m`). A record
+    // is three words at `out`, and the walk stops once `out` reaches `out_end`. The
+    // walk state is read and written through `w` (the fields at offsets 0-20 of the
+    // `#[repr(C)]` struct), borrowed mutably for the call. One word is pushed and
+    // popped; GE and condition flags are clobbered (no `preserves_flags`).
+    unsafe {
+        if LEAKY {
+            walk_asm!(m, tp, w, [
+                "smlabb {a}, r0, {l}, {r}",
+                "smlatb {b}, r0, {l}, {r}",
+                "asr {a}, {a}, #15",
+                "pkhbt {a}, {a}, {b}, lsl #1"
+            ], "{a}", l = in(reg) l, r = in(reg) 1u32 << 14);
+        } else {
+            let _ = l;
+            walk_asm!(m, tp, w, [], "r0",);
+        }
     }
-    acc
+    (m, tp)
 }
 
 /// Adds (`QADD16`, or subtracts with `QSUB16` when `negative`) `blocks` blocks of eight

@@ -258,9 +258,9 @@ struct Body<'d, 'a> {
 
 /// Largest analog input shift.
 pub const MAX_ANALOG_SHIFT: u8 = 24;
-/// Most `i8 x u8` products one analog-input neuron sums (`66311`): `127 * 255 * n`
-/// fits an `i32`.
-pub const MAX_ANALOG_FAN_IN: u64 = (i32::MAX as u64) / (127 * 255);
+/// Most `i8 x u8` products one analog-input neuron sums (`65793`): `128 * 255 * n`
+/// fits an `i32` (weights down to `-128`, values `p - center / 256` up to `255` in size).
+pub const MAX_ANALOG_FAN_IN: u64 = (i32::MAX as u64) / (128 * 255);
 
 fn le_i32s(bytes: &[u8]) -> impl Iterator<Item = i32> + '_ {
     bytes

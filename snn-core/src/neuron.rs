@@ -378,37 +378,24 @@ fn step_pairs<const LEAKY: bool, const SUBTRACT: bool>(
         }
         fired += word.count_ones();
     };
-    // Hard reset: the assembly loops, over runs of at most 16 pairs inside one pixel
-    // (so the thresholds need no wrap). Spikes are rare: a run's bits, when it has
-    // any, are spread to neuron order and ORed into the (cleared) bitset at the run's
-    // first neuron `2q`.
+    // Hard reset: the assembly walks the whole population (`dsp::hard_walk`), in
+    // runs of at most 16 pairs inside a pixel. Spikes are rare: a run that fired
+    // leaves a record, whose bits are spread to neuron order here and ORed into the
+    // (cleared) bitset at the run's first neuron `2q`.
     if !SUBTRACT {
         bits.fill(0);
-        let mut q = 0usize;
-        for pixel in words.chunks_exact_mut(half.max(1)) {
-            for (now, th) in pixel.chunks_mut(16).zip(pairs.chunks(16)) {
-                let acc = if LEAKY {
-                    crate::dsp::hard_pairs_leaky(now, th, l, 0)
-                } else {
-                    crate::dsp::hard_pairs(now, th, 0)
-                };
-                let run = now.len();
-                if acc != 0 {
-                    // Pair j of the run: lane 0 at bit 16 - run + j, lane 1 at 32 - run + j.
-                    let acc = acc >> (16 - run);
-                    let two = u64::from(spread(acc & 0xFFFF) | (spread(acc >> 16) << 1))
-                        << (2 * (q % 16));
-                    fired += two.count_ones();
-                    if let Some(b) = bits.get_mut(q / 16) {
-                        *b |= two as u32;
-                    }
-                    if let Some(b) = bits.get_mut(q / 16 + 1) {
-                        *b |= (two >> 32) as u32;
-                    }
-                }
-                q += run;
+        crate::dsp::hard_pairs::<LEAKY>(words, pairs, l, |acc, q, run| {
+            // Pair j of the run: lane 0 at bit 16 - run + j, lane 1 at 32 - run + j.
+            let acc = acc >> (16 - run);
+            let two = u64::from(spread(acc & 0xFFFF) | (spread(acc >> 16) << 1)) << (2 * (q % 16));
+            fired += two.count_ones();
+            if let Some(b) = bits.get_mut(q / 16) {
+                *b |= two as u32;
             }
-        }
+            if let Some(b) = bits.get_mut(q / 16 + 1) {
+                *b |= (two >> 32) as u32;
+            }
+        });
         return fired;
     }
     // Subtract reset: the same in Rust. One pixel at a time.

@@ -163,6 +163,12 @@ pub struct OptimConfig {
     /// device) for accuracy knowingly. Empty: none; one value: every hidden
     /// population; else one per hidden population, in order (a residual block has two).
     pub activity: Vec<f32>,
+    /// Quantisation-aware fine-tuning: the last `qat_epochs` epochs run the forward and
+    /// backward passes on the weights as the device stores them (`i8` with the
+    /// export's scales, [`crate::qat::fake_quantized`]) and apply the gradient to the
+    /// float weights (straight-through for the rounding); their test accuracy is that
+    /// of the quantised weights. 0: none.
+    pub qat_epochs: usize,
 }
 
 /// The simulation window and the run's execution.
@@ -235,6 +241,7 @@ impl Default for OptimConfig {
             loss: Loss::Sse,
             grad: GradForm::Code,
             activity: Vec::new(),
+            qat_epochs: 0,
         }
     }
 }
@@ -398,6 +405,12 @@ impl OptimConfig {
             )?;
         }
         check(self.epochs > 0, "optim.epochs", self.epochs, "at least 1")?;
+        check(
+            self.qat_epochs <= self.epochs,
+            "optim.qat_epochs",
+            self.qat_epochs,
+            "at most optim.epochs",
+        )?;
         check(
             self.batch_size > 0,
             "optim.batch_size",

@@ -75,6 +75,8 @@ pub mod pareto;
 #[cfg(feature = "train")]
 pub mod plots;
 #[cfg(feature = "train")]
+pub mod qat;
+#[cfg(feature = "train")]
 pub mod report;
 #[cfg(feature = "train")]
 pub mod rows;

@@ -206,8 +206,11 @@ struct TrainArgs {
     /// hidden population, or one each.
     #[arg(long, value_delimiter = ',')]
     activity: Option<Vec<f32>>,
+    /// Quantisation-aware fine-tuning in the last N epochs (`optim.qat_epochs`).
+    #[arg(long)]
+    qat_epochs: Option<usize>,
     /// Continue the run in this directory from its checkpoint_latest; only --epochs,
-    /// --lr, --activity and --threads may change with it.
+    /// --lr, --activity, --qat-epochs and --threads may change with it.
     #[arg(long, conflicts_with_all = ["config", "dataset", "data_dir", "arch", "timesteps", "grad", "seed", "train_limit", "test_limit", "out"])]
     resume: Option<PathBuf>,
     /// Run directory (default: runs/<dataset>-<arch>-<time>).
@@ -472,6 +475,7 @@ fn train_cmd(a: TrainArgs, group: &dyn Group) -> Result<()> {
             epochs: a.epochs,
             threads: a.threads,
             activity: a.activity.clone(),
+            qat_epochs: a.qat_epochs,
         },
         stop_after: None,
     };
@@ -490,6 +494,7 @@ fn train_cmd(a: TrainArgs, group: &dyn Group) -> Result<()> {
     overwrite(&mut cfg.optim.epochs, a.epochs);
     overwrite(&mut cfg.optim.lr, a.lr);
     overwrite(&mut cfg.optim.activity, a.activity);
+    overwrite(&mut cfg.optim.qat_epochs, a.qat_epochs);
     overwrite(&mut cfg.optim.grad, a.grad);
     overwrite(&mut run.timesteps, a.timesteps);
     overwrite(&mut run.threads, a.threads);

@@ -28,8 +28,11 @@ pub struct EpochMetrics {
     pub train_ce: f64,
     /// Training accuracy (percent, on the fly).
     pub train_acc: f64,
-    /// Test accuracy of the float network (percent).
+    /// Test accuracy of the float network (percent); in a QAT epoch, of its weights
+    /// on the device's `i8` grid.
     pub test_acc: f64,
+    /// Whether this epoch trained on the quantised weights (`optim.qat_epochs`).
+    pub qat: bool,
     /// Best test accuracy so far.
     pub best_acc: f64,
     /// Training samples per second.
@@ -196,8 +199,10 @@ impl Reporter {
             .map_err(TrainError::io(&self.metrics))?;
         writeln!(f, "{line}").map_err(TrainError::io(&self.metrics))?;
         eprintln!(
-            "epoch {:>3}/{}  loss {:.4}  train {:.2}%  test {:.2}%  best {:.2}% (epoch {best_epoch})  {:.0} samples/s  {:.0}s\n          spikes/neuron/step / silent: {}",
-            m.epoch, self.epochs, m.train_loss, m.train_acc, m.test_acc, m.best_acc, m.samples_per_sec, m.seconds,
+            "epoch {:>3}/{}  loss {:.4}  train {:.2}%  test {:.2}%{}  best {:.2}% (epoch {best_epoch})  {:.0} samples/s  {:.0}s\n          spikes/neuron/step / silent: {}",
+            m.epoch, self.epochs, m.train_loss, m.train_acc, m.test_acc,
+            if m.qat { " (i8 weights)" } else { "" },
+            m.best_acc, m.samples_per_sec, m.seconds,
             compact(&m.train_activity)
         );
         Ok(())

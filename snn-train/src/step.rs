@@ -16,6 +16,7 @@ use crate::grad::{activity_loss, backward_with, cross_entropy, loss_and_grad, Gr
 use crate::net::{Network, Params, PopKind};
 use crate::optim::Sgd;
 use crate::par;
+use crate::qat::fake_quantized;
 use crate::seed::sample_rng;
 use crate::sim::{forward, forward_spikes, Masks, Trace, Window};
 use crate::spikes::{InputSpikes, SpikesError};
@@ -103,6 +104,9 @@ pub struct StepContext<'a> {
     pub batch_size: usize,
     /// Activity-regulariser weight of each population (0 for the input and output).
     pub activity: Vec<f32>,
+    /// The first (0-based) epoch that trains on the quantised weights
+    /// (`optim.qat_epochs`), `usize::MAX` for none.
+    pub qat_from: usize,
 }
 
 /// Per population, the activity weight of `cfg` (`OptimConfig::activity`: none, one
@@ -144,7 +148,16 @@ impl<'a> StepContext<'a> {
             seed: cfg.run.seed,
             batch_size: cfg.optim.batch_size,
             activity: activity_weights(net, &cfg.optim.activity),
+            qat_from: match cfg.optim.qat_epochs {
+                0 => usize::MAX,
+                n => cfg.optim.epochs.saturating_sub(n),
+            },
         }
+    }
+
+    /// Whether epoch `epoch` (0-based) trains on the quantised weights.
+    pub fn qat_at(&self, epoch: usize) -> bool {
+        epoch >= self.qat_from
     }
 
     /// This sample's loss with the activity term, and the backward pass into `grads`.
@@ -273,8 +286,14 @@ impl<'a> StepContext<'a> {
         let mine = group.share(batch.len().div_ceil(CHUNK));
         let items =
             &batch[(mine.start * CHUNK).min(batch.len())..(mine.end * CHUNK).min(batch.len())];
+        // A QAT epoch: the passes see the device's weights, the step moves the float
+        // ones (straight-through).
+        let quantized = self
+            .qat_at(epoch)
+            .then(|| fake_quantized(self.net(), params));
+        let seen = quantized.as_ref().unwrap_or(params);
         let results = par::map_chunks(items, CHUNK, |_, idx| {
-            self.chunk_gradient(params, data, epoch, idx)
+            self.chunk_gradient(seen, data, epoch, idx)
         });
         let (first, last) = (group.is_root(), group.is_last());
         // Sum the chunks' gradients element by element, always in chunk order, with

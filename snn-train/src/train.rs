@@ -23,6 +23,7 @@ use crate::guard::{Guard, GuardError};
 use crate::net::Params;
 use crate::optim::Sgd;
 use crate::par;
+use crate::qat::fake_quantized;
 use crate::report::{EpochMetrics, Reporter};
 use crate::seed::{init_seed, shuffle_rng};
 use crate::setup::{setup, Setup};
@@ -79,6 +80,9 @@ pub struct ResumeOverrides {
     /// New activity-regulariser weights (for example weaker ones once the learning
     /// rate has decayed).
     pub activity: Option<Vec<f32>>,
+    /// A new number of quantisation-aware epochs at the end (for example a QAT phase
+    /// added to a finished run together with more `epochs`).
+    pub qat_epochs: Option<usize>,
 }
 
 impl ResumeOverrides {
@@ -104,6 +108,9 @@ impl ResumeOverrides {
         }
         if let Some(a) = &self.activity {
             cfg.optim.activity = a.clone();
+        }
+        if let Some(n) = self.qat_epochs {
+            cfg.optim.qat_epochs = n;
         }
         cfg.validate()?;
         Ok(cfg)
@@ -282,10 +289,15 @@ pub fn run_in(
             steps: cfg.eval_steps(),
             ..ctx.window
         };
+        // A QAT epoch's accuracy is the quantised weights'.
+        let quantized = ctx.qat_at(epoch).then(|| fake_quantized(&net, &params));
         let (test_acc, test_activity) = par::with_threads(cfg.run.threads, || {
-            evaluate_with_activity(&eval_win, &params, &test)
+            evaluate_with_activity(&eval_win, quantized.as_ref().unwrap_or(&params), &test)
         })?;
-        let plan = save_plan(test_acc, best.0, epoch == 0 && best.1 == 0);
+        // The first QAT epoch starts the race for the best checkpoint afresh: the
+        // exported model is the best on the device's weights.
+        let first_qat = ctx.qat_at(epoch) && (epoch == 0 || !ctx.qat_at(epoch - 1));
+        let plan = save_plan(test_acc, best.0, (epoch == 0 && best.1 == 0) || first_qat);
         if plan.best {
             best = (test_acc, epoch + 1);
         }
@@ -310,6 +322,7 @@ pub fn run_in(
             train_ce: stats.mean_ce(),
             train_acc: stats.accuracy(),
             test_acc,
+            qat: ctx.qat_at(epoch),
             best_acc: best.0,
             samples_per_sec: stats.samples as f64 / train_secs,
             seconds: t0.elapsed().as_secs_f64(),

@@ -266,7 +266,7 @@ fn bad_configs_are_rejected_with_the_reason() {
 }
 
 #[test]
-fn a_resumed_run_takes_a_new_lr_epochs_threads_and_activity() {
+fn a_resumed_run_takes_a_new_lr_epochs_threads_activity_and_qat() {
     let cfg = small(GradForm::Aggregate);
     let dir = tempfile::tempdir().unwrap();
     let first = RunOptions {
@@ -296,11 +296,20 @@ fn a_resumed_run_takes_a_new_lr_epochs_threads_and_activity() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("optim.activity"), "{e}");
+    let bad = train::ResumeOverrides {
+        qat_epochs: Some(4),
+        ..Default::default()
+    };
+    let e = train::run(&TrainConfig::default(), dir.path(), &resume(bad))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("optim.qat_epochs"), "{e}");
     let good = train::ResumeOverrides {
         lr: Some(0.01),
         epochs: Some(3),
         threads: Some(1),
         activity: Some(vec![0.5]),
+        qat_epochs: Some(1),
     };
     let s = train::run(&TrainConfig::default(), dir.path(), &resume(good)).unwrap();
     assert!(s.export.is_some(), "the run ran to its new last epoch");
@@ -308,16 +317,24 @@ fn a_resumed_run_takes_a_new_lr_epochs_threads_and_activity() {
     assert_eq!(ck.epochs_done, 3);
     assert_eq!((ck.config.optim.lr, ck.config.optim.epochs), (0.01, 3));
     assert_eq!(ck.config.optim.activity, vec![0.5]);
+    assert_eq!(ck.config.optim.qat_epochs, 1);
     let saved = TrainConfig::from_file(&dir.path().join("config.toml")).unwrap();
     assert_eq!(saved, ck.config, "config.toml says what the run now uses");
-    let lrs: Vec<f64> = std::fs::read_to_string(dir.path().join("metrics.jsonl"))
+    let metrics: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("metrics.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["lr"].as_f64().unwrap()
-        })
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let lrs: Vec<f64> = metrics.iter().map(|v| v["lr"].as_f64().unwrap()).collect();
+    let qat: Vec<bool> = metrics
+        .iter()
+        .map(|v| v["qat"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        qat,
+        [false, false, true],
+        "the last epoch trained on i8 weights"
+    );
     // Epoch 1 at the original 0.02; epochs 2 and 3 past the milestone at 1: 0.01 * 0.2.
     assert_eq!(lrs.len(), 3);
     assert!(

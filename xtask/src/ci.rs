@@ -481,9 +481,12 @@ fn qemu_runs() -> [QemuStep; 13] {
             QemuArgs::golden,
         ),
         (
-            "QEMU: analog-input golden model (DSP multiply-accumulates)",
+            "QEMU: analog-input golden model (DSP multiply-accumulates), profiled per function",
             Core::M4,
-            QemuArgs::analog_golden,
+            || QemuArgs {
+                profile: true,
+                ..QemuArgs::analog_golden()
+            },
         ),
         (
             "QEMU m0 (Cortex-M0, no DSP): analog-input golden model",

@@ -139,6 +139,10 @@ pub struct QemuArgs {
     /// device case).
     #[arg(long)]
     pub expect_saturation: bool,
+    /// Print where the instructions go, per function, from QEMU's translation-block log
+    /// (slower: QEMU logs every block it runs; not for the USART board)
+    #[arg(long)]
+    pub profile: bool,
 }
 
 impl QemuArgs {
@@ -200,6 +204,7 @@ impl QemuArgs {
             timeout: 300,
             early_exit: Some(snn_core::EarlyExit::Never),
             expect_saturation: false,
+            profile: false,
         }
     }
 
@@ -216,6 +221,7 @@ impl QemuArgs {
             timeout: 120,
             early_exit: Some(snn_core::EarlyExit::Never),
             expect_saturation: false,
+            profile: false,
         }
     }
 
@@ -240,6 +246,7 @@ impl QemuArgs {
             steps: Some(100),
             timeout: 300,
             expect_saturation: true,
+            profile: false,
             ..Self::golden()
         }
     }

@@ -11,6 +11,7 @@ mod firmware;
 mod flags;
 mod flash;
 mod pareto;
+mod profile;
 mod qemu;
 mod robustness;
 mod size;

@@ -27,6 +27,7 @@ use snn_embedded::contract::vectors::case_seed;
 use crate::cores::{self, Core, Spec};
 use crate::firmware::{self, Embed, Target};
 use crate::flags::QemuArgs;
+use crate::profile::Profile;
 use crate::project_root;
 
 /// What the firmware reported for one case (its `CASE`, `SCORES` and `SPIKES` lines).
@@ -150,14 +151,23 @@ fn decode_frames(
     }
 }
 
-/// Runs QEMU on `elf` and returns (exit code, decoded log lines).
-fn run_qemu(spec: &Spec, elf: &Path, timeout_s: u64) -> Result<(i32, Vec<String>)> {
+/// Runs QEMU on `elf` and returns (exit code, decoded log lines); with `profile`, QEMU
+/// also logs the blocks it runs, read into it as they come.
+fn run_qemu(
+    spec: &Spec,
+    elf: &Path,
+    timeout_s: u64,
+    profile: Option<&mut Profile>,
+) -> Result<(i32, Vec<String>)> {
     if spec.serial {
+        if profile.is_some() {
+            bail!("--profile needs a semihosting core: the USART board's QEMU cannot log to standard error for it");
+        }
         return run_qemu_serial(spec, elf, timeout_s);
     }
     check_qemu()?;
-    let out = Command::new("timeout")
-        .arg(timeout_s.to_string())
+    let mut qemu = Command::new("timeout");
+    qemu.arg(timeout_s.to_string())
         .arg("qemu-system-arm")
         .args(["-machine", spec.machine])
         .args(spec.qemu_extra)
@@ -170,17 +180,56 @@ fn run_qemu(spec: &Spec, elf: &Path, timeout_s: u64) -> Result<(i32, Vec<String>
             "-kernel",
         ])
         .arg(elf)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running qemu-system-arm")?;
-    let code = out.status.code().unwrap_or(-1);
+        .stdout(Stdio::piped());
+    let (status, stdout) = match profile {
+        None => {
+            let out = qemu
+                .stderr(Stdio::inherit())
+                .output()
+                .context("running qemu-system-arm")?;
+            (out.status, out.stdout)
+        }
+        Some(profile) => run_profiled(&mut qemu, profile)?,
+    };
+    let code = status.code().unwrap_or(-1);
     let table = defmt_table(elf)?;
     let mut decoder = table.new_stream_decoder();
-    decoder.received(&out.stdout);
+    decoder.received(&stdout);
     let mut lines = Vec::new();
     decode_frames(decoder.as_mut(), &mut lines)?;
     Ok((code, lines))
+}
+
+/// Runs `qemu` with its block log on standard error, feeding `profile` line by line
+/// (other lines are QEMU's own messages, passed on); returns its status and stdout.
+fn run_profiled(
+    qemu: &mut Command,
+    profile: &mut Profile,
+) -> Result<(std::process::ExitStatus, Vec<u8>)> {
+    use std::io::BufRead;
+    let mut child = qemu
+        .args(crate::profile::QEMU_LOG_ARGS)
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running qemu-system-arm")?;
+    let mut out = child.stdout.take().context("QEMU's stdout")?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        out.read_to_end(&mut buf).map(|_| buf)
+    });
+    let err = std::io::BufReader::new(child.stderr.take().context("QEMU's stderr")?);
+    for line in err.lines() {
+        let line = line.context("reading QEMU's log")?;
+        if !profile.feed(&line) {
+            eprintln!("{line}");
+        }
+    }
+    let status = child.wait().context("waiting for qemu-system-arm")?;
+    let stdout = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("QEMU's stdout reader panicked"))?
+        .context("reading QEMU's stdout")?;
+    Ok((status, stdout))
 }
 
 /// Runs board-style firmware, which reports over its first USART and cannot end QEMU:
@@ -368,7 +417,8 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         exit: rule,
     };
     let elf = firmware::build(Target::Qemu(args.core), &embed)?;
-    let (code, lines) = run_qemu(&spec, &elf, args.timeout)?;
+    let mut profile = args.profile.then(Profile::default);
+    let (code, lines) = run_qemu(&spec, &elf, args.timeout, profile.as_mut())?;
     let (device, show) = read_log(&lines, host.len())?;
     let facts = log_facts(&spec, &show, code)?;
     let (flash, ram, stack, per_tick) = (facts.flash, facts.ram, facts.stack, facts.per_tick);
@@ -420,6 +470,10 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
             instr as f64 / events as f64,
             events / n.max(1)
         );
+    }
+    if let Some(p) = profile.as_mut() {
+        print!("{}", p.table(n, instr / n.max(1)));
+        p.check(instr)?;
     }
     let (stack_peak, stack_size) = check_run(code, equal as u64, n, stack)?;
     Ok(Report {
