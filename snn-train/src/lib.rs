@@ -24,6 +24,9 @@
 //! The default feature `train` builds all of it; without it only [`data`] is built
 //! (the dataset readers, for tools that need test images but not the trainer).
 #![warn(missing_docs)]
+// Safe code only, except the SIMD kernels (`simd`, `rows`, `ops`) and the MPI handle
+// (`dist::mpi`), which allow it module by module with a proof at each use.
+#![deny(unsafe_code)]
 
 pub mod data;
 mod error;

@@ -1,5 +1,6 @@
 //! The `snn-train` command line: flags and dispatch only; every command's logic lives
 //! in the library. `cargo xtask train` builds this binary in release mode and runs it.
+#![deny(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -313,8 +314,20 @@ struct ExportArgs {
     membranes: MembraneArg,
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().cmd {
+/// Runs the command; an error is one line (`Error: ` and its causes, colon-separated),
+/// without a backtrace even when `RUST_BACKTRACE` is set, and exit status 1.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse().cmd) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cmd: Cmd) -> Result<()> {
+    match cmd {
         Cmd::Train(a) => in_group(|group| train_cmd(a, group)),
         Cmd::Eval(a) => eval_cmd(a),
         Cmd::Export(a) => export_cmd(a),

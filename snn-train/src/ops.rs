@@ -9,6 +9,9 @@
 //! Each kernel is written once over the row primitives of [`crate::rows`] and compiled
 //! twice: for the x86-64 baseline and, where [`crate::simd::level`] allows, for AVX2
 //! (same bits).
+// The AVX2 instances of the synaptic kernels: each `unsafe` call says why the CPU has
+// the feature.
+#![allow(unsafe_code)]
 
 use crate::net::{dims, ConvGeo, Op, Shape};
 use crate::rows::{Portable, Rows};

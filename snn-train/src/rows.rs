@@ -14,6 +14,8 @@
 //!
 //! A kernel is written once, generic over [`Rows`], and instantiated per level inside
 //! a function compiled for that level (see `ops`).
+// The explicit AVX2 row primitives: each `unsafe` block states its bounds and feature.
+#![allow(unsafe_code)]
 
 /// The row primitives of one SIMD level. Implementations give identical bits.
 pub trait Rows: Copy {

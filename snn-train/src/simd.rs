@@ -20,6 +20,9 @@
 //!
 //! `SNN_SIMD=baseline` (or `avx2`, `avx512`) caps the level; the level in use is
 //! printed in the training banner and the benchmark results.
+// The level dispatch calls `#[target_feature]` functions; each `unsafe` block says why
+// the CPU has the feature.
+#![allow(unsafe_code)]
 
 use std::sync::OnceLock;
 

@@ -373,12 +373,18 @@ pub fn export_checkpoint(
         steps: ck.config.eval_steps(),
         record: false,
     };
-    let a = compare(&win, &ck.params, &blob, test)?;
+    // A checkpoint of a QAT epoch trained on the device's weights: its float network
+    // is those weights with float membranes.
+    let qat = ck.config.optim.qat_epochs;
+    let on_grid = qat > 0 && ck.epochs_done + qat > ck.config.optim.epochs;
+    let quantized = on_grid.then(|| fake_quantized(&ck.net, &ck.params));
+    let a = compare(&win, quantized.as_ref().unwrap_or(&ck.params), &blob, test)?;
     eprintln!(
-        "exported {} ({} bytes, epoch {}): float {:.2}%, fixed point (snn-core) {:.2}%, agreement {:.2}% on {} test images",
+        "exported {} ({} bytes, epoch {}): float{} {:.2}%, fixed point (snn-core) {:.2}%, agreement {:.2}% on {} test images",
         out.display(),
         blob.len(),
         ck.best.1,
+        if on_grid { " (i8 weights)" } else { "" },
         a.float_accuracy,
         a.fixed_accuracy,
         a.agreement,

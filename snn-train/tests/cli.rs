@@ -100,8 +100,9 @@ fn run_bin(cmd: &str, args: &[OsString], cwd: &Path) -> Result<(Option<i32>, Str
         .args(args)
         .current_dir(cwd)
         .env_remove("SNN_DATA_DIR")
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
+        // A user's error stays one line even with backtraces asked for.
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
         .env("RAYON_NUM_THREADS", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -162,7 +163,7 @@ fn check(cmd: &str, cases: Vec<Case>, cwd: &Path) {
                         "error does not name the problem (want {:?}); stderr:\n{stderr}",
                         c.want
                     ))
-                } else if stderr.contains("Caused by:") {
+                } else if stderr.contains("Caused by:") || stderr.contains("backtrace") {
                     Err(format!("error spans several lines; stderr:\n{stderr}"))
                 } else {
                     Ok(first.unwrap_or_default().to_string())

@@ -25,9 +25,20 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-fn main() -> Result<()> {
-    let flags = flags::Xtask::parse();
-    match flags.command {
+/// Runs the task; an error is one line (`Error: ` and its causes), without a
+/// backtrace even when `RUST_BACKTRACE` is set, and exit status 1.
+fn main() -> std::process::ExitCode {
+    match run_task(flags::Xtask::parse().command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_task(command: flags::Cmd) -> Result<()> {
+    match command {
         flags::Cmd::Ci(args) => ci::run(&args),
         flags::Cmd::Train(a) => match a.mpi {
             Some(n) => trainer::run_trainer_mpi(n, &a.args),
