@@ -36,7 +36,7 @@ use snn_core::layer::{for_each_spike, words_for as words};
 use crate::sim::{events_of, Masks, Trace};
 
 /// Which backward pass to run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GradForm {
     /// Restricted BPTT through the unrolled steps (the released code).
@@ -47,7 +47,7 @@ pub enum GradForm {
 }
 
 /// The training loss.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
     /// Summed squared error `sum_k (y_k - onehot_k)^2` (PyTorch `MSELoss(sum)`, as in

@@ -60,7 +60,7 @@ pub enum ShortcutKind {
 }
 
 /// The built-in architectures of `method.md` §7.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// MNIST LeNet: 20C5-AP-50C5-AP-FC200-FC10.

@@ -80,7 +80,7 @@ impl Dataset {
 }
 
 /// The datasets the toolkit knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetKind {
     /// The MNIST subset bundled in `data/mnist-subset` (10,000 train, 2,000 test).
