@@ -370,22 +370,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         }
     }
     test.truncate(opts.images);
-    let mut inference_points = Vec::new();
-    println!(
-        "\n{:>4} {:>8} {:>12} {:>16} {:>12}",
-        "T", "threads", "images/s", "events/image", "ns/event"
-    );
-    for &t in &opts.timesteps {
-        for threads in thread_counts() {
-            let steps = u32::try_from(t).unwrap_or(u32::MAX);
-            let p = inference(&model, &test, steps, threads, 2).map_err(TrainError::from)?;
-            println!(
-                "{:>4} {:>8} {:>12.1} {:>16.0} {:>12.3}",
-                t, p.threads, p.images_per_sec, p.events_per_image, p.ns_per_event
-            );
-            inference_points.push(p);
-        }
-    }
+    let inference_points = inference_table(&model, &test, &opts.timesteps)?;
     Ok(BenchReport {
         cores: num_cores(),
         cpu: cpu_model(),
@@ -394,6 +379,32 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         training,
         inference: inference_points,
     })
+}
+
+/// Host inference of `model` on `test` at each of `timesteps` and thread count, as a
+/// table.
+fn inference_table(
+    model: &Model<'_>,
+    test: &Dataset,
+    timesteps: &[usize],
+) -> Result<Vec<InferencePoint>, BenchError> {
+    let mut points = Vec::new();
+    println!(
+        "\n{:>4} {:>8} {:>12} {:>16} {:>12}",
+        "T", "threads", "images/s", "events/image", "ns/event"
+    );
+    for &t in timesteps {
+        for threads in thread_counts() {
+            let steps = u32::try_from(t).unwrap_or(u32::MAX);
+            let p = inference(model, test, steps, threads, 2).map_err(TrainError::from)?;
+            println!(
+                "{:>4} {:>8} {:>12.1} {:>16.0} {:>12.3}",
+                t, p.threads, p.images_per_sec, p.events_per_image, p.ns_per_event
+            );
+            points.push(p);
+        }
+    }
+    Ok(points)
 }
 
 /// The default model of the inference measurement (`models/lenet-mnist-subset.snn`).

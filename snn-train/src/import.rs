@@ -176,13 +176,7 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
             }
         }
     }
-    let (leak_bits, reset) = leak.unwrap_or((Leak::ONE.to_bits(), Reset::Hard));
-    let neuron = Neuron {
-        leak: f32::from(leak_bits) / f32::from(Leak::ONE.to_bits()),
-        threshold: 1.0,
-        pool_threshold,
-        reset,
-    };
+    let neuron = neuron_of(leak, pool_threshold);
     let input = Shape {
         channels: desc.input.channels,
         height: desc.input.height,
@@ -196,22 +190,38 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
         .map(|(shape, data)| ndarray::ArrayD::from_shape_vec(shape.clone(), data).ok())
         .collect::<Option<Params>>()
         .ok_or(ImportError::WeightCount)?;
-    let enc = Encoding {
-        center: le_i32(desc.input.center).collect(),
-        gain: desc
-            .input
+    Ok(Imported {
+        net,
+        params,
+        enc: encoding_of(&desc.input),
+        deployment: desc.deployment,
+    })
+}
+
+/// The trainer's neuron constants from the first spiking layer's leak and reset (a
+/// model without one: no leak, hard reset) and the pooling threshold; the threshold is
+/// 1 in float units (the weight scales carry the rest).
+fn neuron_of(leak: Option<(u16, Reset)>, pool_threshold: f32) -> Neuron {
+    let (leak_bits, reset) = leak.unwrap_or((Leak::ONE.to_bits(), Reset::Hard));
+    Neuron {
+        leak: f32::from(leak_bits) / f32::from(Leak::ONE.to_bits()),
+        threshold: 1.0,
+        pool_threshold,
+        reset,
+    }
+}
+
+/// The trainer's encoding of a model's input description.
+fn encoding_of(input: &format::InputDesc<'_>) -> Encoding {
+    Encoding {
+        center: le_i32(input.center).collect(),
+        gain: input
             .gain
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect(),
-        analog: desc.input.drive != snn_core::format::Drive::Rate,
-    };
-    Ok(Imported {
-        net,
-        params,
-        enc,
-        deployment: desc.deployment,
-    })
+        analog: input.drive != format::Drive::Rate,
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use rand::seq::SliceRandom;
 
+use crate::activity::Activity;
 use crate::calibrate::calibrate;
 use crate::checkpoint::{write_atomic, Checkpoint, CheckpointError};
 use crate::config::Init;
@@ -19,8 +20,8 @@ use crate::data::{Dataset, Encoding};
 use crate::dist::{Group, Solo};
 use crate::eval::{compare, evaluate_with_activity, Agreement};
 use crate::grad::{silent_loss, Loss};
-use crate::guard::{Guard, GuardError};
-use crate::net::Params;
+use crate::guard::{Failure, Guard, GuardError};
+use crate::net::{Network, Params};
 use crate::optim::Sgd;
 use crate::par;
 use crate::qat::fake_quantized;
@@ -172,21 +173,7 @@ pub fn run_in(
         std::fs::create_dir_all(run_dir).map_err(TrainError::io(run_dir))?;
     }
     let latest_path = run_dir.join("checkpoint_latest");
-    let (cfg, resumed) = if opts.resume {
-        let mut bytes = if root {
-            std::fs::read(&latest_path).map_err(|error| CheckpointError::Io {
-                path: latest_path.clone(),
-                error,
-            })?
-        } else {
-            Vec::new()
-        };
-        group.broadcast_bytes(0, &mut bytes);
-        let ck = Checkpoint::from_bytes(&bytes, &latest_path)?;
-        (opts.overrides.apply(&ck.config)?, Some(ck))
-    } else {
-        (cfg.clone(), None)
-    };
+    let (cfg, resumed) = resolve(group, cfg, &latest_path, opts)?;
     let Setup {
         train,
         test,
@@ -198,54 +185,24 @@ pub fn run_in(
         write_atomic(&path, cfg.to_toml()?.as_bytes()).map_err(TrainError::io(&path))?;
     }
     let epochs = cfg.optim.epochs;
-    let mut reporter = if root {
-        Reporter::new(run_dir, epochs, opts.progress)
-    } else {
-        Reporter::silent(epochs)
-    };
-    reporter.start(&cfg, &net, (&train, &test));
-    if root && group.size() > 1 {
-        eprintln!(
-            "data-parallel over {} MPI ranks: each takes a share of every batch's {CHUNK}-sample chunks",
-            group.size()
-        );
-    }
+    let mut reporter = reporter_for(group, &cfg, &net, run_dir, opts, (&train, &test));
     let ctx = StepContext::new(&cfg, &net, &enc);
     let (mut params, mut sgd, start, mut best) = match resumed {
         Some(ck) => (ck.params, ck.sgd, ck.epochs_done, ck.best),
         None => {
-            let mut p = net.init(cfg.network.init_gain, init_seed(cfg.run.seed));
-            if cfg.network.init == Init::Calibrated {
-                let layers = par::with_threads(cfg.run.threads, || {
-                    calibrate(&ctx.window, &mut p, &train, cfg.run.seed)
-                })?;
-                reporter.calibration(&layers);
-            }
-            let s = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &p)
-                .with_normalized_step(cfg.optim.normalized());
+            let (p, s) = fresh_start(&cfg, &ctx, &train, &mut reporter)?;
             // The initial weights are the first good checkpoint: a run the guard stops
             // in its first epoch resumes from here.
             if root {
-                Checkpoint {
-                    config: cfg.clone(),
-                    net: net.clone(),
-                    epochs_done: 0,
-                    best: (0.0, 0),
-                    params: p.clone(),
-                    sgd: s.clone(),
-                }
-                .save(&latest_path)?;
+                checkpoint(&cfg, &net, 0, (0.0, 0), (&p, &s)).save(&latest_path)?;
             }
             (p, s, 0, (0.0, 0))
         }
     };
     let last = opts.stop_after.map_or(epochs, |n| (start + n).min(epochs));
-    let silent_loss = match cfg.optim.loss {
-        Loss::Sse => Some(silent_loss(cfg.optim.loss, net.classes())),
-        Loss::CrossEntropy => None,
-    };
     // One guard for the whole run: silent batches count across epoch boundaries.
-    let mut guard = Guard::new(silent_loss, cfg.run.guard_samples);
+    let silent = (cfg.optim.loss == Loss::Sse).then(|| silent_loss(Loss::Sse, net.classes()));
+    let mut guard = Guard::new(silent, cfg.run.guard_samples);
     for epoch in start..last {
         let t0 = Instant::now();
         let lr = cfg.optim.lr_at(epoch);
@@ -260,20 +217,7 @@ pub fn run_in(
                 if cfg.run.guard {
                     guard
                         .check(&s, &params, reporter.names())
-                        .map_err(|failure| {
-                            TrainError::from(GuardError {
-                                epoch: epoch + 1,
-                                batch: b + 1,
-                                failure,
-                                lr,
-                                base_lr: cfg.optim.lr,
-                                run_dir: run_dir.to_path_buf(),
-                                checkpoint: match epoch {
-                                    0 => format!("{} (the initial weights)", latest_path.display()),
-                                    e => format!("{} (after epoch {e})", latest_path.display()),
-                                },
-                            })
-                        })?;
+                        .map_err(|f| guard_error(f, (epoch, b), lr, &cfg, run_dir))?;
                 }
                 stats.add(&s);
                 reporter.batch(batch.len(), &stats);
@@ -285,15 +229,7 @@ pub fn run_in(
             // Rank 0 evaluates and saves; the next batch waits for it.
             continue;
         }
-        let eval_win = Window {
-            steps: cfg.eval_steps(),
-            ..ctx.window
-        };
-        // A QAT epoch's accuracy is the quantised weights'.
-        let quantized = ctx.qat_at(epoch).then(|| fake_quantized(&net, &params));
-        let (test_acc, test_activity) = par::with_threads(cfg.run.threads, || {
-            evaluate_with_activity(&eval_win, quantized.as_ref().unwrap_or(&params), &test)
-        })?;
+        let (test_acc, test_activity) = test_epoch(&cfg, &ctx, epoch, &params, &test)?;
         // The first QAT epoch starts the race for the best checkpoint afresh: the
         // exported model is the best on the device's weights.
         let first_qat = ctx.qat_at(epoch) && (epoch == 0 || !ctx.qat_at(epoch - 1));
@@ -301,14 +237,7 @@ pub fn run_in(
         if plan.best {
             best = (test_acc, epoch + 1);
         }
-        let ck = Checkpoint {
-            config: cfg.clone(),
-            net: net.clone(),
-            epochs_done: epoch + 1,
-            best,
-            params: params.clone(),
-            sgd: sgd.clone(),
-        };
+        let ck = checkpoint(&cfg, &net, epoch + 1, best, (&params, &sgd));
         if plan.best {
             ck.save(&run_dir.join("checkpoint_best"))?;
         }
@@ -331,22 +260,167 @@ pub fn run_in(
         };
         reporter.end_epoch(&m, best.1)?;
     }
-    let mut summary = RunSummary {
-        best,
-        export: None,
-        model: None,
-        params,
+    let (export, model) = match root && last == epochs {
+        true => {
+            let (agreement, path) = export_best(run_dir, &cfg, &test, &enc)?;
+            (Some(agreement), Some(path))
+        }
+        false => (None, None),
     };
-    if root && last == epochs {
-        let best_ck = Checkpoint::load(&run_dir.join("checkpoint_best"))?;
-        let model_path = run_dir.join("model.snn");
-        let agreement = par::with_threads(cfg.run.threads, || {
-            export_checkpoint(&best_ck, &test, &enc, &model_path, None)
-        })??;
-        summary.export = Some(agreement);
-        summary.model = Some(model_path);
+    Ok(RunSummary {
+        best,
+        export,
+        model,
+        params,
+    })
+}
+
+/// The guard's stop in batch `b` of epoch `epoch` (both 0-based), with where the run
+/// can continue from.
+fn guard_error(
+    failure: Failure,
+    (epoch, b): (usize, usize),
+    lr: f32,
+    cfg: &TrainConfig,
+    run_dir: &Path,
+) -> GuardError {
+    let latest = run_dir.join("checkpoint_latest");
+    GuardError {
+        epoch: epoch + 1,
+        batch: b + 1,
+        failure,
+        lr,
+        base_lr: cfg.optim.lr,
+        run_dir: run_dir.to_path_buf(),
+        checkpoint: match epoch {
+            0 => format!("{} (the initial weights)", latest.display()),
+            e => format!("{} (after epoch {e})", latest.display()),
+        },
     }
-    Ok(summary)
+}
+
+/// The run's reporter (silent on ranks other than 0), after its banner.
+fn reporter_for(
+    group: &dyn Group,
+    cfg: &TrainConfig,
+    net: &Network,
+    run_dir: &Path,
+    opts: &RunOptions,
+    data: (&Dataset, &Dataset),
+) -> Reporter {
+    let epochs = cfg.optim.epochs;
+    let root = group.is_root();
+    let mut reporter = if root {
+        Reporter::new(run_dir, epochs, opts.progress)
+    } else {
+        Reporter::silent(epochs)
+    };
+    reporter.start(cfg, net, data);
+    if root && group.size() > 1 {
+        eprintln!(
+            "data-parallel over {} MPI ranks: each takes a share of every batch's {CHUNK}-sample chunks",
+            group.size()
+        );
+    }
+    reporter
+}
+
+/// Exports the run's best checkpoint to `model.snn` and scores it: the end of a run.
+fn export_best(
+    run_dir: &Path,
+    cfg: &TrainConfig,
+    test: &Dataset,
+    enc: &Encoding,
+) -> Result<(Agreement, PathBuf), TrainError> {
+    let best_ck = Checkpoint::load(&run_dir.join("checkpoint_best"))?;
+    let model_path = run_dir.join("model.snn");
+    let agreement = par::with_threads(cfg.run.threads, || {
+        export_checkpoint(&best_ck, test, enc, &model_path, None)
+    })??;
+    Ok((agreement, model_path))
+}
+
+/// The configuration a run goes on with, and the checkpoint it resumes from: with
+/// `opts.resume`, rank 0 reads `checkpoint_latest` and hands it to every rank, and the
+/// overrides apply to its configuration; else `cfg` from scratch.
+fn resolve(
+    group: &dyn Group,
+    cfg: &TrainConfig,
+    latest_path: &Path,
+    opts: &RunOptions,
+) -> Result<(TrainConfig, Option<Checkpoint>), TrainError> {
+    if !opts.resume {
+        return Ok((cfg.clone(), None));
+    }
+    let mut bytes = if group.is_root() {
+        std::fs::read(latest_path).map_err(|error| CheckpointError::Io {
+            path: latest_path.to_path_buf(),
+            error,
+        })?
+    } else {
+        Vec::new()
+    };
+    group.broadcast_bytes(0, &mut bytes);
+    let ck = Checkpoint::from_bytes(&bytes, latest_path)?;
+    Ok((opts.overrides.apply(&ck.config)?, Some(ck)))
+}
+
+/// A new run's weights and optimiser: the seeded init, calibrated on the training data
+/// unless `network.init = "random"`.
+fn fresh_start(
+    cfg: &TrainConfig,
+    ctx: &StepContext,
+    train: &Dataset,
+    reporter: &mut Reporter,
+) -> Result<(Params, Sgd), TrainError> {
+    let net = ctx.net();
+    let mut p = net.init(cfg.network.init_gain, init_seed(cfg.run.seed));
+    if cfg.network.init == Init::Calibrated {
+        let layers = par::with_threads(cfg.run.threads, || {
+            calibrate(&ctx.window, &mut p, train, cfg.run.seed)
+        })?;
+        reporter.calibration(&layers);
+    }
+    let s = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &p)
+        .with_normalized_step(cfg.optim.normalized());
+    Ok((p, s))
+}
+
+/// The checkpoint after `epochs_done` epochs.
+fn checkpoint(
+    cfg: &TrainConfig,
+    net: &Network,
+    epochs_done: usize,
+    best: (f64, usize),
+    (params, sgd): (&Params, &Sgd),
+) -> Checkpoint {
+    Checkpoint {
+        config: cfg.clone(),
+        net: net.clone(),
+        epochs_done,
+        best,
+        params: params.clone(),
+        sgd: sgd.clone(),
+    }
+}
+
+/// Test accuracy and activity after epoch `epoch` (0-based) at the evaluation window;
+/// a QAT epoch's are the quantised weights'.
+fn test_epoch(
+    cfg: &TrainConfig,
+    ctx: &StepContext,
+    epoch: usize,
+    params: &Params,
+    test: &Dataset,
+) -> Result<(f64, Activity), TrainError> {
+    let eval_win = Window {
+        steps: cfg.eval_steps(),
+        ..ctx.window
+    };
+    let quantized = ctx.qat_at(epoch).then(|| fake_quantized(ctx.net(), params));
+    Ok(par::with_threads(cfg.run.threads, || {
+        evaluate_with_activity(&eval_win, quantized.as_ref().unwrap_or(params), test)
+    })?)
 }
 
 /// Exports a checkpoint to `out` (atomically) and compares float and fixed point on

@@ -74,34 +74,6 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
     let host: serde_json::Value = serde_json::from_slice(
         &std::fs::read(&host).with_context(|| format!("reading {}", host.display()))?,
     )?;
-    let core_json = |r: &Report| {
-        let spec = r.core.spec();
-        serde_json::json!({
-            "core": spec.name,
-            "cpu": spec.cpu,
-            "machine": spec.machine,
-            "target": spec.target,
-            "dsp_feature": spec.dsp,
-            "model": r.model,
-            "inputs": r.inputs,
-            "timesteps": r.steps,
-            "early_exit": r.early_exit.to_string(),
-            "mean_steps": r.mean_steps,
-            "instructions_per_inference": r.instructions_per_inference,
-            "instructions_per_event": r.instructions_per_event,
-            "events_per_inference": r.events_per_inference,
-            "instructions_per_tick": r.instructions_per_tick,
-            "flash_bytes": r.flash,
-            "ram_bytes": r.ram,
-            "stack_peak_bytes": r.stack_peak,
-            "stack_region_bytes": r.stack_size,
-            "note": format!(
-                "QEMU {}, -icount shift=0, SysTick-derived ({} instructions per tick, calibrated), firmware release profile with fat LTO",
-                spec.machine,
-                spec.quantum()
-            ),
-        })
-    };
     let m4 = &reports[0];
     let doc = serde_json::json!({
         "host": host,
@@ -110,6 +82,47 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
     });
     let out = dir.join("results.json");
     std::fs::write(&out, serde_json::to_string_pretty(&doc)?)?;
+    print_table(&reports, &root);
+    println!(
+        "\nQEMU m4: {} instructions per inference, {:.2} per synaptic event ({} events, T = {})",
+        m4.instructions_per_inference, m4.instructions_per_event, m4.events_per_inference, m4.steps
+    );
+    println!("results: {}", out.display());
+    Ok(())
+}
+
+/// One core's run as the JSON object of `results.json`.
+fn core_json(r: &Report) -> serde_json::Value {
+    let spec = r.core.spec();
+    serde_json::json!({
+        "core": spec.name,
+        "cpu": spec.cpu,
+        "machine": spec.machine,
+        "target": spec.target,
+        "dsp_feature": spec.dsp,
+        "model": r.model,
+        "inputs": r.inputs,
+        "timesteps": r.steps,
+        "early_exit": r.early_exit.to_string(),
+        "mean_steps": r.mean_steps,
+        "instructions_per_inference": r.instructions_per_inference,
+        "instructions_per_event": r.instructions_per_event,
+        "events_per_inference": r.events_per_inference,
+        "instructions_per_tick": r.instructions_per_tick,
+        "flash_bytes": r.flash,
+        "ram_bytes": r.ram,
+        "stack_peak_bytes": r.stack_peak,
+        "stack_region_bytes": r.stack_size,
+        "note": format!(
+            "QEMU {}, -icount shift=0, SysTick-derived ({} instructions per tick, calibrated), firmware release profile with fat LTO",
+            spec.machine,
+            spec.quantum()
+        ),
+    })
+}
+
+/// The runs as a table, one line per core and early-exit rule.
+fn print_table(reports: &[Report], root: &std::path::Path) {
     println!(
         "\n{:<9} {:<14} {:<26} {:<32} {:>3} {:<11} {:>6} {:>13} {:>9} {:>10} {:>8} {:>8} {:>8}",
         "core",
@@ -126,11 +139,11 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
         "RAM",
         "stack"
     );
-    for r in &reports {
+    for r in reports {
         let spec = r.core.spec();
         let path = std::path::Path::new(&r.model);
         let model = path
-            .strip_prefix(&root)
+            .strip_prefix(root)
             .unwrap_or(path)
             .display()
             .to_string();
@@ -151,10 +164,4 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
             r.stack_peak
         );
     }
-    println!(
-        "\nQEMU m4: {} instructions per inference, {:.2} per synaptic event ({} events, T = {})",
-        m4.instructions_per_inference, m4.instructions_per_event, m4.events_per_inference, m4.steps
-    );
-    println!("results: {}", out.display());
-    Ok(())
 }

@@ -194,7 +194,22 @@ fn fuzz() -> Result<()> {
     Ok(())
 }
 
+/// Runs every CI step (with `--quick`: the formatting, lints and host tests only), each
+/// named for what it checks; every step runs even when an earlier one failed, and the
+/// failures are reported together at the end.
 pub fn run(args: &CiArgs) -> Result<()> {
+    let mut steps = checks();
+    if !args.quick {
+        steps.extend(thumb_steps());
+        steps.extend(firmware_steps());
+        steps.extend(device_steps());
+        steps.extend(feature_steps());
+    }
+    run_steps(steps)
+}
+
+/// Formatting, lints and the host tests.
+fn checks() -> Vec<(&'static str, Step)> {
     let root = project_root();
     let manifest = |p: &str| {
         root.join(p)
@@ -203,7 +218,7 @@ pub fn run(args: &CiArgs) -> Result<()> {
             .into_owned()
     };
     let (xtask, fw) = (manifest("xtask"), manifest("firmware"));
-    let mut steps = vec![
+    vec![
         ("fmt", cargo_with(&["fmt", "--all", "--check"])),
         (
             "fmt xtask",
@@ -241,80 +256,42 @@ pub fn run(args: &CiArgs) -> Result<()> {
             "test xtask (tidy)",
             cargo_with(&["test", "--manifest-path", &xtask]),
         ),
-    ];
-    if !args.quick {
-        for target in THUMB_TARGETS {
-            steps.push((
-                "snn-core for thumb (defmt)",
-                cargo_with(&[
-                    "build",
-                    "-p",
-                    "snn-core",
-                    "--release",
-                    "--target",
-                    target,
-                    "--features",
-                    "defmt",
-                ]),
-            ));
-            steps.push((
-                "snn-core for thumb",
-                cargo_with(&["build", "-p", "snn-core", "--release", "--target", target]),
-            ));
-        }
-        for target in ["thumbv7em-none-eabihf", "thumbv8m.main-none-eabihf"] {
-            steps.push((
-                "clippy snn-core for thumb (dsp: the inline-assembly kernels)",
-                cargo_with(&[
-                    "clippy",
-                    "-p",
-                    "snn-core",
-                    "--release",
-                    "--target",
-                    target,
-                    "--features",
-                    "dsp",
-                    "--",
-                    "-D",
-                    "warnings",
-                ]),
-            ));
-        }
+    ]
+}
+
+/// The `snn-core` and `snn-embedded` builds and lints for the Cortex-M targets, the
+/// 32-bit blob tests and the fuzz run.
+fn thumb_steps() -> Vec<(&'static str, Step)> {
+    let mut steps = Vec::new();
+    for target in THUMB_TARGETS {
         steps.push((
-            "snn-core on i686 (32-bit usize): corrupted and crafted blobs",
-            cargo_with(&[
-                "test",
-                "-p",
-                "snn-core",
-                "--target",
-                TARGET_32BIT,
-                "--test",
-                "format_errors",
-                "--test",
-                "overflow",
-                "--",
-                "--nocapture",
-            ]),
-        ));
-        steps.push(("fuzz from_bytes (60 s, seeded)", Step::Task(Box::new(fuzz))));
-        steps.push((
-            "snn-embedded for Cortex-M4F",
+            "snn-core for thumb (defmt)",
             cargo_with(&[
                 "build",
                 "-p",
-                "snn-embedded",
+                "snn-core",
                 "--release",
                 "--target",
-                "thumbv7em-none-eabihf",
+                target,
                 "--features",
-                "cortex-m,defmt",
+                "defmt",
             ]),
         ));
         steps.push((
-            "clippy firmware (qemu)",
-            firmware_cargo(&[
+            "snn-core for thumb",
+            cargo_with(&["build", "-p", "snn-core", "--release", "--target", target]),
+        ));
+    }
+    for target in ["thumbv7em-none-eabihf", "thumbv8m.main-none-eabihf"] {
+        steps.push((
+            "clippy snn-core for thumb (dsp: the inline-assembly kernels)",
+            cargo_with(&[
                 "clippy",
+                "-p",
+                "snn-core",
                 "--release",
+                "--target",
+                target,
                 "--features",
                 "dsp",
                 "--",
@@ -322,115 +299,176 @@ pub fn run(args: &CiArgs) -> Result<()> {
                 "warnings",
             ]),
         ));
+    }
+    steps.push((
+        "snn-core on i686 (32-bit usize): corrupted and crafted blobs",
+        cargo_with(&[
+            "test",
+            "-p",
+            "snn-core",
+            "--target",
+            TARGET_32BIT,
+            "--test",
+            "format_errors",
+            "--test",
+            "overflow",
+            "--",
+            "--nocapture",
+        ]),
+    ));
+    steps.push(("fuzz from_bytes (60 s, seeded)", Step::Task(Box::new(fuzz))));
+    steps
+}
+
+/// The firmware lints for every QEMU machine and the boards.
+fn firmware_steps() -> Vec<(&'static str, Step)> {
+    let mut steps = Vec::new();
+    steps.push((
+        "snn-embedded for Cortex-M4F",
+        cargo_with(&[
+            "build",
+            "-p",
+            "snn-embedded",
+            "--release",
+            "--target",
+            "thumbv7em-none-eabihf",
+            "--features",
+            "cortex-m,defmt",
+        ]),
+    ));
+    steps.push((
+        "clippy firmware (qemu)",
+        firmware_cargo(&[
+            "clippy",
+            "--release",
+            "--features",
+            "dsp",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    ));
+    steps.push((
+        "clippy firmware (board)",
+        firmware_cargo(&[
+            "clippy",
+            "--release",
+            "--no-default-features",
+            "--features",
+            "board",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    ));
+    for (name, features, target) in [
+        (
+            "clippy firmware (m33)",
+            "qemu,dsp",
+            "thumbv8m.main-none-eabihf",
+        ),
+        ("clippy firmware (m0)", "qemu", "thumbv6m-none-eabi"),
+        (
+            "clippy firmware (netduino)",
+            "netduino",
+            "thumbv7em-none-eabihf",
+        ),
+    ] {
         steps.push((
-            "clippy firmware (board)",
+            name,
             firmware_cargo(&[
                 "clippy",
                 "--release",
+                "--target",
+                target,
                 "--no-default-features",
                 "--features",
-                "board",
+                features,
                 "--",
                 "-D",
                 "warnings",
             ]),
         ));
-        for (name, features, target) in [
-            (
-                "clippy firmware (m33)",
-                "qemu,dsp",
-                "thumbv8m.main-none-eabihf",
-            ),
-            ("clippy firmware (m0)", "qemu", "thumbv6m-none-eabi"),
-            (
-                "clippy firmware (netduino)",
-                "netduino",
-                "thumbv7em-none-eabihf",
-            ),
-        ] {
-            steps.push((
-                name,
-                firmware_cargo(&[
-                    "clippy",
-                    "--release",
-                    "--target",
-                    target,
-                    "--no-default-features",
-                    "--features",
-                    features,
-                    "--",
-                    "-D",
-                    "warnings",
-                ]),
-            ));
-        }
-        for (name, core, args) in qemu_runs() {
-            steps.push((
-                name,
-                Step::Task(Box::new(move || crate::qemu::run(&on(core, args())))),
-            ));
-        }
+    }
+    steps
+}
+
+/// Every QEMU run (bit-exact or fail) and the board firmware sizes.
+fn device_steps() -> Vec<(&'static str, Step)> {
+    let mut steps = Vec::new();
+    for (name, core, args) in qemu_runs() {
         steps.push((
-            "board firmware size (STM32F4 budget)",
-            Step::Task(Box::new(|| {
-                crate::size::run(&SizeArgs {
-                    model: None,
-                    netduino: false,
-                })
-            })),
-        ));
-        steps.push((
-            "netduino firmware size (STM32F405: 1 MiB flash, 192 KiB RAM)",
-            Step::Task(Box::new(|| {
-                crate::size::run(&SizeArgs {
-                    model: None,
-                    netduino: true,
-                })
-            })),
-        ));
-        steps.push((
-            "MPI: clippy and data-parallel training with 1-4 ranks (feature mpi)",
-            Step::Task(Box::new(mpi)),
-        ));
-        steps.push((
-            "NIR: clippy, round trips, cross-checks against the nir package (feature nir)",
-            Step::Task(Box::new(nir)),
-        ));
-        steps.push((
-            "robustness matrix, reduced (cargo xtask robustness)",
-            Step::Task(Box::new(|| {
-                crate::robustness::run(&crate::flags::RobustnessArgs { full: false })
-            })),
-        ));
-        steps.push((
-            "benchmarks, reduced (cargo xtask bench --quick)",
-            Step::Task(Box::new(|| {
-                crate::bench::run_bench(&BenchArgs {
-                    quick: true,
-                    margin: 128,
-                })
-            })),
-        ));
-        steps.push((
-            "analysis and plots, reduced (cargo xtask analyze)",
-            Step::Task(Box::new(|| {
-                let args: Vec<String> = [
-                    "--model",
-                    "models/lenet-mnist-subset.snn",
-                    "--images",
-                    "50",
-                    "--curve",
-                    "5,10,20",
-                    "--out",
-                    "target/analysis",
-                ]
-                .map(String::from)
-                .to_vec();
-                crate::trainer::run_trainer("analyze", &args)
-            })),
+            name,
+            Step::Task(Box::new(move || crate::qemu::run(&on(core, args())))),
         ));
     }
-    run_steps(steps)
+    steps.push((
+        "board firmware size (STM32F4 budget)",
+        Step::Task(Box::new(|| {
+            crate::size::run(&SizeArgs {
+                model: None,
+                netduino: false,
+            })
+        })),
+    ));
+    steps.push((
+        "netduino firmware size (STM32F405: 1 MiB flash, 192 KiB RAM)",
+        Step::Task(Box::new(|| {
+            crate::size::run(&SizeArgs {
+                model: None,
+                netduino: true,
+            })
+        })),
+    ));
+    steps
+}
+
+/// The `mpi` and `nir` features, and the reduced robustness matrix, benchmarks and
+/// analysis.
+fn feature_steps() -> Vec<(&'static str, Step)> {
+    let mut steps = Vec::new();
+    steps.push((
+        "MPI: clippy and data-parallel training with 1-4 ranks (feature mpi)",
+        Step::Task(Box::new(mpi)),
+    ));
+    steps.push((
+        "NIR: clippy, round trips, cross-checks against the nir package (feature nir)",
+        Step::Task(Box::new(nir)),
+    ));
+    steps.push((
+        "robustness matrix, reduced (cargo xtask robustness)",
+        Step::Task(Box::new(|| {
+            crate::robustness::run(&crate::flags::RobustnessArgs { full: false })
+        })),
+    ));
+    steps.push((
+        "benchmarks, reduced (cargo xtask bench --quick)",
+        Step::Task(Box::new(|| {
+            crate::bench::run_bench(&BenchArgs {
+                quick: true,
+                margin: 128,
+            })
+        })),
+    ));
+    steps.push((
+        "analysis and plots, reduced (cargo xtask analyze)",
+        Step::Task(Box::new(|| {
+            let args: Vec<String> = [
+                "--model",
+                "models/lenet-mnist-subset.snn",
+                "--images",
+                "50",
+                "--curve",
+                "5,10,20",
+                "--out",
+                "target/analysis",
+            ]
+            .map(String::from)
+            .to_vec();
+            crate::trainer::run_trainer("analyze", &args)
+        })),
+    ));
+    steps
 }
 
 /// A QEMU CI step: its name, the core, and the run's arguments.
