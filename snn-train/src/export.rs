@@ -19,12 +19,13 @@ use snn_core::format::{
     interleave_rows, ConvDesc, Deployment, Drive, InputDesc, LayerDesc, Membranes, ModelDesc,
     NeuronDesc, Reset, Shortcut,
 };
-use snn_core::layer::{shortcut_gain_from_f32, weight_from_f32, weight_scale};
+use snn_core::layer::{shortcut_gain_from_f32, weight_scale};
 use snn_core::model::MAX_ANALOG_SHIFT;
 use snn_core::neuron::{threshold_from_f32, Leak};
 
 use crate::data::Encoding;
 use crate::net::{Network, Op, Params, Shape};
+use crate::quant;
 use crate::spec::LayerSpec;
 
 /// Why a network could not be exported.
@@ -47,27 +48,21 @@ pub enum ExportError {
     },
 }
 
-/// Per-output-channel scales of weights whose last axis is the output channel: the
-/// largest magnitude over everything else, as `snn-core`'s [`weight_scale`].
+/// Per-output-channel scales of weights whose last axis is the output channel
+/// ([`quant::scales`] with one group per channel).
 pub(crate) fn channel_scales(tensors: &[&ArrayD<f32>]) -> Vec<f32> {
     let oc = tensors[0].shape().last().copied().unwrap_or(1);
-    let mut max = vec![0.0f32; oc];
-    for t in tensors {
-        for (i, v) in t.iter().enumerate() {
-            let c = i % oc;
-            max[c] = max[c].max(v.abs());
-        }
-    }
-    max.into_iter().map(weight_scale).collect()
+    let slices: Vec<&[f32]> = tensors
+        .iter()
+        .map(|t| t.as_slice().expect("parameters are contiguous"))
+        .collect();
+    quant::scales(&slices, oc, oc)
 }
 
 /// `i8` weights (as bytes) of `t` with per-output-channel `scales`.
-pub(crate) fn quantize(t: &ArrayD<f32>, scales: &[f32]) -> Vec<u8> {
-    let oc = scales.len();
-    t.iter()
-        .enumerate()
-        .map(|(i, &v)| weight_from_f32(v, scales[i % oc]) as u8)
-        .collect()
+fn quantize(t: &ArrayD<f32>, scales: &[f32]) -> Vec<u8> {
+    let oc = t.shape().last().copied().unwrap_or(1);
+    quant::quantize(t.as_slice().expect("parameters are contiguous"), scales, oc)
 }
 
 pub(crate) fn le_i32(values: impl Iterator<Item = i32>) -> Vec<u8> {

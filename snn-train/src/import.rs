@@ -15,6 +15,7 @@ use snn_core::neuron::Leak;
 use crate::data::Encoding;
 use crate::error::NetworkError;
 use crate::net::{Network, Neuron, Params, Shape};
+use crate::quant;
 use crate::spec::{LayerSpec, ShortcutKind};
 
 /// Why a model could not be turned back into a float network.
@@ -59,18 +60,6 @@ fn le_i32(b: &[u8]) -> impl Iterator<Item = i32> + '_ {
         .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
-/// Float weights `w_i8 * scale[i % scales.len()]` in logical order, from weight rows of
-/// `row` bytes stored interleaved ([`format::interleave_rows`]).
-fn dequantize(weights: &[u8], scales: &[f32], row: u16) -> Vec<f32> {
-    let mut w = weights.to_vec();
-    format::interleave_rows(&mut w, usize::from(row));
-    let oc = scales.len().max(1);
-    w.iter()
-        .enumerate()
-        .map(|(i, &w)| f32::from(w as i8) * scales[i % oc])
-        .collect()
-}
-
 /// `1 / threshold_c` for each channel (the weight scale export used with `V_th = 1`).
 fn scales(n: &NeuronDesc<'_>) -> Vec<f32> {
     le_i32(n.thresholds)
@@ -109,7 +98,11 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
                     stride: usize::from(conv.stride),
                     padding: Some(usize::from(conv.padding)),
                 });
-                tensors.push(dequantize(conv.weights, &scales(neuron), conv.out_channels));
+                tensors.push(quant::dequantize(
+                    conv.weights,
+                    &scales(neuron),
+                    conv.out_channels,
+                ));
                 leak.get_or_insert((neuron.leak, neuron.reset));
             }
             LayerDesc::Pool { neuron } => {
@@ -124,7 +117,7 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
                 layers.push(LayerSpec::Dense {
                     units: usize::from(*outputs),
                 });
-                tensors.push(dequantize(weights, &scales(neuron), *outputs));
+                tensors.push(quant::dequantize(weights, &scales(neuron), *outputs));
                 leak.get_or_insert((neuron.leak, neuron.reset));
             }
             LayerDesc::Residual {
@@ -143,15 +136,15 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
                     });
                 }
                 let s2 = scales(neuron2);
-                tensors.push(dequantize(
+                tensors.push(quant::dequantize(
                     conv1.weights,
                     &scales(neuron1),
                     conv1.out_channels,
                 ));
-                tensors.push(dequantize(conv2.weights, &s2, conv2.out_channels));
+                tensors.push(quant::dequantize(conv2.weights, &s2, conv2.out_channels));
                 let kind = match shortcut {
                     Shortcut::Conv { weights } => {
-                        tensors.push(dequantize(weights, &s2, conv2.out_channels));
+                        tensors.push(quant::dequantize(weights, &s2, conv2.out_channels));
                         ShortcutKind::Conv
                     }
                     Shortcut::Identity { .. } => ShortcutKind::Identity,
@@ -171,7 +164,7 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
             } => {
                 layers.push(LayerSpec::Output);
                 classes = usize::from(*c);
-                tensors.push(dequantize(weights, &[*scale], *c));
+                tensors.push(quant::dequantize(weights, &[*scale], *c));
                 leak.get_or_insert((*l, Reset::Hard));
             }
         }

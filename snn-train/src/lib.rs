@@ -80,6 +80,8 @@ pub mod plots;
 #[cfg(feature = "train")]
 pub mod qat;
 #[cfg(feature = "train")]
+pub mod quant;
+#[cfg(feature = "train")]
 pub mod report;
 #[cfg(feature = "train")]
 pub mod rows;

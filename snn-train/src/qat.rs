@@ -16,7 +16,6 @@
 //! / s)`). Their effect is what `snn-train analyze` reports as float/fixed agreement.
 
 use ndarray::ArrayD;
-use snn_core::layer::weight_from_f32;
 
 use crate::export::channel_scales;
 use crate::net::{Network, Params};
@@ -78,11 +77,12 @@ pub fn fake_quantized(net: &Network, params: &Params) -> Params {
 /// `w = s * q(w, s)` for every element, `s` the scale of its output channel (the last
 /// axis).
 fn round_to_grid(t: &mut ArrayD<f32>, scales: &[f32]) {
-    let oc = scales.len().max(1);
-    for (i, v) in t.iter_mut().enumerate() {
-        let s = scales[i % oc];
-        *v = f32::from(weight_from_f32(*v, s)) * s;
-    }
+    let oc = t.shape().last().copied().unwrap_or(1);
+    crate::quant::round_to_grid(
+        t.as_slice_mut().expect("parameters are contiguous"),
+        scales,
+        oc,
+    );
 }
 
 #[cfg(test)]

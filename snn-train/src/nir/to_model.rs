@@ -5,7 +5,9 @@
 //! our own export (`crate::export`). See `docs/nir.md` for the discretisation.
 
 use snn_core::format::Reset;
-use snn_core::layer::{shortcut_gain_from_f32, weight_from_f32, weight_scale, Shape};
+use snn_core::layer::{shortcut_gain_from_f32, Shape};
+
+use crate::quant::quantize;
 use snn_core::neuron::{threshold_from_f32, Leak};
 
 mod chain;
@@ -146,22 +148,7 @@ fn scales_for(
             return (sc, true);
         }
     }
-    let mut max = vec![0.0f32; n];
-    for t in tensors {
-        for (i, &w) in t.iter().enumerate() {
-            let c = (i % co) % n;
-            max[c] = max[c].max(w.abs());
-        }
-    }
-    (max.into_iter().map(weight_scale).collect(), false)
-}
-
-fn quantize(t: &[f32], scales: &[f32], co: usize) -> Vec<u8> {
-    let n = scales.len();
-    t.iter()
-        .enumerate()
-        .map(|(i, &w)| weight_from_f32(w, scales[(i % co) % n]) as u8)
-        .collect()
+    (crate::quant::scales(tensors, co, n), false)
 }
 
 /// `w * gain[out channel]` in `f32`.
