@@ -6,15 +6,13 @@
 //! aggregate form). Each kernel touches only the synapses of the events, so its cost
 //! is `events x fan-out`, whatever the layer size.
 //!
-//! Each kernel is written once over the row primitives of [`crate::rows`] and compiled
-//! twice: for the x86-64 baseline and, where [`crate::simd::level`] allows, for AVX2
-//! (same bits).
-// The AVX2 instances of the synaptic kernels: each `unsafe` call says why the CPU has
-// the feature.
-#![allow(unsafe_code)]
+//! Each kernel is written once over the row primitives of [`crate::rows`] and run
+//! through [`crate::simd::run`], the one SIMD seam, which compiles it for the level in
+//! use (same bits at every level).
 
 use crate::net::{dims, ConvGeo, Op, Shape};
-use crate::rows::{Portable, Rows};
+use crate::rows::Rows;
+use crate::simd::Kernel;
 
 /// A presynaptic event: neuron index and value.
 pub type Event = (u32, f32);
@@ -172,28 +170,28 @@ fn fixed_weight(op: Op) -> f32 {
 /// # Shapes
 /// `w`: the connection's weights (empty for pool / identity); `mem`: `dst.len()`.
 pub fn scatter(link: Link, w: &[f32], events: &[Event], mem: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(avx) = crate::rows::Avx2::detect() {
-        // SAFETY: the token exists only where the CPU has AVX2 and FMA.
-        return unsafe { scatter_avx2(avx, link, w, events, mem) };
-    }
-    scatter_body(Portable, link, w, events, mem)
+    crate::simd::run(Scatter {
+        link,
+        w,
+        events,
+        mem,
+    })
 }
 
-/// [`scatter`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU has AVX2 and FMA (the token proves it).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn scatter_avx2(
-    avx: crate::rows::Avx2,
+/// [`scatter`] as a kernel of [`crate::simd::run`].
+struct Scatter<'a> {
     link: Link,
-    w: &[f32],
-    events: &[Event],
-    mem: &mut [f32],
-) {
-    scatter_body(avx, link, w, events, mem)
+    w: &'a [f32],
+    events: &'a [Event],
+    mem: &'a mut [f32],
+}
+
+impl Kernel for Scatter<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<R: Rows>(self, r: R) {
+        scatter_body(r, self.link, self.w, self.events, self.mem)
+    }
 }
 
 #[inline(always)]
@@ -251,30 +249,32 @@ pub fn backward(
     dw: &mut [f32],
     g: Option<&mut [f32]>,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(avx) = crate::rows::Avx2::detect() {
-        // SAFETY: the token exists only where the CPU has AVX2 and FMA.
-        return unsafe { backward_avx2(avx, link, w, events, d, dw, g) };
-    }
-    backward_body(Portable, link, w, events, d, dw, g)
+    crate::simd::run(Backward {
+        link,
+        w,
+        events,
+        d,
+        dw,
+        g,
+    })
 }
 
-/// [`backward`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU has AVX2 and FMA (the token proves it).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn backward_avx2(
-    avx: crate::rows::Avx2,
+/// [`backward`] as a kernel of [`crate::simd::run`].
+struct Backward<'a> {
     link: Link,
-    w: &[f32],
-    events: &[Event],
-    d: &[f32],
-    dw: &mut [f32],
-    g: Option<&mut [f32]>,
-) {
-    backward_body(avx, link, w, events, d, dw, g)
+    w: &'a [f32],
+    events: &'a [Event],
+    d: &'a [f32],
+    dw: &'a mut [f32],
+    g: Option<&'a mut [f32]>,
+}
+
+impl Kernel for Backward<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<R: Rows>(self, r: R) {
+        backward_body(r, self.link, self.w, self.events, self.d, self.dw, self.g)
+    }
 }
 
 #[inline(always)]

@@ -84,7 +84,7 @@ mod avx2 {
 
     impl Avx2 {
         /// The token, where [`level`] is AVX2 or above.
-        pub fn detect() -> Option<Self> {
+        pub(crate) fn detect() -> Option<Self> {
             (level() >= Level::Avx2).then_some(Self(()))
         }
     }

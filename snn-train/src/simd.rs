@@ -1,16 +1,17 @@
 //! The CPU's vector extensions for the trainer's hot kernels: detected once at run
 //! time, with an environment switch that forces a lower level.
 //!
-//! Two kinds of kernel use the level:
-//! - Long contiguous runs (the neuron update) run their portable body inside
-//!   [`dispatch`], which calls it through a function compiled for the best level this
-//!   CPU has (AVX-512, AVX2 with FMA, or the x86-64 baseline), so the compiler
-//!   vectorises the body for that level (about 5x fewer instructions under AVX2).
+//! One seam, [`run`], calls a [`Kernel`] through a function compiled for the best level
+//! this CPU has (AVX-512, AVX2 with FMA, or the x86-64 baseline) and hands it that
+//! level's row primitives ([`crate::rows::Rows`]):
+//! - Long contiguous runs (the neuron update) use no rows: [`dispatch`] runs their
+//!   portable body inside the level's function, so the compiler vectorises it for
+//!   that level (about 5x fewer instructions under AVX2).
 //! - The synaptic kernels of [`crate::ops`] work on rows of a layer's output channels
 //!   (20 or 50 floats in LeNet). Left to the compiler under AVX2 such rows ran about
 //!   50% more instructions than under SSE2 (the vector body is unrolled past the row),
 //!   so their row primitives are written with explicit AVX2 steps in
-//!   [`crate::rows`], behind a token that only [`level`] hands out.
+//!   [`crate::rows`], behind a token that only [`run`] hands out.
 //!
 //! The kernels keep each element's arithmetic and every summation order fixed in the
 //! source (element-wise updates, 8-lane dot products with a fixed reduction tree), and
@@ -25,6 +26,8 @@
 #![allow(unsafe_code)]
 
 use std::sync::OnceLock;
+
+use crate::rows::{Portable, Rows};
 
 /// A vector-extension level, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -96,30 +99,58 @@ pub fn level() -> Level {
     })
 }
 
-/// Runs `f` compiled for [`level`]. `f` should be `#[inline(always)]` (and what it
-/// calls `#[inline]`), so that its body is compiled inside the level's function.
+/// A kernel written once over the row primitives of a level ([`Rows`]): [`run`]
+/// compiles its body for the level in use and hands it that level's rows. The one
+/// seam between the kernels and the CPU's vector extensions.
+pub trait Kernel {
+    /// What the kernel returns.
+    type Output;
+    /// The kernel's body over `rows`. Implementations mark it `#[inline(always)]` (and
+    /// what it calls `#[inline]`), so that it is compiled inside the level's function.
+    fn run<R: Rows>(self, rows: R) -> Self::Output;
+}
+
+/// Runs kernel `k` compiled for [`level`] with that level's rows: AVX-512 or AVX2 code
+/// around the explicit AVX2 rows ([`crate::rows::Avx2`]), else the portable rows.
 #[inline(always)]
-pub fn dispatch<R>(f: impl FnOnce() -> R) -> R {
+pub fn run<K: Kernel>(k: K) -> K::Output {
     #[cfg(target_arch = "x86_64")]
-    match level() {
-        // SAFETY: `level()` returns `Avx512` only when `available()` detected AVX-512
-        // F/VL/BW, AVX2 and FMA on this CPU, so the features `avx512` enables exist.
-        Level::Avx512 => return unsafe { avx512(f) },
-        // SAFETY: `level()` returns `Avx2` only when AVX2 and FMA were detected.
-        Level::Avx2 => return unsafe { avx2(f) },
-        Level::Baseline => {}
+    if let Some(rows) = crate::rows::Avx2::detect() {
+        return match level() {
+            // SAFETY: `level()` returns `Avx512` only when `available()` detected
+            // AVX-512 F/VL/BW, AVX2 and FMA on this CPU, so the features exist.
+            Level::Avx512 => unsafe { avx512(k, rows) },
+            // SAFETY: the token exists only where AVX2 and FMA were detected.
+            _ => unsafe { avx2(k, rows) },
+        };
     }
-    f()
+    k.run(Portable)
+}
+
+/// Runs `f` compiled for [`level`]: a kernel that uses no rows of its own (the neuron
+/// update, whose long contiguous loops the compiler vectorises for the level). `f`
+/// should be `#[inline(always)]`.
+#[inline(always)]
+pub fn dispatch<O>(f: impl FnOnce() -> O) -> O {
+    struct Body<F, O>(F, std::marker::PhantomData<O>);
+    impl<F: FnOnce() -> O, O> Kernel for Body<F, O> {
+        type Output = O;
+        #[inline(always)]
+        fn run<R: Rows>(self, _: R) -> O {
+            (self.0)()
+        }
+    }
+    run(Body(f, std::marker::PhantomData))
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
-    f()
+unsafe fn avx2<K: Kernel>(k: K, rows: crate::rows::Avx2) -> K::Output {
+    k.run(rows)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx2,fma")]
-unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
-    f()
+unsafe fn avx512<K: Kernel>(k: K, rows: crate::rows::Avx2) -> K::Output {
+    k.run(rows)
 }
