@@ -13,7 +13,7 @@ use snn_core::neuron::{threshold_from_f32, Leak};
 mod chain;
 mod neurons;
 
-use chain::Synapses;
+use chain::{Op, Synapses};
 use neurons::NeuronParams;
 
 use super::graph::{Graph, Kind, Node};
@@ -167,7 +167,7 @@ fn reset_name(r: Reset) -> &'static str {
     }
 }
 
-impl Walker<'_> {
+impl<'g> Walker<'g> {
     /// Integer thresholds: the sidecar's when the scales came from it, else
     /// `round(v_th / s)`.
     fn thresholds(&self, neuron: &str, p: &NeuronParams, scales: &[f32], sidecar: bool) -> Vec<u8> {
@@ -438,21 +438,7 @@ impl Walker<'_> {
         let co = pop2.channels();
         // The shortcut: nothing (identity), or a 1x1 convolution with the block's stride.
         let stride = g1.1 * g2.1;
-        let (sc_weights, identity_gain, sc_node): (Option<Vec<f64>>, bool, Option<&str>) = if short
-            .0
-            .is_empty()
-        {
-            (None, true, None)
-        } else {
-            let syn = self.synapses(src, &short.0, n2)?;
-            match syn {
-                Synapses::Conv { weights, geometry: (1, s, 0), node, .. } if s == stride => {
-                    let identity = self.node(node).meta_text("snn_shortcut") == Some("identity");
-                    (Some(weights), identity, Some(node))
-                }
-                _ => return Err(self.err(n2, format!("the shortcut must be empty or a 1x1 convolution with stride {stride}, padding 0"))),
-            }
-        };
+        let (sc_weights, identity_gain, sc_node) = self.shortcut_path(src, &short.0, n2, stride)?;
         let e1 = effective(&w1, &p1.gain);
         let (s1, used1) = scales_for(
             &[&e1],
@@ -473,43 +459,17 @@ impl Walker<'_> {
                     return Err(self.err(n2, "an identity shortcut needs as many channels in as out (and stride 1 without a 1x1 convolution)"));
                 }
                 let (s2, used) = scales_for(&[&e2], co, false, sidecar2);
-                // The current one spike brings per channel: the diagonal, or 1.
-                let unit: Vec<f64> = (0..co)
-                    .map(|c| ws.as_ref().map_or(1.0, |w| w[c * co + c]) * p2.gain[c])
-                    .collect();
-                if let Some(w) = ws {
-                    if w.iter()
-                        .enumerate()
-                        .any(|(i, &v)| i / co != i % co && v != 0.0)
-                    {
-                        return Err(self.err(
-                            sc_node.unwrap_or(n2),
-                            "an `snn_shortcut = identity` convolution with off-diagonal weights",
-                        ));
-                    }
-                }
-                let gains = le_i32(
-                    unit.iter()
-                        .zip(&s2)
-                        .map(|(&u, &s)| shortcut_gain_from_f32(u as f32 / s)),
-                );
+                let gains =
+                    self.identity_gains(ws.as_deref(), &p2.gain, &s2, sc_node.unwrap_or(n2))?;
                 (gains, false, s2, used)
             }
         };
         let layer = QLayer::Residual {
             channels: fit_u16(self, n2, co)?,
-            geometry1: (
-                fit_u8(self, conv1, g1.0)?,
-                fit_u8(self, conv1, g1.1)?,
-                fit_u8(self, conv1, g1.2)?,
-            ),
+            geometry1: self.geometry(conv1, g1)?,
             w1: quantize(&e1, &s1, pop1.channels()),
             th1: self.thresholds(n1, &p1, &s1, used1),
-            geometry2: (
-                fit_u8(self, conv2, g2.0)?,
-                fit_u8(self, conv2, g2.1)?,
-                fit_u8(self, conv2, g2.2)?,
-            ),
+            geometry2: self.geometry(conv2, g2)?,
             w2: quantize(&e2, &s2, co),
             shortcut,
             conv_shortcut,
@@ -522,19 +482,75 @@ impl Walker<'_> {
             ));
         }
         self.layers.push((layer, p2.leak_bits, p2.reset));
-        self.note(
-            &format!("{conv1} -> {n1} -> {conv2} -> {n2}"),
-            format!(
-                "residual block, {} shortcut",
-                if conv_shortcut {
-                    "1x1 convolution"
-                } else {
-                    "identity"
-                }
-            ),
-            &p2,
-        );
+        let kind = match conv_shortcut {
+            true => "1x1 convolution",
+            false => "identity",
+        };
+        let path = format!("{conv1} -> {n1} -> {conv2} -> {n2}");
+        self.note(&path, format!("residual block, {kind} shortcut"), &p2);
         Ok(pop2)
+    }
+
+    /// A residual block's shortcut path `ops` from `src` to `n2`: empty (the identity),
+    /// or a 1x1 convolution with the block's `stride`; its weights, whether it is marked
+    /// `snn_shortcut = identity` (or empty), and its node.
+    #[allow(clippy::type_complexity)]
+    fn shortcut_path(
+        &self,
+        src: &Pop,
+        ops: &[Op<'g>],
+        n2: &str,
+        stride: usize,
+    ) -> Result<(Option<Vec<f64>>, bool, Option<&'g str>), NirError> {
+        if ops.is_empty() {
+            return Ok((None, true, None));
+        }
+        match self.synapses(src, ops, n2)? {
+            Synapses::Conv { weights, geometry: (1, s, 0), node, .. } if s == stride => {
+                let identity = self.node(node).meta_text("snn_shortcut") == Some("identity");
+                Ok((Some(weights), identity, Some(node)))
+            }
+            _ => Err(self.err(n2, format!("the shortcut must be empty or a 1x1 convolution with stride {stride}, padding 0"))),
+        }
+    }
+
+    /// The identity shortcut's gains (`i32`, little-endian): the current one spike
+    /// brings per channel (the 1x1 convolution's diagonal, or 1, times the neurons'
+    /// gain) in units of the second convolution's scales `s2`. A convolution marked
+    /// identity must be diagonal.
+    fn identity_gains(
+        &self,
+        ws: Option<&[f64]>,
+        gain: &[f64],
+        s2: &[f32],
+        node: &str,
+    ) -> Result<Vec<u8>, NirError> {
+        let co = gain.len();
+        if let Some(w) = ws {
+            if w.iter()
+                .enumerate()
+                .any(|(i, &v)| i / co != i % co && v != 0.0)
+            {
+                return Err(self.err(
+                    node,
+                    "an `snn_shortcut = identity` convolution with off-diagonal weights",
+                ));
+            }
+        }
+        let unit = (0..co).map(|c| ws.map_or(1.0, |w| w[c * co + c]) * gain[c]);
+        Ok(le_i32(
+            unit.zip(s2)
+                .map(|(u, &s)| shortcut_gain_from_f32(u as f32 / s)),
+        ))
+    }
+
+    /// A convolution's `(kernel, stride, padding)` as the format's bytes.
+    fn geometry(&self, node: &str, g: (usize, usize, usize)) -> Result<(u8, u8, u8), NirError> {
+        Ok((
+            fit_u8(self, node, g.0)?,
+            fit_u8(self, node, g.1)?,
+            fit_u8(self, node, g.2)?,
+        ))
     }
 }
 
