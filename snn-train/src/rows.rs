@@ -73,19 +73,21 @@ pub use avx2::Avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::Rows;
-    use crate::simd::{level, Level};
     use std::arch::x86_64::*;
 
     /// AVX2 rows. A value of this type exists only where the CPU has AVX2 and FMA
-    /// and `SNN_SIMD` allows them ([`Avx2::detect`]), which is what makes its
-    /// methods' use of AVX instructions sound.
+    /// ([`Avx2::new`], called by the SIMD seam [`crate::simd::run`] only at a level
+    /// that has them), which is what makes its methods' use of AVX instructions sound.
     #[derive(Debug, Clone, Copy)]
     pub struct Avx2(());
 
     impl Avx2 {
-        /// The token, where [`level`] is AVX2 or above.
-        pub(crate) fn detect() -> Option<Self> {
-            (level() >= Level::Avx2).then_some(Self(()))
+        /// The token.
+        ///
+        /// # Safety
+        /// The CPU has AVX2 and FMA.
+        pub(crate) unsafe fn new() -> Self {
+            Self(())
         }
     }
 
@@ -222,10 +224,12 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx2_rows_equal_portable_bits() {
-        let Some(avx) = Avx2::detect() else {
-            println!("skipped: this CPU (or SNN_SIMD) does not allow AVX2");
+        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+            println!("skipped: this CPU has no AVX2 and FMA");
             return;
-        };
+        }
+        // SAFETY: both features were just detected.
+        let avx = unsafe { Avx2::new() };
         for n in 0..70 {
             let (x, y0, a) = (values(n, 3), values(n, 4), values(1, n as u32)[0]);
             assert_eq!(

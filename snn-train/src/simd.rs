@@ -115,14 +115,13 @@ pub trait Kernel {
 #[inline(always)]
 pub fn run<K: Kernel>(k: K) -> K::Output {
     #[cfg(target_arch = "x86_64")]
-    if let Some(rows) = crate::rows::Avx2::detect() {
-        return match level() {
-            // SAFETY: `level()` returns `Avx512` only when `available()` detected
-            // AVX-512 F/VL/BW, AVX2 and FMA on this CPU, so the features exist.
-            Level::Avx512 => unsafe { avx512(k, rows) },
-            // SAFETY: the token exists only where AVX2 and FMA were detected.
-            _ => unsafe { avx2(k, rows) },
-        };
+    match level() {
+        // SAFETY: `level()` returns `Avx512` only when `available()` detected AVX-512
+        // F/VL/BW, AVX2 and FMA on this CPU, so the features (and the token's) exist.
+        Level::Avx512 => return unsafe { avx512(k, crate::rows::Avx2::new()) },
+        // SAFETY: `level()` returns `Avx2` only when AVX2 and FMA were detected.
+        Level::Avx2 => return unsafe { avx2(k, crate::rows::Avx2::new()) },
+        Level::Baseline => {}
     }
     k.run(Portable)
 }
