@@ -16,9 +16,10 @@ use snn_core::{LayerKind, Model, RunError};
 use crate::config::TrainConfig;
 use crate::data::{self, Dataset, DatasetKind};
 use crate::early_exit;
+use crate::error::{ConfigError, DataError};
+use crate::par;
 use crate::plots::{self, PlotError};
 use crate::seed::eval_seed;
-use crate::{par, ConfigError, DataError};
 
 /// Why an analysis could not run.
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ use crate::par;
 use crate::seed::eval_seed;
 use crate::sim::{gradient_bytes, sample_bytes};
 use crate::step::{StepContext, CHUNK};
-use crate::TrainError;
+use crate::train_error::TrainError;
 
 /// One training-throughput measurement.
 #[derive(Debug, Clone, Serialize)]

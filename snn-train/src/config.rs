@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 use snn_core::format::Reset;
 
 use crate::data::DatasetKind;
+use crate::error::ConfigError;
 use crate::grad::{GradForm, Loss};
 use crate::net::Neuron;
 use crate::spec::{LayerSpec, Preset};
-use crate::ConfigError;
 
 /// The longest simulation window a config may ask for.
 pub const MAX_TIMESTEPS: usize = 100_000;

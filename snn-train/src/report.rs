@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::grad::GradForm;
 use crate::net::Network;
 use crate::step::{Stats, CHUNK};
-use crate::TrainError;
+use crate::train_error::TrainError;
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Clone, Serialize)]

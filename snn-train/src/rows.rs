@@ -76,7 +76,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     /// AVX2 rows. A value of this type exists only where the CPU has AVX2 and FMA
-    /// ([`Avx2::new`], called by the SIMD seam [`crate::simd::run`] only at a level
+    /// (`Avx2::new`, called by the SIMD seam [`crate::simd::run`] only at a level
     /// that has them), which is what makes its methods' use of AVX instructions sound.
     #[derive(Debug, Clone, Copy)]
     pub struct Avx2(());

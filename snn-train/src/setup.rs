@@ -9,7 +9,7 @@ use crate::config::TrainConfig;
 use crate::data::{self, Dataset, Encoding};
 use crate::error::{LayerIndex, NetworkError};
 use crate::net::{self, Network};
-use crate::TrainError;
+use crate::train_error::TrainError;
 
 /// Loaded data, network and encoding of a configuration.
 #[derive(Debug)]

@@ -130,7 +130,7 @@ pub fn sample_bytes(net: &Network, steps: usize, record: bool) -> usize {
     forward.max(backward)
 }
 
-/// Bytes of one gradient buffer (one per chunk of [`crate::train::CHUNK`] samples).
+/// Bytes of one gradient buffer (one per chunk of [`crate::step::CHUNK`] samples).
 pub fn gradient_bytes(net: &Network) -> usize {
     4 * net.num_params()
 }

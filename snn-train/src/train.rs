@@ -30,7 +30,7 @@ use crate::seed::{init_seed, shuffle_rng};
 use crate::setup::{setup, Setup};
 use crate::sim::Window;
 use crate::step::{Stats, StepContext, CHUNK};
-use crate::TrainError;
+use crate::train_error::TrainError;
 
 /// What to do with checkpoints after an epoch (a pure decision).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,8 +95,8 @@ impl ResumeOverrides {
     /// `cfg` with the overrides applied (and validated).
     ///
     /// # Errors
-    /// [`crate::ConfigError`] when an override is out of range.
-    pub fn apply(&self, cfg: &TrainConfig) -> Result<TrainConfig, crate::ConfigError> {
+    /// [`ConfigError`](crate::error::ConfigError) when an override is out of range.
+    pub fn apply(&self, cfg: &TrainConfig) -> Result<TrainConfig, crate::error::ConfigError> {
         let mut cfg = cfg.clone();
         if let Some(lr) = self.lr {
             cfg.optim.lr = lr;

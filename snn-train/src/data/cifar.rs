@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::Dataset;
-use crate::DataError;
+use crate::error::DataError;
 
 const RECORD: usize = 1 + 3 * 32 * 32;
 

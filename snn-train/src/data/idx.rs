@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::DataError;
+use crate::error::DataError;
 
 /// Reads a whole file, un-gzipping it when it starts with the gzip magic.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {

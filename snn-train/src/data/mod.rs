@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::DataError;
+use crate::error::DataError;
 
 /// Images (`u8`, `HWC`) and labels.
 #[derive(Debug, Clone, PartialEq, Eq)]

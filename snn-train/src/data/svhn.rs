@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::Dataset;
-use crate::DataError;
+use crate::error::DataError;
 
 const MI_INT8: u32 = 1;
 const MI_UINT8: u32 = 2;
