@@ -473,7 +473,7 @@ impl<'a> Model<'a> {
     /// built where `slot` lives (typically a `static` on a device) and the layers are
     /// decoded one at a time ([`format::decode_parts`]): loading costs one layer's
     /// worth of stack, not copies of a descriptor with room for
-    /// [`MAX_LAYERS`](crate::MAX_LAYERS) layers. On an error `slot` is left `None`.
+    /// [`MAX_LAYERS`] layers. On an error `slot` is left `None`.
     ///
     /// ```
     /// # let blob = include_bytes!("../tests/golden/model.snn");
