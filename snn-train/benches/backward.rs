@@ -3,11 +3,11 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::SeedableRng;
-use snn_train::config::TrainConfig;
 use snn_train::data::{self, DatasetKind};
-use snn_train::grad::{backward, loss_and_grad, GradForm, Loss};
-use snn_train::net::{Network, Shape};
+use snn_train::model::net::{Network, Shape};
+use snn_train::sim::grad::{backward, loss_and_grad, GradForm, Loss};
 use snn_train::sim::{forward, Masks, Window};
+use snn_train::train::config::TrainConfig;
 
 fn kernels(c: &mut Criterion) {
     let cfg = TrainConfig::default();

@@ -1,6 +1,6 @@
 //! The trainer's leaf error types, one per failure domain: data files, configuration,
 //! network description. They depend on no other module of the crate; the error of a
-//! whole run, which wraps them, is `TrainError` (module `train_error`).
+//! whole run, which wraps them, is `TrainError` (module `train::error`).
 
 use std::path::PathBuf;
 

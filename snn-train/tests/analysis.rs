@@ -2,9 +2,9 @@
 //! `snn-core`'s own counts and the paper's energy formula, and every plot renders to a
 //! PNG with the shipped font.
 
-use snn_train::analysis::{accuracy_vs_steps, analyze, raster, E_AC_PJ, E_MAC_PJ};
 use snn_train::data::{self, DatasetKind};
-use snn_train::plots;
+use snn_train::measure::analysis::{accuracy_vs_steps, analyze, raster, E_AC_PJ, E_MAC_PJ};
+use snn_train::measure::plots;
 
 fn model_bytes() -> Vec<u8> {
     std::fs::read(
@@ -29,7 +29,12 @@ fn analysis_matches_the_engine_and_the_energy_formula() {
     let direct: f64 = (0..20)
         .map(|i| {
             model
-                .classify(&mut state, test.image(i), snn_train::seed::eval_seed(i), 10)
+                .classify(
+                    &mut state,
+                    test.image(i),
+                    snn_train::exec::seed::eval_seed(i),
+                    10,
+                )
                 .unwrap()
                 .total_synaptic_events() as f64
         })
@@ -113,7 +118,7 @@ fn bad_analysis_inputs_are_errors_that_name_the_problem() {
     let model = snn_core::Model::from_bytes(&blob).unwrap();
     let (_, mut test) = data::load(DatasetKind::MnistSubset, &data::bundled_dir()).unwrap();
     test.truncate(3);
-    let msg = |e: snn_train::analysis::AnalyzeError| e.to_string();
+    let msg = |e: snn_train::measure::analysis::AnalyzeError| e.to_string();
     assert!(msg(analyze(&model, &test, 0).unwrap_err()).contains("at least 1"));
     assert!(msg(accuracy_vs_steps(&model, &test, &[5, 0]).unwrap_err()).contains("at least 1"));
     let mut wide = test.clone();
@@ -136,7 +141,7 @@ fn bad_analysis_inputs_are_errors_that_name_the_problem() {
 
 #[test]
 fn the_analyze_command_rejects_bad_options_before_any_work() {
-    use snn_train::analysis::{run, AnalyzeOptions};
+    use snn_train::measure::analysis::{run, AnalyzeOptions};
     let out = tempfile::tempdir().unwrap();
     let base = AnalyzeOptions {
         model: Some(default_model_path()),
@@ -209,7 +214,7 @@ fn the_analyze_command_rejects_bad_options_before_any_work() {
 
 #[test]
 fn the_analyze_command_names_a_model_that_does_not_fit_the_dataset() {
-    use snn_train::analysis::{run, AnalyzeOptions};
+    use snn_train::measure::analysis::{run, AnalyzeOptions};
     let data_dir = mnist_dir_of(32, 3);
     let out = tempfile::tempdir().unwrap();
     let e = run(&AnalyzeOptions {
@@ -232,7 +237,7 @@ fn the_analyze_command_names_a_model_that_does_not_fit_the_dataset() {
 
 #[test]
 fn the_analyze_command_writes_its_files() {
-    use snn_train::analysis::{run, AnalyzeOptions};
+    use snn_train::measure::analysis::{run, AnalyzeOptions};
     let out = tempfile::tempdir().unwrap();
     let r = run(&AnalyzeOptions {
         model: Some(default_model_path()),
@@ -259,14 +264,19 @@ fn the_deployed_line_measures_the_stored_setting() {
     let model = snn_core::Model::from_bytes(&blob).unwrap();
     let (_, mut test) = data::load(DatasetKind::MnistSubset, &data::bundled_dir()).unwrap();
     test.truncate(30);
-    let d = snn_train::early_exit::deployed(&model, &test)
+    let d = snn_train::measure::early_exit::deployed(&model, &test)
         .unwrap()
         .expect("the default model stores its deployment");
     let mut state = vec![0u32; model.state_words()];
     let correct = (0..30)
         .filter(|&i| {
             let r = model
-                .classify(&mut state, test.image(i), snn_train::seed::eval_seed(i), 20)
+                .classify(
+                    &mut state,
+                    test.image(i),
+                    snn_train::exec::seed::eval_seed(i),
+                    20,
+                )
                 .unwrap();
             usize::from(r.class) == usize::from(test.labels[i])
         })

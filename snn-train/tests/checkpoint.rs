@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use snn_train::checkpoint::{Checkpoint, CheckpointError};
-use snn_train::config::TrainConfig;
+use snn_train::train::checkpoint::{Checkpoint, CheckpointError};
+use snn_train::train::config::TrainConfig;
 use snn_train::train::{self, RunOptions};
 
 /// A one-epoch run on a few images, as TOML (dotted keys of the config's sections).

@@ -13,10 +13,10 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use snn_core::format::Reset;
 use snn_train::data::Encoding;
-use snn_train::grad::{backward_with, loss_and_grad, ng, GradForm, Loss};
-use snn_train::net::{Network, Neuron, Op, Params, PopKind, Shape};
+use snn_train::model::net::{Network, Neuron, Op, Params, PopKind, Shape};
+use snn_train::model::spec::{LayerSpec, ShortcutKind};
+use snn_train::sim::grad::{backward_with, loss_and_grad, ng, GradForm, Loss};
 use snn_train::sim::{forward, Masks, Trace, Window};
-use snn_train::spec::{LayerSpec, ShortcutKind};
 
 /// A dense connection: weights and, per entry, the parameter element it comes from.
 struct Dense {

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use snn_train::checkpoint::Checkpoint;
+use snn_train::train::checkpoint::Checkpoint;
 
 /// LeNet on the bundled subset: 486 images in batches of 32, so the last batch holds 6
 /// samples, a whole chunk and a partial one (on 4 ranks, ranks 0 and 2 get no work),

@@ -10,10 +10,10 @@ use std::process::Command;
 
 use snn_core::format::Reset;
 use snn_train::data::Encoding;
-use snn_train::net::{Network, Neuron, Shape};
-use snn_train::nir::graph::{Array, Graph, Kind, Node};
-use snn_train::nir::{self, ImportOptions, NirError};
-use snn_train::spec::Preset;
+use snn_train::io::nir::graph::{Array, Graph, Kind, Node};
+use snn_train::io::nir::{self, ImportOptions, NirError};
+use snn_train::model::net::{Network, Neuron, Shape};
+use snn_train::model::spec::Preset;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -34,7 +34,7 @@ fn preset_model(preset: Preset, input: Shape, reset: Reset, seed: u64) -> Vec<u8
     } else {
         Encoding::normalised(&[0.4914, 0.4822, 0.4465], &[0.557, 0.549, 0.5534])
     };
-    snn_train::export::export(&net, &params, &enc).unwrap()
+    snn_train::io::export::export(&net, &params, &enc).unwrap()
 }
 
 /// Our model -> NIR bytes -> graph -> our model.
@@ -708,7 +708,7 @@ fn conv_graph(scale: Option<[f64; 2]>, pool_threshold: f64) -> Graph {
             input_shape: None,
             weight: Array::new(&[2, 1, 3, 3], w),
             stride: [1, 1],
-            padding: snn_train::nir::graph::Padding::Same,
+            padding: snn_train::io::nir::graph::Padding::Same,
             dilation: [1, 1],
             groups: 1,
             bias: arr(&[2], 0.0),

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use snn_train::simd::Level;
+use snn_train::sim::kernels::simd::Level;
 
 const RUN: &str = r#"
 [data]
@@ -72,7 +72,7 @@ fn baseline_and_detected_simd_give_the_same_bits() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("run.toml");
     std::fs::write(&config, RUN).unwrap();
-    let best = snn_train::simd::available();
+    let best = snn_train::sim::kernels::simd::available();
     if best == Level::Baseline {
         let _ = train(dir.path(), &config, "code", "baseline", Level::Baseline);
         println!("skipped: this CPU has no vector level above the x86-64 baseline to compare with");

@@ -3,13 +3,13 @@
 //! (unsigned MNIST-style and signed, normalised input), and trains that do not fit are
 //! refused with a clear error.
 
-use snn_train::config::TrainConfig;
 use snn_train::data::Encoding;
-use snn_train::grad::{backward, loss_and_grad, GradForm, Loss};
-use snn_train::net::{shape, Network, Params};
+use snn_train::model::net::{shape, Network, Params};
+use snn_train::model::spec::LayerSpec;
+use snn_train::sim::grad::{backward, loss_and_grad, GradForm, Loss};
+use snn_train::sim::spikes::{InputSpikes, SpikesError};
 use snn_train::sim::{encode, forward, forward_spikes, Masks, Window};
-use snn_train::spec::LayerSpec;
-use snn_train::spikes::{InputSpikes, SpikesError};
+use snn_train::train::config::TrainConfig;
 use snn_train::LayerIndex;
 
 fn network(c: usize, hw: usize, dropout: f32) -> Network {

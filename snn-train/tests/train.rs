@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use snn_train::checkpoint::Checkpoint;
-use snn_train::config::TrainConfig;
-use snn_train::grad::GradForm;
-use snn_train::setup::setup;
-use snn_train::step::StepContext;
+use snn_train::sim::grad::GradForm;
+use snn_train::train::checkpoint::Checkpoint;
+use snn_train::train::config::TrainConfig;
+use snn_train::train::setup::setup;
+use snn_train::train::step::StepContext;
 use snn_train::train::{self, RunOptions};
 
 fn small(grad: GradForm) -> TrainConfig {
@@ -25,7 +25,7 @@ fn small(grad: GradForm) -> TrainConfig {
     c
 }
 
-fn weights(p: &snn_train::net::Params) -> Vec<u32> {
+fn weights(p: &snn_train::model::net::Params) -> Vec<u32> {
     p.iter()
         .flat_map(|a| a.iter().map(|v| v.to_bits()))
         .collect()
@@ -164,16 +164,16 @@ fn shipped_configs_parse_build_and_take_a_step() {
             images: (0..c * hw * hw).map(|i| (i * 31 % 256) as u8).collect(),
             labels: vec![3],
         };
-        let net = snn_train::net::Network::build(
+        let net = snn_train::model::net::Network::build(
             &cfg.network.layer_list(),
-            snn_train::net::shape(snn_train::LayerIndex::Input, c, hw, hw).unwrap(),
+            snn_train::model::net::shape(snn_train::LayerIndex::Input, c, hw, hw).unwrap(),
             10,
             cfg.network.neuron(),
             cfg.network.dropout,
         )
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let enc = cfg.data.dataset.encoding();
-        snn_train::setup::check_exportable(&net, &enc)
+        snn_train::train::setup::check_exportable(&net, &enc)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let params = net.init(cfg.network.init_gain, 1);
         let mut quick = cfg.clone();
@@ -419,7 +419,7 @@ fn resume_with_momentum_restores_the_velocity_exactly() {
 fn the_guard_names_the_first_silent_population_within_a_few_batches() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small(GradForm::Code);
-    cfg.network.init = snn_train::config::Init::Random;
+    cfg.network.init = snn_train::train::config::Init::Random;
     cfg.network.threshold = 1e30; // nothing can fire: conv1 is silent from the start
     cfg.run.guard_samples = 40; // 3 batches of 16
     let e = train::run(&cfg, dir.path(), &RunOptions::default()).unwrap_err();
@@ -429,7 +429,7 @@ fn the_guard_names_the_first_silent_population_within_a_few_batches() {
     };
     assert_eq!(
         (g.epoch, g.batch),
-        (1, snn_train::guard::MIN_BATCHES),
+        (1, snn_train::train::guard::MIN_BATCHES),
         "{msg}"
     );
     assert!(msg.contains("population conv1 did not fire"), "{msg}");

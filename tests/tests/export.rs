@@ -2,7 +2,7 @@
 //! quantised model loaded by `snn-core`, float and fixed point compared on the same
 //! input spikes, and the blob's encoding reproduced byte for byte.
 
-use snn_train::config::TrainConfig;
+use snn_train::train::config::TrainConfig;
 use snn_train::train::{self, RunOptions};
 
 #[test]

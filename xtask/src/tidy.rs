@@ -72,50 +72,119 @@ fn module_docs_detection() {
     assert!(!has_module_docs("// plain comment\n"));
 }
 
-/// The crate-internal imports of each top-level module of a crate's `src/`:
-/// module name -> modules it names as `crate::m` (outside comments). A module's
-/// submodules (`src/m/*.rs`) count as `m`; re-exports at the crate root
-/// (`crate::TrainError`) count as the module that defines them, given by `roots`.
+/// The crate-internal imports of a crate's modules, `depth` levels deep: module path
+/// (`sim` at depth 1, `sim::grad` at depth 2; a folder's `mod.rs` is the folder) ->
+/// the modules it names as `crate::...` (outside comments), cut to the same depth.
+/// Re-exports at the crate root (`crate::TrainError`) count as the module that
+/// defines them, given by `roots`. Only paths to modules of the graph count.
 fn module_imports(
     src: &Path,
+    depth: usize,
     roots: &[(&str, &str)],
 ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
     let mut files = Vec::new();
     rust_files(src, &mut files);
-    let mut graph = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
-    for f in files {
-        let rel = f.strip_prefix(src).unwrap_or(&f);
-        let module = match rel.components().next() {
-            Some(c) => c
-                .as_os_str()
-                .to_string_lossy()
-                .trim_end_matches(".rs")
-                .to_string(),
-            None => continue,
-        };
-        if module == "lib" || module == "main" {
+    let module_of = |rel: &Path| -> String {
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| {
+                c.as_os_str()
+                    .to_string_lossy()
+                    .trim_end_matches(".rs")
+                    .to_string()
+            })
+            .filter(|p| p != "mod")
+            .take(depth)
+            .collect();
+        parts.join("::")
+    };
+    let mut texts = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(src).unwrap_or(f);
+        let module = module_of(rel);
+        if matches!(
+            module.split("::").next(),
+            Some("lib" | "main" | "bin") | None
+        ) {
             continue;
         }
-        let text = std::fs::read_to_string(&f).unwrap_or_default();
-        let deps = graph.entry(module.clone()).or_default();
-        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for (i, _) in line.match_indices("crate::") {
-                let rest = &line[i + "crate::".len()..];
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                let target = roots
-                    .iter()
-                    .find(|(item, _)| *item == name)
-                    .map_or(name.clone(), |(_, m)| (*m).to_string());
-                if target != module && target.chars().next().is_some_and(|c| c.is_lowercase()) {
-                    deps.insert(target);
+        texts.push((module, std::fs::read_to_string(f).unwrap_or_default()));
+    }
+    let mut graph = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for (module, _) in &texts {
+        graph.entry(module.clone()).or_default();
+    }
+    let known: std::collections::BTreeSet<String> = graph.keys().cloned().collect();
+    for (module, text) in &texts {
+        let code: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for (i, _) in code.match_indices("crate::") {
+            for path in paths_at(&code[i + "crate::".len()..]) {
+                let mut target: Vec<String> = path.split("::").map(str::to_string).collect();
+                if let Some((_, m)) = roots.iter().find(|(item, _)| *item == target[0]) {
+                    target.splice(0..1, m.split("::").map(str::to_string));
+                }
+                // The longest prefix of the path that is a module of the graph.
+                let hit = (1..=target.len().min(depth))
+                    .rev()
+                    .map(|n| target[..n].join("::"))
+                    .find(|m| known.contains(m));
+                if let Some(t) = hit.filter(|t| t != module) {
+                    graph.entry(module.clone()).or_default().insert(t);
                 }
             }
         }
     }
     graph
+}
+
+/// The paths named right after a `crate::`: one (`a::b::C`), or each item of a group
+/// (`{a::B, c}`, nested groups cut at their brace), as `::`-joined identifiers.
+fn paths_at(rest: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.trim()
+            .split("::")
+            .map(|seg| {
+                seg.trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect::<String>()
+            })
+            .take_while(|seg| !seg.is_empty())
+            .collect::<Vec<_>>()
+            .join("::")
+    };
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![ident(rest)]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
+    };
+    let (mut depth, mut items, mut cur) = (0usize, Vec::new(), String::new());
+    for c in group.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        if depth == 0 {
+            cur.push(c);
+        }
+    }
+    items.push(cur);
+    items
+        .iter()
+        .map(|s| ident(s))
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// A cycle in `graph`, if there is one.
@@ -164,24 +233,95 @@ fn find_cycle(
     None
 }
 
+/// The folders of `snn-train/src`, bottom first: a module imports only from its own
+/// layer and the layers below, so the data flows one way (ARCHITECTURE.md draws it).
+const TRAINER_LAYERS: &[&[&str]] = &[
+    &["error", "data", "exec"],
+    &["model"],
+    &["sim"],
+    &["io"],
+    &["train"],
+    &["measure"],
+];
+
+const TRAINER_ROOTS: [(&str, &str); 5] = [
+    ("TrainError", "train::error"),
+    ("ConfigError", "error"),
+    ("DataError", "error"),
+    ("NetworkError", "error"),
+    ("LayerIndex", "error"),
+];
+
+#[test]
+fn trainer_folders_import_downward_only() {
+    let src = project_root().join("snn-train/src");
+    let graph = module_imports(&src, 1, &TRAINER_ROOTS);
+    // A canary: the parser sees the imports that are there.
+    assert!(graph["train"].contains("sim") && graph["io"].contains("model"));
+    let layer = |m: &str| TRAINER_LAYERS.iter().position(|l| l.contains(&m));
+    for (module, deps) in &graph {
+        let Some(own) = layer(module) else {
+            panic!("snn-train/src/{module} is in no layer of TRAINER_LAYERS (xtask/src/tidy.rs)");
+        };
+        for d in deps {
+            let theirs = layer(d).unwrap_or(usize::MAX);
+            assert!(
+                theirs <= own,
+                "snn-train: `{module}` imports `{d}`, a layer above it (see TRAINER_LAYERS)"
+            );
+        }
+    }
+    if let Some(c) = find_cycle(&graph) {
+        panic!(
+            "snn-train's folders import each other in a cycle: {}",
+            c.join(" -> ")
+        );
+    }
+}
+
 #[test]
 fn trainer_modules_import_without_cycles() {
     let src = project_root().join("snn-train/src");
-    let roots = [
-        ("TrainError", "train_error"),
-        ("ConfigError", "error"),
-        ("DataError", "error"),
-        ("NetworkError", "error"),
-        ("LayerIndex", "error"),
-    ];
-    let graph = module_imports(&src, &roots);
-    assert!(graph.len() > 10, "found only {} modules", graph.len());
+    let graph = module_imports(&src, 2, &TRAINER_ROOTS);
+    assert!(graph.len() > 30, "found only {} modules", graph.len());
     if let Some(c) = find_cycle(&graph) {
         panic!(
             "snn-train's modules import each other in a cycle: {}",
             c.join(" -> ")
         );
     }
+}
+
+#[test]
+fn module_imports_follow_paths_to_their_depth() {
+    let dir = std::env::temp_dir().join(format!("tidy-imports-{}", std::process::id()));
+    let w = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w("lib.rs", "pub mod a; pub mod b;");
+    w("a/mod.rs", "//! A.\npub mod x;\npub use x::X;");
+    w(
+        "a/x.rs",
+        "//! X.\nuse crate::b::y::Y;\n// crate::b::z in a comment\npub struct X;",
+    );
+    w("b/mod.rs", "//! B.\npub mod y;");
+    w("b/y.rs", "//! Y.\nuse crate::{Err, a::X};\npub struct Y;");
+    let roots = [("Err", "a::x")];
+    let top = module_imports(&dir, 1, &roots);
+    let inner = module_imports(&dir, 2, &roots);
+    std::fs::remove_dir_all(&dir).ok();
+    let set = |v: &[&str]| {
+        v.iter()
+            .map(|s| s.to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(top["a"], set(&["b"]));
+    assert_eq!(inner["a::x"], set(&["b::y"]));
+    // `crate::{Err, a::X}` is one grouped path; `Err` is a root re-export of `a::x`.
+    assert_eq!(inner["b::y"], set(&["a", "a::x"]));
+    assert!(find_cycle(&top).is_some());
 }
 
 #[test]

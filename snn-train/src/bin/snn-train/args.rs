@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use snn_train::data::DatasetKind;
-use snn_train::grad::GradForm;
-use snn_train::spec::Preset;
+use snn_train::model::spec::Preset;
+use snn_train::sim::grad::GradForm;
 
 /// A library enum from its configuration name, the serde name the TOML files use
 /// (`mnist-subset`, `lenet`, `aggregate`, ...); an unknown name lists the known ones.
@@ -63,7 +63,7 @@ pub(crate) struct ExportNirArgs {
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Time step in seconds the graph's time constants are written for.
-    #[arg(long, default_value_t = snn_train::nir::DEFAULT_DT)]
+    #[arg(long, default_value_t = snn_train::io::nir::DEFAULT_DT)]
     pub(crate) dt: f64,
 }
 

@@ -4,12 +4,12 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use snn_train::config::TrainConfig;
 #[cfg(feature = "nir")]
 use snn_train::data::DatasetKind;
-use snn_train::dist::Group;
-use snn_train::setup::{load_run, Which};
+use snn_train::exec::dist::Group;
 use snn_train::sim::Window;
+use snn_train::train::config::TrainConfig;
+use snn_train::train::setup::{load_run, Which};
 use snn_train::train::{self, RunOptions};
 
 use crate::args::*;
@@ -18,11 +18,11 @@ use crate::group::{path_bytes, path_from_bytes, RUN_DIR};
 #[cfg(feature = "nir")]
 pub(crate) fn import_nir_cmd(a: ImportNirArgs) -> Result<()> {
     use snn_core::format::Reset;
-    use snn_train::nir;
-    let cmd = nir::ImportCommand {
+    use snn_train::io::nir::ImportOptions;
+    let cmd = crate::nir::ImportCommand {
         input: a.file,
         out: a.out,
-        options: nir::ImportOptions {
+        options: ImportOptions {
             dt: a.dt,
             reset: a.reset.map(|r| match r {
                 ResetArg::Hard => Reset::Hard,
@@ -35,7 +35,7 @@ pub(crate) fn import_nir_cmd(a: ImportNirArgs) -> Result<()> {
         timesteps: a.timesteps,
         images: a.images,
     };
-    let s = nir::import_file(&cmd)?;
+    let s = crate::nir::import_file(&cmd)?;
     println!("dt = {} s ({})", s.imported.dt, s.imported.dt_source);
     for line in &s.imported.layers {
         println!("  {line}");
@@ -57,7 +57,7 @@ pub(crate) fn import_nir_cmd(a: ImportNirArgs) -> Result<()> {
 
 #[cfg(feature = "nir")]
 pub(crate) fn export_nir_cmd(a: ExportNirArgs) -> Result<()> {
-    let (nodes, edges) = snn_train::nir::export_file(&a.source, &a.out, a.dt)?;
+    let (nodes, edges) = snn_train::io::nir::export_file(&a.source, &a.out, a.dt)?;
     println!(
         "wrote {} ({nodes} nodes, {edges} edges, dt = {} s)",
         a.out.display(),
@@ -172,8 +172,8 @@ pub(crate) fn eval_cmd(a: EvalArgs) -> Result<()> {
         steps: a.timesteps.unwrap_or(ck.config.eval_steps()),
         record: false,
     };
-    let acc = snn_train::par::with_threads(ck.config.run.threads, || {
-        snn_train::eval::evaluate(&win, &ck.params, &setup.test)
+    let acc = snn_train::exec::par::with_threads(ck.config.run.threads, || {
+        snn_train::train::eval::evaluate(&win, &ck.params, &setup.test)
     })?;
     println!(
         "float test accuracy {acc:.2}% on {} images at T = {} (epoch {})",
@@ -187,7 +187,7 @@ pub(crate) fn eval_cmd(a: EvalArgs) -> Result<()> {
 pub(crate) fn export_cmd(a: ExportArgs) -> Result<()> {
     let (ck, setup) = load_run(&a.run, which(a.latest), a.data_dir)?;
     let out = a.out.unwrap_or_else(|| a.run.join("model.snn"));
-    let agreement = snn_train::par::with_threads(ck.config.run.threads, || {
+    let agreement = snn_train::exec::par::with_threads(ck.config.run.threads, || {
         train::export_checkpoint(&ck, &setup.test, &setup.enc, &out, a.membranes.choice())
     })??;
     println!(
@@ -206,10 +206,10 @@ pub(crate) fn upgrade_cmd(a: UpgradeArgs) -> Result<()> {
         steps,
         early_exit: a.early_exit.unwrap_or_default(),
     });
-    let from = snn_train::upgrade::version(&old).unwrap_or(0);
-    let new = snn_train::upgrade::upgrade(&old, a.membranes.choice(), deployment)
+    let from = snn_train::io::upgrade::version(&old).unwrap_or(0);
+    let new = snn_train::io::upgrade::upgrade(&old, a.membranes.choice(), deployment)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
-    snn_train::checkpoint::write_atomic(&a.out, &new)?;
+    snn_train::exec::files::write_atomic(&a.out, &new)?;
     let m = snn_core::Model::from_bytes(&new)?;
     println!(
         "{} (format {from}) -> {} (format {}, {:?} membranes, {} bytes of state)",
@@ -223,7 +223,7 @@ pub(crate) fn upgrade_cmd(a: UpgradeArgs) -> Result<()> {
 }
 
 pub(crate) fn pareto_cmd(a: ParetoArgs) -> Result<()> {
-    use snn_train::pareto;
+    use snn_train::measure::pareto;
     let text = std::fs::read_to_string(&a.device)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.device.display()))?;
     let device: Vec<pareto::DevicePoint> =
@@ -236,7 +236,7 @@ pub(crate) fn pareto_cmd(a: ParetoArgs) -> Result<()> {
     println!("{table}");
     std::fs::create_dir_all(&a.out)?;
     let write =
-        |name: &str, bytes: &[u8]| snn_train::checkpoint::write_atomic(&a.out.join(name), bytes);
+        |name: &str, bytes: &[u8]| snn_train::exec::files::write_atomic(&a.out.join(name), bytes);
     write("pareto.md", table.as_bytes())?;
     write(
         "pareto.json",
@@ -251,7 +251,7 @@ pub(crate) fn pareto_cmd(a: ParetoArgs) -> Result<()> {
 }
 
 pub(crate) fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
-    use snn_train::analysis;
+    use snn_train::measure::analysis;
     let out = analysis::run(&analysis::AnalyzeOptions {
         run: a.run,
         model: a.model,
@@ -263,7 +263,7 @@ pub(crate) fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
         out: a.out,
     })?;
     analysis::print(&out.analysis);
-    snn_train::early_exit::print(&out.early_exit);
+    snn_train::measure::early_exit::print(&out.early_exit);
     if let Some(d) = &out.deployed {
         println!("{d}");
     }
@@ -272,7 +272,7 @@ pub(crate) fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
 }
 
 pub(crate) fn bench_cmd(a: BenchArgs) -> Result<()> {
-    use snn_train::bench;
+    use snn_train::measure::bench;
     let opts = bench::BenchOptions {
         dataset: a.dataset,
         data_dir: a.data_dir,
@@ -293,7 +293,7 @@ pub(crate) fn bench_cmd(a: BenchArgs) -> Result<()> {
         "training": report.training,
         "inference": report.inference,
     });
-    snn_train::checkpoint::write_atomic(&a.out, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    snn_train::exec::files::write_atomic(&a.out, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     eprintln!("wrote {}", a.out.display());
     Ok(())
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use snn_train::dist::{self, Group, Solo};
+use snn_train::exec::dist::{self, Group, Solo};
 
 /// Runs `f` in this process's group: the MPI ranks when an MPI launcher started it
 /// (with the `mpi` feature), else the process alone. An error or a panic on any rank

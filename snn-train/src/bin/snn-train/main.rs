@@ -7,6 +7,8 @@
 mod args;
 mod commands;
 mod group;
+#[cfg(feature = "nir")]
+mod nir;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

@@ -1,0 +1,181 @@
+//! The neuron nodes (`IF`, `LIF`, `LI`, `I`): their parameters per channel, with
+//! NIR's continuous-time constants discretised at `dt` (forward Euler).
+
+use snn_core::format::Reset;
+use snn_core::neuron::Leak;
+
+use super::{bad, Pop, Walker};
+use crate::io::nir::graph::{Array, Graph, Kind};
+use crate::io::nir::NirError;
+
+/// A spiking or integrating node's parameters, per output channel.
+pub(super) struct NeuronParams {
+    pub(super) spiking: bool,
+    /// `1 - dt / tau` (1 without leak).
+    pub(super) lam: f64,
+    pub(super) leak_bits: u16,
+    /// Input gain `dt R / tau` (`dt R` without leak).
+    pub(super) gain: Vec<f64>,
+    pub(super) threshold: Vec<f64>,
+    pub(super) reset: Reset,
+}
+/// Values of `a` per channel of `pop`: one value for all, one per channel, or one per
+/// neuron that is uniform within each channel.
+pub(super) fn per_channel(
+    g: &Graph,
+    node: &str,
+    what: &str,
+    a: &Array,
+    pop: &Pop,
+) -> Result<Vec<f64>, NirError> {
+    let c = pop.channels();
+    let n = pop.len();
+    let v = if a.len() == 1 {
+        vec![a.data[0]; c]
+    } else if a.len() == n {
+        let per = n / c.max(1);
+        let mut out = Vec::with_capacity(c);
+        for ch in a.data.chunks(per.max(1)) {
+            if ch.iter().any(|&x| x != ch[0]) {
+                return Err(bad(
+                    node,
+                    g,
+                    format!(
+                        "`{what}` varies within a channel; our layers hold one value per channel"
+                    ),
+                ));
+            }
+            out.push(ch[0]);
+        }
+        out
+    } else if a.len() == c {
+        a.data.clone()
+    } else {
+        return Err(bad(
+            node,
+            g,
+            format!(
+                "`{what}` has {} values for a population of shape {:?}",
+                a.len(),
+                pop.shape
+            ),
+        ));
+    };
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(bad(node, g, format!("`{what}` is not finite")));
+    }
+    Ok(v)
+}
+
+fn uniform(g: &Graph, node: &str, what: &str, v: &[f64]) -> Result<f64, NirError> {
+    match v.first() {
+        Some(&x) if v.iter().all(|&y| y == x) => Ok(x),
+        _ => Err(bad(
+            node,
+            g,
+            format!("`{what}` differs between channels; a layer has one leak"),
+        )),
+    }
+}
+impl Walker<'_> {
+    pub(super) fn neuron(&self, name: &str, pop: &Pop) -> Result<NeuronParams, NirError> {
+        let node = self.node(name);
+        let dt = self.dt;
+        let pc = |what: &str, a: &Array| per_channel(self.g, name, what, a, pop);
+        let (spiking, tau, r, v_leak, v_threshold, v_reset) = match &node.kind {
+            Kind::Lif {
+                tau,
+                r,
+                v_leak,
+                v_threshold,
+                v_reset,
+            } => (
+                true,
+                Some(tau),
+                r,
+                Some(v_leak),
+                Some(v_threshold),
+                Some(v_reset),
+            ),
+            Kind::If {
+                r,
+                v_threshold,
+                v_reset,
+            } => (true, None, r, None, Some(v_threshold), Some(v_reset)),
+            Kind::Li { tau, r, v_leak } => (false, Some(tau), r, Some(v_leak), None, None),
+            Kind::I { r } => (false, None, r, None, None, None),
+            _ => unreachable!(),
+        };
+        let (lam, tau) = match tau {
+            Some(t) => {
+                let tau = uniform(self.g, name, "tau", &pc("tau", t)?)?;
+                if tau <= 0.0 {
+                    return Err(self.err(name, format!("tau = {tau} is not positive")));
+                }
+                if dt > tau {
+                    return Err(self.err(
+                        name,
+                        format!(
+                        "dt = {dt} s is longer than tau = {tau} s: the forward-Euler step would \
+                         overshoot (pass a smaller --dt)"
+                    ),
+                    ));
+                }
+                (1.0 - dt / tau, Some(tau))
+            }
+            None => (1.0, None),
+        };
+        let r = pc("r", r)?;
+        if r.iter().any(|&x| x <= 0.0) {
+            return Err(self.err(name, "a resistance r that is not positive"));
+        }
+        // Forward Euler: v += dt/tau (v_leak - v) + dt R/tau I, or v += dt R I.
+        let gain: Vec<f64> = r
+            .iter()
+            .map(|&r| tau.map_or(dt * r, |tau| dt * r / tau))
+            .collect();
+        if let Some(v) = v_leak {
+            if pc("v_leak", v)?.iter().any(|&x| x != 0.0) {
+                return Err(self.err(
+                    name,
+                    "v_leak != 0 acts as a constant current; our neurons have no bias",
+                ));
+            }
+        }
+        let reset = match (self.reset, node.meta_text("snn_reset")) {
+            (Some(r), _) => r,
+            (None, Some("subtract")) => Reset::Subtract,
+            _ => Reset::Hard,
+        };
+        let threshold = match v_threshold {
+            Some(t) => {
+                let t = pc("v_threshold", t)?;
+                if t.iter().any(|&x| x <= 0.0) {
+                    return Err(self.err(name, "a threshold that is not positive"));
+                }
+                t
+            }
+            None => Vec::new(),
+        };
+        if let (Some(v), Reset::Hard) = (v_reset, reset) {
+            if pc("v_reset", v)?.iter().any(|&x| x != 0.0) {
+                return Err(self.err(name, "v_reset != 0: our hard reset sets the membrane to 0"));
+            }
+        }
+        let computed = Leak::from_f32(lam as f32).to_bits();
+        let leak_bits = match node.meta_number("snn_leak") {
+            Some(b) if (b - f64::from(computed)).abs() <= 1.0 && (0.0..=32768.0).contains(&b) => {
+                b as u16
+            }
+            _ => computed,
+        };
+        Ok(NeuronParams {
+            spiking,
+            lam,
+            leak_bits,
+            gain,
+            threshold,
+            reset,
+        })
+    }
+}
