@@ -53,6 +53,14 @@ pub enum DataError {
         /// The path found (shown with replacement characters).
         path: PathBuf,
     },
+    /// The command needs images and the dataset holds event recordings.
+    #[error("dataset {name}: {what} needs an image dataset; event datasets train and are scored by `snn-train train`")]
+    NeedsImages {
+        /// The dataset's name.
+        name: String,
+        /// What needed images.
+        what: &'static str,
+    },
     /// No files for the dataset were found where they were looked for.
     #[error("dataset {name}: {hint}")]
     NotFound {

@@ -353,6 +353,7 @@ fn check_splits_compares_classes_and_labels() {
         classes: 10,
         images: vec![0; 4],
         labels: vec![3],
+        events: None,
     };
     let (a, b) = (Path::new("a"), Path::new("b"));
     data::check_splits(&one, a, &one, b).unwrap();

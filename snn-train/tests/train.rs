@@ -163,6 +163,7 @@ fn shipped_configs_parse_build_and_take_a_step() {
             classes: 10,
             images: (0..c * hw * hw).map(|i| (i * 31 % 256) as u8).collect(),
             labels: vec![3],
+            events: None,
         };
         let net = snn_train::model::net::Network::build(
             &cfg.network.layer_list(),

@@ -5,7 +5,9 @@
 //! Downloads use `curl`; a machine without network (or without curl) gets a clear
 //! message saying what to fetch by hand and where to put it. Checksums: SHA-256 where
 //! the dataset's authors or mirrors publish one (CIFAR-10), otherwise the MD5 that the
-//! distributors publish and torchvision checks (MNIST, Fashion-MNIST, SVHN).
+//! distributors publish and torchvision checks (MNIST, Fashion-MNIST, SVHN), and
+//! tonic checks (N-MNIST). DVS128 Gesture's AEDAT recordings sit behind IBM's web page
+//! with no fixed link; `fetch-data dvs-gesture` says where to get them and how to unpack.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,7 +30,18 @@ enum Digest {
     Md5(&'static str),
 }
 
-fn remotes(name: &str) -> Result<(Vec<Remote>, bool)> {
+/// How a downloaded file is unpacked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unpack {
+    /// Used as it is.
+    None,
+    /// `tar -xzf`.
+    TarGz,
+    /// `unzip` (N-MNIST's `train.zip` holds `Train/`, `test.zip` holds `Test/`).
+    Zip,
+}
+
+fn remotes(name: &str) -> Result<(Vec<Remote>, Unpack)> {
     let r = |url, name, digest| Remote { url, name, digest };
     use Digest::{Md5, Sha256};
     Ok(match name {
@@ -39,7 +52,7 @@ fn remotes(name: &str) -> Result<(Vec<Remote>, bool)> {
                 r("https://storage.googleapis.com/cvdf-datasets/mnist/t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz", Md5("9fb629c4189551a2d022fa330f9573f3")),
                 r("https://storage.googleapis.com/cvdf-datasets/mnist/t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz", Md5("ec29112dd5afa0611ce80d1b7f02629c")),
             ],
-            false,
+            Unpack::None,
         ),
         "fashion-mnist" => (
             vec![
@@ -48,7 +61,7 @@ fn remotes(name: &str) -> Result<(Vec<Remote>, bool)> {
                 r("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz", Md5("bef4ecab320f06d8554ea6380940ec79")),
                 r("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz", Md5("bb300cfdad3c16e7a12a480ee83cd310")),
             ],
-            false,
+            Unpack::None,
         ),
         "cifar10" => (
             vec![r(
@@ -56,16 +69,31 @@ fn remotes(name: &str) -> Result<(Vec<Remote>, bool)> {
                 "cifar-10-binary.tar.gz",
                 Sha256("c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"),
             )],
-            true,
+            Unpack::TarGz,
         ),
         "svhn" => (
             vec![
                 r("http://ufldl.stanford.edu/housenumbers/train_32x32.mat", "train_32x32.mat", Md5("e26dedcc434d2e4c54c9b2d4a06d8373")),
                 r("http://ufldl.stanford.edu/housenumbers/test_32x32.mat", "test_32x32.mat", Md5("eb5a983be6a315427106f1b164d9cef3")),
             ],
-            false,
+            Unpack::None,
         ),
-        other => bail!("unknown dataset `{other}`; choose mnist, fashion-mnist, cifar10 or svhn"),
+        "nmnist" => (
+            vec![
+                r("https://data.mendeley.com/public-files/datasets/468j46mzdv/files/39c25547-014b-4137-a934-9d29fa53c7a0/file_downloaded", "train.zip", Md5("20959b8e626244a1b502305a9e6e2031")),
+                r("https://data.mendeley.com/public-files/datasets/468j46mzdv/files/05a4d654-7e03-4c15-bdfa-9bb2bcbea494/file_downloaded", "test.zip", Md5("69ca8762b2fe404d9b9bad1103e97832")),
+            ],
+            Unpack::Zip,
+        ),
+        "dvs-gesture" => bail!(
+            "DVS128 Gesture's AEDAT 3.1 recordings are not on a fixed URL: download \
+             DvsGesture.tar.gz from https://research.ibm.com/interactive/dvsgesture/ (IBM's \
+             Box link), run `tar -xzf DvsGesture.tar.gz` in your data directory, and train \
+             with --dataset dvs-gesture --data-dir DIR/DvsGesture (it holds \
+             trials_to_train.txt, trials_to_test.txt, the .aedat files and their \
+             _labels.csv files)"
+        ),
+        other => bail!("unknown dataset `{other}`; choose mnist, fashion-mnist, cifar10, svhn, nmnist or dvs-gesture"),
     })
 }
 
@@ -84,7 +112,11 @@ fn verify(path: &Path, digest: Digest) -> Result<std::result::Result<(), String>
 }
 
 pub fn run(name: &str, dir: Option<PathBuf>) -> Result<()> {
-    let (files, is_tar) = remotes(name)?;
+    let (files, unpack) = remotes(name)?;
+    let extract = |archive: &Path, into: &Path| match unpack {
+        Unpack::Zip => zip_extract(archive, into),
+        _ => tar_extract(archive, into),
+    };
     let base = dir
         .or_else(|| std::env::var_os("SNN_DATA_DIR").map(PathBuf::from))
         .unwrap_or_else(|| project_root().join("data"));
@@ -94,7 +126,7 @@ pub fn run(name: &str, dir: Option<PathBuf>) -> Result<()> {
         let dest = target.join(f.name);
         if dest.is_file() && verify(&dest, f.digest)?.is_ok() {
             eprintln!("{}: present and verified", dest.display());
-            if is_tar && extract_once(&dest, &target, tar_extract)? {
+            if unpack != Unpack::None && extract_once(&dest, &target, extract)? {
                 eprintln!("{}: extracted", dest.display());
             }
             continue;
@@ -138,8 +170,8 @@ pub fn run(name: &str, dir: Option<PathBuf>) -> Result<()> {
         // A new archive invalidates what an older one extracted.
         remove_if_present(&extracted_marker(&dest))?;
         std::fs::rename(&partial, &dest)?;
-        if is_tar {
-            extract_once(&dest, &target, tar_extract)?;
+        if unpack != Unpack::None {
+            extract_once(&dest, &target, extract)?;
         }
     }
     eprintln!(
@@ -159,6 +191,11 @@ fn tar_extract(archive: &Path, into: &Path) -> Result<()> {
             .arg("-C")
             .arg(into),
     )
+}
+
+/// `unzip -q ARCHIVE -d INTO`.
+fn zip_extract(archive: &Path, into: &Path) -> Result<()> {
+    crate::run(Command::new("unzip").arg("-q").arg(archive).arg("-d").arg(into))
 }
 
 /// The file whose presence says that `archive` was extracted completely:

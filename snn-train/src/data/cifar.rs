@@ -60,5 +60,6 @@ pub fn load(dir: &Path, files: &[&str]) -> Result<Dataset, DataError> {
         classes: 10,
         images,
         labels,
+        events: None,
     })
 }

@@ -105,6 +105,7 @@ pub fn load_pair(
         classes,
         images: pixels,
         labels: labels_v,
+        events: None,
     })
 }
 

@@ -6,6 +6,7 @@
 
 pub mod augment;
 pub mod cifar;
+pub mod events;
 pub mod idx;
 pub mod svhn;
 
@@ -30,6 +31,9 @@ pub struct Dataset {
     pub images: Vec<u8>,
     /// One label per image.
     pub labels: Vec<u8>,
+    /// An event dataset's samples (`images` is then empty; `channels` is 2, the
+    /// polarities, and `height x width` the sensor after down-sampling).
+    pub events: Option<events::EventSet>,
 }
 
 impl Dataset {
@@ -57,7 +61,8 @@ impl Dataset {
 
     /// Image `i`'s pixels.
     ///
-    /// **Panics** when `i >= self.len()`.
+    /// **Panics** when `i >= self.len()` or the dataset holds events, not images
+    /// (callers that take both check [`Self::events`] first).
     pub fn image(&self, i: usize) -> &[u8] {
         let n = self.image_len();
         &self.images[i * n..(i + 1) * n]
@@ -74,7 +79,11 @@ impl Dataset {
     /// The first `n` images (all if fewer).
     pub fn truncate(&mut self, n: usize) {
         let n = n.min(self.len());
-        self.images.truncate(n * self.image_len());
+        if let Some(ev) = &mut self.events {
+            ev.truncate(n);
+        } else {
+            self.images.truncate(n * self.image_len());
+        }
         self.labels.truncate(n);
     }
 }
@@ -93,6 +102,11 @@ pub enum DatasetKind {
     Cifar10,
     /// SVHN cropped digits, 32x32 colour.
     Svhn,
+    /// N-MNIST event recordings, 34x34, two polarities.
+    Nmnist,
+    /// DVS128 Gesture event recordings, 128x128 (32x32 after the default
+    /// down-sampling), two polarities, 11 classes.
+    DvsGesture,
 }
 
 /// Input encoding in `snn-core`'s integer form, one entry per channel: the rate
@@ -169,13 +183,54 @@ impl DatasetKind {
             Self::FashionMnist => "fashion-mnist",
             Self::Cifar10 => "cifar10",
             Self::Svhn => "svhn",
+            Self::Nmnist => "nmnist",
+            Self::DvsGesture => "dvs-gesture",
+        }
+    }
+
+    /// True for event-camera datasets (their samples are events, not images).
+    pub fn is_events(self) -> bool {
+        matches!(self, Self::Nmnist | Self::DvsGesture)
+    }
+
+    /// `Ok` for an image dataset; for an event dataset, the error that `what` needs
+    /// images.
+    ///
+    /// # Errors
+    /// [`DataError::NeedsImages`].
+    pub fn require_images(self, what: &'static str) -> Result<(), DataError> {
+        if self.is_events() {
+            return Err(DataError::NeedsImages {
+                name: self.name().into(),
+                what,
+            });
+        }
+        Ok(())
+    }
+
+    /// The default load-time preprocessing of an event dataset (DVS128 Gesture is
+    /// down-sampled 4x, to 32x32).
+    pub fn event_options(self) -> events::EventOptions {
+        events::EventOptions {
+            downsample: if self == Self::DvsGesture { 4 } else { 1 },
+            ..events::EventOptions::default()
         }
     }
 
     /// The paper's input encoding for this dataset (`method.md` §2).
     pub fn encoding(self) -> Encoding {
         match self {
+            // Event datasets bring their own spikes; the encoder of their model files is
+            // the MNIST one, unused.
             Self::MnistSubset | Self::Mnist | Self::FashionMnist => Encoding::unsigned(0.5),
+            Self::Nmnist | Self::DvsGesture => {
+                let one = Encoding::unsigned(0.5);
+                Encoding {
+                    center: vec![0, 0],
+                    gain: vec![one.gain[0]; 2],
+                    analog: false,
+                }
+            }
             Self::Cifar10 | Self::Svhn => {
                 Encoding::normalised(&[0.4914, 0.4822, 0.4465], &[0.557, 0.549, 0.5534])
             }
@@ -186,6 +241,7 @@ impl DatasetKind {
     pub fn augmentation(self) -> (bool, bool) {
         match self {
             Self::MnistSubset | Self::Mnist | Self::FashionMnist => (false, false),
+            Self::Nmnist | Self::DvsGesture => (false, false),
             Self::Cifar10 => (true, true),
             Self::Svhn => (true, false),
         }
@@ -209,6 +265,8 @@ impl DatasetKind {
                 &["test_batch.bin"],
             ),
             Self::Svhn => (&["train_32x32.mat"], &["test_32x32.mat"]),
+            Self::Nmnist => (&["Train"], &["Test"]),
+            Self::DvsGesture => (&["trials_to_train.txt"], &["trials_to_test.txt"]),
         }
     }
 }
@@ -218,7 +276,7 @@ fn find(dir: &Path, name: &str) -> Option<PathBuf> {
     [name.to_string(), format!("{name}.gz")]
         .into_iter()
         .map(|n| dir.join(n))
-        .find(|p| p.is_file())
+        .find(|p| p.exists())
 }
 
 /// The directory holding a dataset's files: `dir` itself, or `dir/NAME`, or (CIFAR-10)
@@ -298,6 +356,18 @@ pub fn data_dir(kind: DatasetKind, explicit: Option<&Path>) -> Result<PathBuf, D
 /// [`DataError`] for missing, corrupt or empty files, and [`DataError::Mismatch`] when
 /// the two splits differ in image size, channels or classes.
 pub fn load(kind: DatasetKind, dir: &Path) -> Result<(Dataset, Dataset), DataError> {
+    load_with(kind, dir, &kind.event_options())
+}
+
+/// [`load`] with an event dataset's preprocessing `opts` (ignored for images).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with(
+    kind: DatasetKind,
+    dir: &Path,
+    opts: &events::EventOptions,
+) -> Result<(Dataset, Dataset), DataError> {
     let dir = resolve_dir(kind, dir)?;
     let (train, test) = kind.files();
     let need = |name: &str| {
@@ -323,9 +393,37 @@ pub fn load(kind: DatasetKind, dir: &Path) -> Result<(Dataset, Dataset), DataErr
             let (t, e) = (need(train[0])?, need(test[0])?);
             ((svhn::load(&t)?, t), (svhn::load(&e)?, e))
         }
+        DatasetKind::Nmnist => {
+            let (t, e) = (dir.join(train[0]), dir.join(test[0]));
+            let tr = events::nmnist::load_split(&t, opts)?;
+            let te = events::nmnist::load_split(&e, opts)?;
+            ((event_dataset(tr, 10), t), (event_dataset(te, 10), e))
+        }
+        DatasetKind::DvsGesture => {
+            let classes = events::aedat::CLASSES;
+            let tr = events::aedat::load_split(&dir, train[0], opts)?;
+            let te = events::aedat::load_split(&dir, test[0], opts)?;
+            (
+                (event_dataset(tr, classes), dir.join(train[0])),
+                (event_dataset(te, classes), dir.join(test[0])),
+            )
+        }
     };
     check_splits(&tr, &tr_path, &te, &te_path)?;
     Ok((tr, te))
+}
+
+/// A split of an event dataset: two polarity channels on the set's sensor.
+fn event_dataset((set, labels): (events::EventSet, Vec<u8>), classes: usize) -> Dataset {
+    Dataset {
+        channels: 2,
+        height: set.height,
+        width: set.width,
+        classes,
+        images: Vec::new(),
+        labels,
+        events: Some(set),
+    }
 }
 
 /// Checks that two splits can share one network: both hold images, of the same
@@ -354,7 +452,11 @@ pub fn check_splits(
                 format!("images of {} have no pixels", d.shape_name()),
             ));
         }
-        if d.len().checked_mul(d.image_len()) != Some(d.images.len()) {
+        let stored = match &d.events {
+            Some(ev) => ev.len().checked_mul(d.image_len()),
+            None => Some(d.images.len()),
+        };
+        if d.len().checked_mul(d.image_len()) != stored {
             return Err(DataError::format(
                 path,
                 format!(

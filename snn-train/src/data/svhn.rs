@@ -250,6 +250,7 @@ pub fn load(path: &Path) -> Result<Dataset, DataError> {
         classes: 10,
         images,
         labels,
+        events: None,
     })
 }
 

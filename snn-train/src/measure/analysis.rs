@@ -107,13 +107,18 @@ pub enum AnalyzeError {
     Run(RunError),
 }
 
-/// Checks that `model` can run on `data`: same input shape, enough classes, at least
-/// one image. `dataset` names the data in messages (`dataset mnist`).
+/// Checks that `model` can run on `data`: images (not events), same input shape,
+/// enough classes, at least one image. `dataset` names the data in messages (`dataset mnist`).
 ///
 /// # Errors
 /// [`AnalyzeError::NoImages`], [`AnalyzeError::InputShape`] or
 /// [`AnalyzeError::Classes`].
 pub fn check_fit(model: &Model<'_>, data: &Dataset, dataset: &str) -> Result<(), AnalyzeError> {
+    if data.events.is_some() {
+        return Err(AnalyzeError::NoImages {
+            reason: format!("{dataset} holds event recordings, and the analysis runs images"),
+        });
+    }
     let s = model.input_shape();
     let fits = (
         usize::from(s.channels),
@@ -500,6 +505,7 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
         path: model_path.clone(),
         error,
     })?;
+    dataset.require_images("snn-train analyze")?;
     let dir = data::data_dir(dataset, data_dir.as_deref())?;
     let (mut train, mut test) = data::load(dataset, &dir)?;
     test.truncate(opts.images);

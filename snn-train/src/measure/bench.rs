@@ -278,6 +278,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
             return Err(BenchError::Zero(what));
         }
     }
+    (opts.dataset.require_images("the bench")).map_err(TrainError::from)?;
     let dir = data::data_dir(opts.dataset, opts.data_dir.as_deref()).map_err(TrainError::from)?;
     let (train, mut test) = data::load(opts.dataset, &dir).map_err(TrainError::from)?;
     let input = net::shape(LayerIndex::Input, train.channels, train.height, train.width)

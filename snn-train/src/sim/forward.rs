@@ -11,7 +11,7 @@ use snn_core::encode::{encode_step, pixel_threshold, Xoshiro128PlusPlus};
 use snn_core::format::Reset;
 use snn_core::layer::{for_each_spike, words_for as words};
 
-use crate::data::Encoding;
+use crate::data::{Dataset, Encoding};
 use crate::model::net::{Network, Params, PopKind};
 use crate::sim::kernels::ops::{scatter, Event, Link};
 use crate::sim::spikes::{InputSpikes, SpikesError};
@@ -309,6 +309,40 @@ pub fn forward_spikes(
 ) -> Result<Trace, SpikesError> {
     spikes.check(win.net.pops[0].shape.len(), win.steps)?;
     Ok(run(win, params, Source::Spikes(spikes), masks))
+}
+
+/// The forward pass on sample `i` of `data` without augmentation: an image through
+/// the rate encoder (or the analog input) with seed `seed`, or an event sample's
+/// binned spikes ([`InputSpikes::from_events`]; `seed` unused).
+///
+/// **Panics** when `i` is out of range or the network was not built for `data`'s
+/// shape.
+pub fn forward_sample(
+    win: &Window<'_>,
+    params: &Params,
+    data: &Dataset,
+    i: usize,
+    seed: u64,
+    masks: &Masks,
+) -> Trace {
+    match sample_spikes(data, i, win.steps) {
+        Some(spikes) => forward_spikes(win, params, &spikes, masks)
+            .expect("the network is built for the dataset's shape and the window's steps"),
+        None => forward(win, params, data.image(i), seed, masks),
+    }
+}
+
+/// The input spikes of sample `i` of an event dataset over `steps` steps (`None` for
+/// an image dataset).
+pub fn sample_spikes(data: &Dataset, i: usize, steps: usize) -> Option<InputSpikes> {
+    let set = data.events.as_ref()?;
+    let ev = set.sample(i);
+    Some(InputSpikes::from_events(
+        &ev,
+        (set.width, set.height),
+        steps,
+        set.binning,
+    ))
 }
 
 /// The rate encoder's spikes for `image` with seed `seed` over `steps` steps: what

@@ -12,6 +12,6 @@ pub mod spikes;
 mod forward;
 
 pub use forward::{
-    analog_events, encode, events_of, forward, forward_spikes, gradient_bytes, input_thresholds,
-    sample_bytes, update_neurons, Lif, Masks, Trace, Window,
+    analog_events, encode, events_of, forward, forward_sample, forward_spikes, gradient_bytes,
+    input_thresholds, sample_bytes, sample_spikes, update_neurons, Lif, Masks, Trace, Window,
 };

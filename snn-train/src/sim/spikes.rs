@@ -31,6 +31,9 @@
 
 use snn_core::layer::words_for as words;
 
+use crate::data::events::bins::slices;
+use crate::data::events::{Binning, Event};
+
 /// Input spike trains that do not fit the network they are fed to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -189,6 +192,39 @@ impl InputSpikes {
         let w = t * words(self.neurons) + i / 32;
         let bit = |v: &[u32]| v[w] >> (i % 32) & 1 == 1;
         i8::from(bit(&self.pos)) - i8::from(bit(&self.neg))
+    }
+
+    /// The spikes of an event sample (sorted by time) on a `width x height` sensor:
+    /// `steps` bins of `binning`, a positive spike at input `(y * width + x) * 2 + p`
+    /// wherever a bin holds an event of polarity `p` at `(x, y)` (two channels, HWC,
+    /// like the images; see [`crate::data::events::bins`]). Events off the sensor are
+    /// ignored.
+    ///
+    /// ```
+    /// use snn_train::data::events::{Binning, Event};
+    /// use snn_train::sim::spikes::InputSpikes;
+    /// let ev = [Event { t: 0, x: 1, y: 0, p: 1 }, Event { t: 10, x: 0, y: 0, p: 0 }];
+    /// let s = InputSpikes::from_events(&ev, (2, 1), 1, Binning::EventBins);
+    /// assert_eq!(s.step(0).0[0], 0b1001); // (x 1, ON) is input 3, (x 0, OFF) input 0
+    /// ```
+    pub fn from_events(
+        events: &[Event],
+        (width, height): (usize, usize),
+        steps: usize,
+        binning: Binning,
+    ) -> Self {
+        let mut s = Self::new(width * height * 2, steps);
+        let w = words(s.neurons);
+        for (k, r) in slices(events, steps, binning).into_iter().enumerate() {
+            for e in &events[r] {
+                let (x, y, p) = (usize::from(e.x), usize::from(e.y), usize::from(e.p));
+                if x < width && y < height && p < 2 {
+                    let i = (y * width + x) * 2 + p;
+                    s.pos[k * w + i / 32] |= 1 << (i % 32);
+                }
+            }
+        }
+        s
     }
 
     /// The positive and negative bitsets of step `t`.

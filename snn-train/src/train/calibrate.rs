@@ -24,7 +24,7 @@ use crate::exec::par;
 use crate::exec::seed::derive_seed;
 use crate::model::net::{Params, PopKind};
 use crate::sim::activity::Activity;
-use crate::sim::{forward, Masks, Window};
+use crate::sim::{forward_sample, Masks, Window};
 
 /// The band of initial firing rates (spikes per neuron per step) a calibrated LIF
 /// layer ends in.
@@ -71,7 +71,7 @@ pub fn calibrate(
                 let s = derive_seed(seed, u64::MAX - 1, i as u64);
                 a.add(&Activity::of_trace(
                     net,
-                    &forward(&win, params, data.image(i), s, &masks),
+                    &forward_sample(&win, params, data, i, s, &masks),
                 ));
             }
             a

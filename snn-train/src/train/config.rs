@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use snn_core::format::Reset;
 
+use crate::data::events::{Binning, EventAugment, EventOptions};
 use crate::data::DatasetKind;
 use crate::error::ConfigError;
 use crate::model::net::Neuron;
@@ -71,6 +72,47 @@ pub struct DataConfig {
     /// instead of rate-coded spikes (default false): far fewer time steps for the
     /// same accuracy. The first layer must be a convolution or a dense layer.
     pub analog: bool,
+    /// Event datasets (`nmnist`, `dvs-gesture`): preprocessing, binning into time
+    /// steps and augmentation (`[data.events]`).
+    #[serde(skip_serializing_if = "EventConfig::is_default")]
+    pub events: EventConfig,
+}
+
+/// How an event dataset's recordings become time steps (`[data.events]`), see
+/// `snn_train::data::events`.
+///
+/// ```toml
+/// [data]
+/// dataset = "dvs-gesture"
+///
+/// [data.events]
+/// binning = "time-bins"   # or "event-bins", or { window = 5000 } (microseconds)
+/// downsample = 4          # 128 x 128 -> 32 x 32
+/// denoise_us = 10000      # tonic's Denoise(filter_time = 10000); 0: off
+/// jitter = 2              # random shifts of up to 2 pixels (training only)
+/// drop = 0.1              # drop 10% of the events (training only)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventConfig {
+    /// How a sample's events are cut into the run's time steps (default `time-bins`:
+    /// `T` windows of equal duration).
+    pub binning: Binning,
+    /// Spatial down-sampling factor (default: 4 for DVS128 Gesture, else 1).
+    pub downsample: Option<u16>,
+    /// `tonic`'s `Denoise` filter time in microseconds (default 0: off).
+    pub denoise_us: u32,
+    /// Largest random shift in pixels each way, training only (default 0).
+    pub jitter: u16,
+    /// Probability of dropping each event, training only (default 0).
+    pub drop: f32,
+}
+
+impl EventConfig {
+    /// True when nothing is set (then it is not written into `config.toml`).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// The architecture and its neuron constants.
@@ -206,6 +248,7 @@ impl Default for DataConfig {
             augment_flip: None,
             invert: false,
             analog: false,
+            events: EventConfig::default(),
         }
     }
 }
@@ -298,6 +341,7 @@ impl DataConfig {
         if let Some(n) = self.crop_padding {
             check((1..=16).contains(&n), "data.crop_padding", n, "1 to 16")?;
         }
+        self.validate_events()?;
         if let Some(dir) = &self.dir {
             if dir.to_str().is_none() {
                 return Err(ConfigError::NotUtf8 {
@@ -307,6 +351,77 @@ impl DataConfig {
             }
         }
         Ok(())
+    }
+
+    /// The `[data.events]` ranges, and no image-only option on an event dataset (or
+    /// event options on an image dataset).
+    fn validate_events(&self) -> Result<(), ConfigError> {
+        let e = &self.events;
+        if let Some(d) = e.downsample {
+            check(
+                (1..=16).contains(&d),
+                "data.events.downsample",
+                d,
+                "1 to 16",
+            )?;
+        }
+        check(e.jitter <= 16, "data.events.jitter", e.jitter, "0 to 16")?;
+        check(
+            (0.0..1.0).contains(&e.drop),
+            "data.events.drop",
+            e.drop,
+            "a number in [0, 1)",
+        )?;
+        if let Binning::Window(us) = e.binning {
+            check(
+                us > 0,
+                "data.events.binning",
+                us,
+                "a window of at least 1 us",
+            )?;
+        }
+        let events = self.dataset.is_events();
+        let image_only = [
+            ("data.analog", self.analog),
+            ("data.invert", self.invert),
+            ("data.augment_crop", self.augment_crop == Some(true)),
+            ("data.augment_flip", self.augment_flip == Some(true)),
+        ];
+        if events {
+            if let Some((key, _)) = image_only.iter().find(|(_, set)| *set) {
+                return Err(ConfigError::OutOfRange {
+                    key,
+                    found: format!("true (dataset {})", self.dataset.name()),
+                    expected: "false for event datasets (their input is spikes; [data.events] holds their augmentation)",
+                });
+            }
+        } else if !e.is_default() {
+            return Err(ConfigError::OutOfRange {
+                key: "data.events",
+                found: format!("a setting (dataset {})", self.dataset.name()),
+                expected: "unset for image datasets (it applies to nmnist and dvs-gesture)",
+            });
+        }
+        Ok(())
+    }
+
+    /// The event dataset's load-time preprocessing and binning: the config's choices
+    /// over the dataset's defaults.
+    pub fn event_options(&self) -> EventOptions {
+        let d = self.dataset.event_options();
+        EventOptions {
+            binning: self.events.binning,
+            downsample: self.events.downsample.unwrap_or(d.downsample),
+            denoise_us: self.events.denoise_us,
+        }
+    }
+
+    /// The event augmentation of training.
+    pub fn event_augment(&self) -> EventAugment {
+        EventAugment {
+            jitter: self.events.jitter,
+            drop: self.events.drop,
+        }
     }
 
     /// Random-crop padding (0: no crop) and random flip: the config's choice, else

@@ -455,7 +455,7 @@ pub fn export_checkpoint(
     let quantized = on_grid.then(|| fake_quantized(&ck.net, &ck.params));
     let a = compare(&win, quantized.as_ref().unwrap_or(&ck.params), &blob, test)?;
     eprintln!(
-        "exported {} ({} bytes, epoch {}): float{} {:.2}%, fixed point (snn-core) {:.2}%, agreement {:.2}% on {} test images",
+        "exported {} ({} bytes, epoch {}): float{} {:.2}%, fixed point (snn-core) {:.2}%, agreement {:.2}% on {} test {}",
         out.display(),
         blob.len(),
         ck.best.1,
@@ -463,7 +463,8 @@ pub fn export_checkpoint(
         a.float_accuracy,
         a.fixed_accuracy,
         a.agreement,
-        a.images
+        a.images,
+        if test.events.is_some() { "recordings" } else { "images" },
     );
     Ok(a)
 }

@@ -8,7 +8,7 @@ use crate::exec::seed::eval_seed;
 use crate::io::export::ExportError;
 use crate::model::net::Params;
 use crate::sim::activity::Activity;
-use crate::sim::{forward, Masks, Window};
+use crate::sim::{forward_sample, sample_spikes, Masks, Window};
 
 /// Test images per parallel work item.
 const EVAL_CHUNK: usize = 16;
@@ -52,7 +52,7 @@ pub fn evaluate_with_activity(
         let mut activity = Activity::default();
         let mut correct = 0;
         for &i in chunk {
-            let tr = forward(&win, params, test.image(i), eval_seed(i), &masks);
+            let tr = forward_sample(&win, params, test, i, eval_seed(i), &masks);
             correct += usize::from(argmax(&tr.y) == usize::from(test.labels[i]));
             activity.add(&Activity::of_trace(win.net, &tr));
         }
@@ -103,12 +103,24 @@ pub fn compare(
         let mut state = vec![0u32; model.state_words()];
         let (mut f, mut q, mut a) = (0usize, 0usize, 0usize);
         for &i in chunk {
-            let img = test.image(i);
             let label = usize::from(test.labels[i]);
-            let fp = argmax(&forward(&win, params, img, eval_seed(i), &masks).y);
-            let r = model
-                .classify(&mut state, img, eval_seed(i), steps)
-                .map_err(ExportError::Run)?;
+            let fp = argmax(&forward_sample(&win, params, test, i, eval_seed(i), &masks).y);
+            let r = match sample_spikes(test, i, win.steps) {
+                // An event sample: the same binned spikes, step by step.
+                Some(spikes) => {
+                    let mut s = model
+                        .session_without_encoder(&mut state)
+                        .map_err(ExportError::Run)?;
+                    for t in 0..win.steps {
+                        let (pos, neg) = spikes.step(t);
+                        s.step_with_spikes(pos, neg).map_err(ExportError::Run)?;
+                    }
+                    s.result()
+                }
+                None => model
+                    .classify(&mut state, test.image(i), eval_seed(i), steps)
+                    .map_err(ExportError::Run)?,
+            };
             let qp = usize::from(r.class);
             f += usize::from(fp == label);
             q += usize::from(qp == label);

@@ -1,6 +1,7 @@
 //! What a run tells its user: the opening banner, the progress bar, the epoch line,
 //! `metrics.jsonl`. The epoch loop hands it numbers; it decides nothing.
 
+use crate::data::events::Binning;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -98,11 +99,12 @@ impl Reporter {
             n => n,
         };
         eprintln!(
-            "training {} on {} ({} train / {} test images), {} weights, T = {}, {} backward, {threads} thread(s), {} kernels",
+            "training {} on {} ({} train / {} test {}), {} weights, T = {}, {} backward, {threads} thread(s), {} kernels",
             cfg.network.describe(),
             cfg.data.dataset.name(),
             train.len(),
             test.len(),
+            if train.events.is_some() { "recordings" } else { "images" },
             net.num_params(),
             cfg.run.timesteps,
             match cfg.optim.grad {
@@ -111,6 +113,25 @@ impl Reporter {
             },
             crate::sim::kernels::simd::level().name(),
         );
+        if let Some(ev) = &train.events {
+            let o = cfg.data.event_options();
+            eprintln!(
+                "events: {}x{} sensor after {}x down-sampling, {:.0} events per training sample, {} binning{}",
+                ev.width,
+                ev.height,
+                o.downsample,
+                ev.total_events() as f64 / ev.len().max(1) as f64,
+                match o.binning {
+                    Binning::TimeBins => "time-bins".to_string(),
+                    Binning::EventBins => "event-bins".to_string(),
+                    Binning::Window(us) => format!("{us} us window"),
+                },
+                match o.denoise_us {
+                    0 => String::new(),
+                    f => format!(", denoised ({f} us)"),
+                },
+            );
+        }
         let record = cfg.optim.grad == GradForm::Code;
         eprintln!(
             "memory per sample in flight: {:.0} KiB of spikes and state, plus a {:.0} KiB gradient buffer per {CHUNK} samples",

@@ -33,7 +33,7 @@ pub struct Setup {
 pub fn setup(cfg: &TrainConfig) -> Result<Setup, TrainError> {
     cfg.validate()?;
     let dir = data::data_dir(cfg.data.dataset, cfg.data.dir.as_deref())?;
-    let (mut train, mut test) = data::load(cfg.data.dataset, &dir)?;
+    let (mut train, mut test) = data::load_with(cfg.data.dataset, &dir, &cfg.data.event_options())?;
     if let Some(n) = cfg.data.train_limit {
         train.truncate(n);
     }

@@ -7,6 +7,7 @@
 
 use rand::RngCore;
 
+use crate::data::events::EventAugment;
 use crate::data::{augment, Dataset, Encoding};
 use crate::exec::dist::{Group, Solo};
 use crate::exec::par;
@@ -99,6 +100,8 @@ pub struct StepContext<'a> {
     pub crop: usize,
     /// Random horizontal flip.
     pub flip: bool,
+    /// Event augmentation (event datasets).
+    pub events: EventAugment,
     /// The run's seed.
     pub seed: u64,
     /// The configured batch size: a step divides the summed gradient by it (also for
@@ -147,6 +150,7 @@ impl<'a> StepContext<'a> {
             loss: cfg.optim.loss,
             crop,
             flip,
+            events: cfg.data.event_augment(),
             seed: cfg.run.seed,
             batch_size: cfg.optim.batch_size,
             activity: activity_weights(net, &cfg.optim.activity),
@@ -205,6 +209,20 @@ impl<'a> StepContext<'a> {
     ) -> Stats {
         let net = self.net();
         let mut rng = sample_rng(self.seed, epoch, i);
+        if let Some(set) = &data.events {
+            let sensor = (set.width, set.height);
+            let mut ev = set.sample(i);
+            if self.events.active() {
+                ev = self.events.apply(ev, sensor, &mut rng);
+            }
+            let masks = Masks::draw(net, &mut rng);
+            let spikes = InputSpikes::from_events(&ev, sensor, self.window.steps, set.binning);
+            let trace = forward_spikes(&self.window, params, &spikes, &masks)
+                .expect("the network is built for the dataset's shape and the window's steps");
+            let label = usize::from(data.labels[i]);
+            let loss = self.learn(params, &trace, &masks, label, grads);
+            return Stats::of_sample(net, &trace, label, loss);
+        }
         let image = if self.crop > 0 || self.flip {
             scratch.resize(data.image_len(), 0);
             let hwc = (data.height, data.width, data.channels);

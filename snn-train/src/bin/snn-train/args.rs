@@ -135,7 +135,7 @@ pub(crate) struct TrainArgs {
     /// TOML configuration (see configs/); flags below override it.
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
-    /// Dataset. [mnist-subset, mnist, fashion-mnist, cifar10, svhn]
+    /// Dataset. [mnist-subset, mnist, fashion-mnist, cifar10, svhn, nmnist, dvs-gesture]
     #[arg(long, value_parser = named::<DatasetKind>)]
     pub(crate) dataset: Option<DatasetKind>,
     /// Directory of the dataset's files (else SNN_DATA_DIR).

@@ -228,6 +228,7 @@ pub(crate) fn pareto_cmd(a: ParetoArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.device.display()))?;
     let device: Vec<pareto::DevicePoint> =
         serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.device.display()))?;
+    a.dataset.require_images("snn-train pareto")?;
     let dir = snn_train::data::data_dir(a.dataset, a.data_dir.as_deref())?;
     let (_, mut test) = snn_train::data::load(a.dataset, &dir)?;
     test.truncate(a.images);

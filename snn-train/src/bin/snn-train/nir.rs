@@ -61,6 +61,7 @@ pub fn import_file(cmd: &ImportCommand) -> anyhow::Result<ImportSummary> {
     };
     let score = match kind {
         Some(kind) if cmd.images > 0 => {
+            kind.require_images("scoring an imported NIR model")?;
             let dir = data::data_dir(kind, cmd.data_dir.as_deref())?;
             let (_, mut test) = data::load(kind, &dir)?;
             test.truncate(cmd.images);
