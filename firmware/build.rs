@@ -2,7 +2,10 @@
 //! the model and test vectors.
 //!
 //! The model and inputs come from `SNN_FW_MODEL` / `SNN_FW_INPUTS` (what
-//! `cargo xtask qemu` sets), else the golden files of `snn-core`. The expected results
+//! `cargo xtask qemu` sets), else the golden files of `snn-core`. With
+//! `SNN_FW_SPIKES=FILE` the inputs are a spike stream instead (`cases x steps` bitsets
+//! over the input neurons, `u32` little-endian): the vectors then hold no inputs, and
+//! the firmware reads the file through semihosting at run time (`STREAM` below). The expected results
 //! are computed here with `snn-core` on the host, so the firmware can check itself bit
 //! for bit, and written in the vector format of `snn_embedded::contract::vectors`; the
 //! state arena size (the model's `state_words()`) and the step count become constants.
@@ -11,6 +14,7 @@ use std::{env, fs, path::PathBuf};
 
 use snn_core::{EarlyExit, Model};
 use snn_embedded::contract::vectors::{Encoder, Header};
+use snn_embedded::stream::{classify_stream, SliceSource};
 
 fn var(name: &str) -> Option<String> {
     println!("cargo:rerun-if-env-changed={name}");
@@ -64,6 +68,12 @@ fn main() {
     println!("cargo:rerun-if-changed={memory}");
     // ARMv6-M (Cortex-M0): no atomic read-modify-write and no DWT cycle counter.
     println!("cargo::rustc-check-cfg=cfg(armv6m)");
+    // `semihosted`: the QEMU build, whose host file I/O can stream input spikes.
+    println!("cargo::rustc-check-cfg=cfg(semihosted)");
+    let feature = |f: &str| env::var_os(format!("CARGO_FEATURE_{f}")).is_some();
+    if feature("QEMU") && !feature("BOARD") && !feature("NETDUINO") {
+        println!("cargo:rustc-cfg=semihosted");
+    }
     if target.starts_with("thumbv6m") {
         println!("cargo:rustc-cfg=armv6m");
     }
@@ -85,11 +95,54 @@ fn main() {
     let limit: usize =
         var("SNN_FW_SAMPLES").map_or(usize::MAX, |v| v.parse().expect("SNN_FW_SAMPLES: a number"));
     println!("cargo:rerun-if-changed={model_path}");
-    println!("cargo:rerun-if-changed={inputs_path}");
 
     let blob = fs::read(&model_path).unwrap_or_else(|e| panic!("{model_path}: {e}"));
     let model = Model::from_bytes(&blob).unwrap_or_else(|e| panic!("{model_path}: {e}"));
-    let inputs = fs::read(&inputs_path).unwrap_or_else(|e| panic!("{inputs_path}: {e}"));
+    let spikes = var("SNN_FW_SPIKES");
+    let bytes = match &spikes {
+        Some(path) => stream_vectors(&model, path, steps, exit, limit),
+        None => image_vectors(&model, &inputs_path, (steps, seed, exit), limit),
+    };
+    fs::write(out.join("vectors.bin"), bytes).expect("write vectors");
+    fs::write(out.join("model.snn"), &blob).expect("write model");
+    // The step count is a build constant too (checked against the vectors at start-up):
+    // a compile-time step count lets LLVM specialise the engine's time loop, as it
+    // would in a deployed firmware, and keeps the instruction counts comparable.
+    fs::write(
+        out.join("consts.rs"),
+        format!(
+            "/// State words the embedded model needs (computed by build.rs).\n\
+             pub const ARENA_WORDS: usize = {};\n\
+             /// Time steps per inference (the embedded vectors' header says the same).\n\
+             pub const STEPS: u32 = {steps};\n\
+             /// When an inference may stop early (`SNN_FW_EXIT`).\n\
+             pub const EXIT: snn_core::EarlyExit = snn_core::EarlyExit::{exit:?};\n\
+             /// The host file the input spikes stream from (`SNN_FW_SPIKES`), if any.\n\
+             #[allow(dead_code)]\n\
+             pub const STREAM: Option<&core::ffi::CStr> = {stream};\n\
+             /// Words of the step buffer of a spike stream (positive and negative\n\
+             /// bitsets; 0 without a stream).\n\
+             pub const STREAM_BUF_WORDS: usize = {buf_words};\n",
+            model.state_words(),
+            stream = match &spikes {
+                Some(p) => format!("Some(c{p:?})"),
+                None => "None".into(),
+            },
+            buf_words = if spikes.is_some() { 2 * model.input_len().div_ceil(32) } else { 0 },
+        ),
+    )
+    .expect("write consts.rs");
+}
+
+/// The vectors of image inputs: the expected results of `snn-core` on the host.
+fn image_vectors(
+    model: &Model,
+    inputs_path: &str,
+    (steps, seed, exit): (u32, u64, EarlyExit),
+    limit: usize,
+) -> Vec<u8> {
+    println!("cargo:rerun-if-changed={inputs_path}");
+    let inputs = fs::read(inputs_path).unwrap_or_else(|e| panic!("{inputs_path}: {e}"));
     let n_in = model.input_len();
     assert!(
         inputs.len().is_multiple_of(n_in),
@@ -101,11 +154,10 @@ fn main() {
         !cases.is_empty(),
         "{inputs_path}: no input image to embed (at least one test case is needed)"
     );
-
     // vectors.bin: the contract's vector file (snn_embedded::contract::vectors), with
     // the expected results of snn-core on the host and the seeds it defines.
-    let header = Header::for_model(&model, cases.len(), steps, seed)
-        .unwrap_or_else(|e| panic!("{model_path}: {e}"));
+    let header = Header::for_model(model, cases.len(), steps, seed)
+        .unwrap_or_else(|e| panic!("test vectors: {e}"));
     let mut bytes = Vec::new();
     let mut encoder = Encoder::new(header, |b: &[u8]| bytes.extend_from_slice(b))
         .unwrap_or_else(|e| panic!("test vectors: {e}"));
@@ -121,22 +173,42 @@ fn main() {
     encoder
         .finish()
         .unwrap_or_else(|e| panic!("test vectors: {e}"));
-    fs::write(out.join("vectors.bin"), bytes).expect("write vectors");
-    fs::write(out.join("model.snn"), &blob).expect("write model");
-    // The step count is a build constant too (checked against the vectors at start-up):
-    // a compile-time step count lets LLVM specialise the engine's time loop, as it
-    // would in a deployed firmware, and keeps the instruction counts comparable.
-    fs::write(
-        out.join("consts.rs"),
-        format!(
-            "/// State words the embedded model needs (computed by build.rs).\n\
-             pub const ARENA_WORDS: usize = {};\n\
-             /// Time steps per inference (the embedded vectors' header says the same).\n\
-             pub const STEPS: u32 = {steps};\n\
-             /// When an inference may stop early (`SNN_FW_EXIT`).\n\
-             pub const EXIT: snn_core::EarlyExit = snn_core::EarlyExit::{exit:?};\n",
-            model.state_words()
-        ),
-    )
-    .expect("write consts.rs");
+    bytes
+}
+
+/// The vectors of a spike stream: no inputs, the results of
+/// `snn_embedded::stream::classify_stream` on the host.
+fn stream_vectors(model: &Model, path: &str, steps: u32, exit: EarlyExit, limit: usize) -> Vec<u8> {
+    println!("cargo:rerun-if-changed={path}");
+    let raw = fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let words = model.input_len().div_ceil(32);
+    let case_words = words * steps as usize;
+    assert!(
+        raw.len().is_multiple_of(4 * case_words) && !raw.is_empty(),
+        "{path}: {} bytes is not a whole number of {steps}-step streams of {words} words",
+        raw.len()
+    );
+    let stream: Vec<u32> = raw
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let cases = (stream.len() / case_words).min(limit);
+    let header =
+        Header::for_stream(model, cases, steps).unwrap_or_else(|e| panic!("test vectors: {e}"));
+    let mut bytes = Vec::new();
+    let mut encoder = Encoder::new(header, |b: &[u8]| bytes.extend_from_slice(b))
+        .unwrap_or_else(|e| panic!("test vectors: {e}"));
+    let mut source = SliceSource::new(&stream);
+    let (mut state, mut buf) = (vec![0u32; model.state_words()], vec![0u32; 2 * words]);
+    for i in 0..cases {
+        let r = classify_stream(model, &mut state, &mut source, &mut buf, steps, exit)
+            .unwrap_or_else(|e| panic!("{path}: case {i}: {e}"));
+        encoder
+            .push(&[], &r)
+            .unwrap_or_else(|e| panic!("test vectors: {e}"));
+    }
+    encoder
+        .finish()
+        .unwrap_or_else(|e| panic!("test vectors: {e}"));
+    bytes
 }

@@ -9,6 +9,8 @@
 #![no_std]
 #![no_main]
 
+#[cfg(semihosted)]
+mod stream;
 mod vectors;
 
 #[cfg(feature = "board")]
@@ -19,9 +21,9 @@ use board as platform;
 mod netduino;
 #[cfg(all(feature = "netduino", not(feature = "board")))]
 use netduino as platform;
-#[cfg(all(feature = "qemu", not(any(feature = "board", feature = "netduino"))))]
+#[cfg(semihosted)]
 mod qemu;
-#[cfg(all(feature = "qemu", not(any(feature = "board", feature = "netduino"))))]
+#[cfg(semihosted)]
 use qemu as platform;
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -141,6 +143,9 @@ fn main() -> ! {
     static mut ARENA: [u32; ARENA_WORDS] = [0; ARENA_WORDS];
     // Likewise the model's descriptor, built in place by `ModelSlot::load`.
     static mut MODEL_STORAGE: Option<snn_core::Model<'static>> = None;
+    // One step of a spike stream (no words without one).
+    #[cfg(semihosted)]
+    static mut STREAM_BUF: [u32; STREAM_BUF_WORDS] = [0; STREAM_BUF_WORDS];
 
     #[cfg_attr(armv6m, allow(unused_mut))]
     let mut cp = cortex_m::Peripherals::take().expect("first and only take");
@@ -207,14 +212,55 @@ fn main() -> ! {
 
     calibrate(&mut systick);
 
+    // `STEPS` (a build constant, checked against the header by `vectors::embedded`)
+    // rather than the header's value: the engine's loops get a known trip count.
+    let mut from_image = |runner: &mut Runner<'_, ARENA_WORDS>, case: &Case<'_>| {
+        runner
+            .classify_until(case.image, case.seed, STEPS, EXIT)
+            .map_err(Failure::Run)
+    };
+    #[cfg(semihosted)]
+    let mut source = match STREAM.map(stream::FileSource::open) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            defmt::error!("spike stream: {}", e);
+            platform::exit(ExitCode::BadVectors)
+        }
+        None => None,
+    };
+    #[cfg(not(semihosted))]
+    if v.header().streamed() {
+        defmt::error!("streamed test vectors need semihosting (a QEMU build)");
+        platform::exit(ExitCode::BadVectors)
+    }
+    #[cfg(semihosted)]
+    let mut from_stream = |runner: &mut Runner<'_, ARENA_WORDS>, _: &Case<'_>| {
+        let (Some(source), buf) = (source.as_mut(), &mut *STREAM_BUF) else {
+            return Err(Failure::Stream);
+        };
+        runner
+            .classify_stream(source, buf, STEPS, EXIT)
+            .map_err(|e| match e {
+                snn_embedded::stream::StreamError::Run(r) => Failure::Run(r),
+                _ => Failure::Stream,
+            })
+    };
+    #[cfg(semihosted)]
+    let infer: &mut Infer<'_, ARENA_WORDS> = if v.header().streamed() {
+        &mut from_stream
+    } else {
+        &mut from_image
+    };
+    #[cfg(not(semihosted))]
+    let infer: &mut Infer<'_, ARENA_WORDS> = &mut from_image;
     #[cfg(not(armv6m))]
     let totals = if cycles {
-        run_cases(&mut dwt, &mut runner, &v)
+        run_cases(&mut dwt, &mut runner, &v, infer)
     } else {
-        run_cases(&mut systick, &mut runner, &v)
+        run_cases(&mut systick, &mut runner, &v, infer)
     };
     #[cfg(armv6m)]
-    let totals = run_cases(&mut systick, &mut runner, &v);
+    let totals = run_cases(&mut systick, &mut runner, &v, infer);
     defmt::println!(
         "{}",
         SummaryLine {
@@ -242,21 +288,33 @@ struct Totals {
     events: u64,
 }
 
-/// Runs every case of `v`, timing each inference with `clock`, and reports each result;
-/// ends the run with [`ExitCode::InferenceFailed`] if an inference returns an error.
-fn run_cases<const N: usize>(
+/// Why an inference failed on the device.
+#[derive(defmt::Format)]
+enum Failure {
+    /// The engine refused it.
+    Run(snn_core::RunError),
+    /// The spike stream could not be read (or does not fit the model).
+    #[cfg_attr(not(semihosted), allow(dead_code))]
+    Stream,
+}
+
+/// One inference of case `case`: from its image, or the next one of the spike stream.
+type Infer<'r, const N: usize> =
+    dyn FnMut(&mut Runner<'r, N>, &Case<'_>) -> Result<Classification, Failure> + 'r;
+
+/// Runs every case of `v`, timing each inference (`infer`) with `clock`, and reports
+/// each result; ends the run with [`ExitCode::InferenceFailed`] if an inference fails.
+fn run_cases<'r, const N: usize>(
     clock: &mut impl Stopwatch,
-    runner: &mut Runner<'_, N>,
+    runner: &mut Runner<'r, N>,
     v: &Vectors<'_>,
+    infer: &mut Infer<'r, N>,
 ) -> Totals {
-    // `STEPS` (a build constant, checked against the header by `vectors::embedded`)
-    // rather than the header's value: the engine's loops get a known trip count.
-    let steps = STEPS;
     let mut totals = Totals::default();
     for case in v.cases() {
         let t0 = clock.now();
         let result = platform::signal(
-            || runner.classify_until(case.image, case.seed, steps, EXIT),
+            || infer(runner, &case),
             |r| r.as_ref().is_ok_and(|r| r.class == case.class),
         );
         let ticks = clock.since(t0);

@@ -8,3 +8,4 @@ pub mod runner;
 pub mod signal;
 pub mod slot;
 pub mod stopwatch;
+pub mod stream;

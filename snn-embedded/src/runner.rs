@@ -99,4 +99,19 @@ impl<'a, const N: usize> Runner<'a, N> {
         self.model
             .classify_until(&mut self.arena[..], image, seed, steps, rule)
     }
+
+    /// Classifies the next inference of a spike stream (see
+    /// [`crate::stream::classify_stream`]), with `buf` holding one step.
+    ///
+    /// # Errors
+    /// [`crate::stream::StreamError`].
+    pub fn classify_stream<S: crate::stream::SpikeSource>(
+        &mut self,
+        source: &mut S,
+        buf: &mut [u32],
+        steps: u32,
+        rule: snn_core::EarlyExit,
+    ) -> Result<Classification, crate::stream::StreamError<S::Error>> {
+        crate::stream::classify_stream(self.model, &mut self.arena[..], source, buf, steps, rule)
+    }
 }

@@ -139,8 +139,8 @@ fn damaged_files_give_typed_errors() {
         VectorError::BadMagic { found: *b"XNNV" }
     );
     assert_eq!(
-        with(&|b| b[4] = 2),
-        VectorError::UnsupportedVersion { found: 2 }
+        with(&|b| b[4] = 1),
+        VectorError::UnsupportedVersion { found: 1 }
     );
     assert_eq!(
         with(&|b| b.truncate(HEADER_LEN - 1)),
@@ -169,7 +169,9 @@ fn damaged_files_give_typed_errors() {
         with(&move |b: &mut Vec<u8>| b[offset..offset + 4].copy_from_slice(&value.to_le_bytes()))
     };
     let out_of_range = |field: &'static str, found: u64| VectorError::OutOfRange { field, found };
-    assert_eq!(field(12, 0), out_of_range("input_len", 0));
+    // `input_len` 0 announces streamed inputs: records without images, so this file
+    // is longer than such a header says.
+    assert!(matches!(field(12, 0), VectorError::TrailingBytes { .. }));
     assert_eq!(field(16, 0), out_of_range("classes", 0));
     assert_eq!(field(16, 129), out_of_range("classes", 129));
     assert_eq!(field(20, 49), out_of_range("populations", 49));
@@ -501,4 +503,45 @@ proptest! {
 #[test]
 fn magic_is_snnv() {
     assert_eq!(&MAGIC, b"SNNV");
+}
+
+/// A streamed vector file: no input in the records, the results of
+/// `stream::classify_stream` on the host, read back case by case.
+#[test]
+fn streamed_vectors_hold_no_inputs_and_round_trip() {
+    use snn_embedded::stream::{classify_stream, SliceSource};
+    let model = Model::from_bytes(GOLDEN).unwrap();
+    let words = model.input_len().div_ceil(32);
+    let (cases, steps) = (3usize, 5u32);
+    let stream: Vec<u32> = (0..cases * steps as usize * words)
+        .map(|i| (i as u32).wrapping_mul(0x9e37_79b9) & 0x0101_0101)
+        .collect();
+    let header = Header::for_stream(&model, cases, steps).unwrap();
+    assert!(header.streamed());
+    let mut bytes = Vec::new();
+    let mut enc = Encoder::new(header, |b: &[u8]| bytes.extend_from_slice(b)).unwrap();
+    let mut src = SliceSource::new(&stream);
+    let (mut state, mut buf) = (vec![0u32; model.state_words()], vec![0u32; 2 * words]);
+    let mut results = Vec::new();
+    for _ in 0..cases {
+        let r = classify_stream(
+            &model,
+            &mut state,
+            &mut src,
+            &mut buf,
+            steps,
+            snn_core::EarlyExit::Never,
+        )
+        .unwrap();
+        enc.push(&[], &r).unwrap();
+        results.push(r);
+    }
+    enc.finish().unwrap();
+    let v = Vectors::decode(&bytes).unwrap();
+    assert_eq!(v.len(), cases);
+    for (i, r) in results.iter().enumerate() {
+        let c = v.case(i).unwrap();
+        assert!(c.image.is_empty());
+        assert_eq!(c.class, r.class);
+    }
 }

@@ -475,7 +475,7 @@ fn feature_steps() -> Vec<(&'static str, Step)> {
 /// Every QEMU run of CI, in order: each fails on any class, score or spike-count
 /// mismatch. The M7 runs the M4F's ELF (same target and map), so right after the M4F
 /// runs it costs no build.
-fn qemu_runs() -> [QemuStep; 13] {
+fn qemu_runs() -> [QemuStep; 14] {
     let lenet = QemuArgs::default_lenet;
     let exact = || QemuArgs {
         early_exit: Some(snn_core::EarlyExit::Exact),
@@ -540,6 +540,11 @@ fn qemu_runs() -> [QemuStep; 13] {
             "QEMU m33 (Cortex-M33): saturating case",
             Core::M33,
             QemuArgs::saturating,
+        ),
+        (
+            "QEMU: event-input model, 20 N-MNIST-format recordings streamed through semihosting",
+            Core::M4,
+            QemuArgs::events_sample,
         ),
         (
             "QEMU netduino (STM32F405, netduinoplus2, HAL + USART): default LeNet model, 20 MNIST test images",

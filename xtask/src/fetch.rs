@@ -195,7 +195,13 @@ fn tar_extract(archive: &Path, into: &Path) -> Result<()> {
 
 /// `unzip -q ARCHIVE -d INTO`.
 fn zip_extract(archive: &Path, into: &Path) -> Result<()> {
-    crate::run(Command::new("unzip").arg("-q").arg(archive).arg("-d").arg(into))
+    crate::run(
+        Command::new("unzip")
+            .arg("-q")
+            .arg(archive)
+            .arg("-d")
+            .arg(into),
+    )
 }
 
 /// The file whose presence says that `archive` was extracted completely:

@@ -27,6 +27,9 @@ pub enum Target {
 pub struct Embed {
     pub model: PathBuf,
     pub inputs: PathBuf,
+    /// A spike stream file to read at run time instead of embedded images
+    /// (`SNN_FW_SPIKES`; QEMU semihosting builds only).
+    pub spikes: Option<PathBuf>,
     pub steps: u32,
     pub seed: u64,
     /// When an inference may stop early (`SNN_FW_EXIT`).
@@ -64,6 +67,10 @@ pub fn build(target: Target, embed: &Embed) -> Result<PathBuf> {
         .env("SNN_FW_SEED", embed.seed.to_string())
         .env("SNN_FW_EXIT", embed.exit.to_string())
         .env("DEFMT_LOG", "info");
+    match &embed.spikes {
+        Some(p) => cmd.env("SNN_FW_SPIKES", abs(p)?),
+        None => cmd.env_remove("SNN_FW_SPIKES"),
+    };
     run(&mut cmd)?;
     Ok(dir.join("target").join(triple).join("release/firmware"))
 }

@@ -143,6 +143,12 @@ pub struct QemuArgs {
     /// (slower: QEMU logs every block it runs; not for the USART board)
     #[arg(long)]
     pub profile: bool,
+    /// Event recordings instead of images: an N-MNIST directory (`Train/`, `Test/`) or
+    /// a DVS128 Gesture one (`trials_to_test.txt`); the first --samples test recordings
+    /// are binned as in training (default `[data.events]`) and streamed to the device
+    /// through semihosting, not embedded. Not for the USART board.
+    #[arg(long, conflicts_with = "inputs")]
+    pub events: Option<std::path::PathBuf>,
 }
 
 impl QemuArgs {
@@ -205,6 +211,20 @@ impl QemuArgs {
             early_exit: Some(snn_core::EarlyExit::Never),
             expect_saturation: false,
             profile: false,
+            events: None,
+        }
+    }
+
+    /// The committed event-input model on 20 N-MNIST-format sample recordings,
+    /// streamed to the device (its stored deployment: T = 10, no early exit).
+    pub fn events_sample() -> Self {
+        let root = crate::project_root();
+        Self {
+            model: Some(root.join("models/nmnist-sample.snn")),
+            events: Some(root.join("data/events-sample/nmnist")),
+            steps: None,
+            early_exit: None,
+            ..Self::default_lenet()
         }
     }
 
@@ -222,6 +242,7 @@ impl QemuArgs {
             early_exit: Some(snn_core::EarlyExit::Never),
             expect_saturation: false,
             profile: false,
+            events: None,
         }
     }
 

@@ -31,6 +31,7 @@ pub fn run(args: &FlashArgs) -> Result<()> {
     let embed = Embed {
         model,
         inputs,
+        spikes: None,
         steps,
         seed: v.seed,
         exit,

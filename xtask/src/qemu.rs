@@ -75,6 +75,86 @@ pub fn inputs(
     Ok((path, test.labels[..n].iter().map(|&l| Some(l)).collect()))
 }
 
+/// The spike stream of the first `samples` test recordings of the event dataset in
+/// `dir` (N-MNIST or DVS128 Gesture, told apart by their files), binned into `steps`
+/// steps with the dataset's default `[data.events]` options, written to
+/// `out_dir/spikes.bin`; and their labels.
+fn event_stream(
+    dir: &Path,
+    samples: usize,
+    model: &Model,
+    steps: u32,
+    out_dir: &Path,
+) -> Result<(PathBuf, Vec<Option<u8>>)> {
+    use snn_train::data::{self, events::bins, DatasetKind};
+    let kind = if dir.join("trials_to_test.txt").is_file() {
+        DatasetKind::DvsGesture
+    } else {
+        DatasetKind::Nmnist
+    };
+    let (_, mut test) = data::load(kind, dir)?;
+    test.truncate(samples);
+    let s = model.input_shape();
+    if (
+        usize::from(s.channels),
+        usize::from(s.height),
+        usize::from(s.width),
+    ) != (test.channels, test.height, test.width)
+    {
+        bail!(
+            "the model takes {}x{}x{} inputs, the {} recordings are {}",
+            s.channels,
+            s.height,
+            s.width,
+            kind.name(),
+            test.shape_name()
+        );
+    }
+    let set = test
+        .events
+        .as_ref()
+        .context("an event dataset holds events")?;
+    let mut bytes = Vec::new();
+    for i in 0..set.len() {
+        let words = bins::spike_words(
+            &set.sample(i),
+            (set.width, set.height),
+            steps as usize,
+            set.binning,
+        );
+        bytes.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+    }
+    let path = out_dir.join("spikes.bin");
+    std::fs::write(&path, bytes)?;
+    Ok((path, test.labels.iter().map(|&l| Some(l)).collect()))
+}
+
+/// What `snn-core` gives on the host for each inference of a spike stream.
+fn stream_results(
+    model: &Model,
+    stream: &[u8],
+    steps: u32,
+    rule: snn_core::EarlyExit,
+) -> Result<Vec<Classification>> {
+    use snn_embedded::stream::{classify_stream, SliceSource};
+    let words: Vec<u32> = stream
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let per_case = model.input_len().div_ceil(32) * steps as usize;
+    let mut source = SliceSource::new(&words);
+    let (mut state, mut buf) = (
+        vec![0u32; model.state_words()],
+        vec![0u32; 2 * model.input_len().div_ceil(32)],
+    );
+    (0..words.len() / per_case)
+        .map(|i| {
+            classify_stream(model, &mut state, &mut source, &mut buf, steps, rule)
+                .map_err(|e| anyhow::anyhow!("stream case {i}: {e}"))
+        })
+        .collect()
+}
+
 fn host_results(
     model: &Model,
     inputs: &[u8],
@@ -401,17 +481,34 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
         Model::from_bytes(&blob).map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
     let out_dir = project_root().join("target/qemu");
     std::fs::create_dir_all(&out_dir)?;
-    let (inputs_path, labels) = inputs(args, &model, &out_dir)?;
-    let inputs = std::fs::read(&inputs_path)?;
     let (steps, rule) = args.setting(&model);
-    let host = host_results(&model, &inputs, args.seed, steps, rule)?;
-    if args.expect_saturation {
-        check_saturation(&blob, &host, &inputs, args.seed, (steps, rule))?;
-    }
+    let (inputs_path, labels, host, spikes) = match &args.events {
+        Some(dir) => {
+            if spec.serial {
+                bail!(
+                    "--events streams through semihosting: not on the USART board ({})",
+                    spec.name
+                );
+            }
+            let (path, labels) = event_stream(dir, args.samples, &model, steps, &out_dir)?;
+            let host = stream_results(&model, &std::fs::read(&path)?, steps, rule)?;
+            (path.clone(), labels, host, Some(path))
+        }
+        None => {
+            let (inputs_path, labels) = inputs(args, &model, &out_dir)?;
+            let inputs = std::fs::read(&inputs_path)?;
+            let host = host_results(&model, &inputs, args.seed, steps, rule)?;
+            if args.expect_saturation {
+                check_saturation(&blob, &host, &inputs, args.seed, (steps, rule))?;
+            }
+            (inputs_path, labels, host, None)
+        }
+    };
 
     let embed = Embed {
         model: model_path.clone(),
         inputs: inputs_path,
+        spikes,
         steps,
         seed: args.seed,
         exit: rule,

@@ -27,6 +27,7 @@ pub fn run(args: &SizeArgs) -> Result<()> {
     let embed = Embed {
         model: model.clone(),
         inputs,
+        spikes: None,
         steps: 1,
         seed: 0,
         exit: snn_core::EarlyExit::Never,

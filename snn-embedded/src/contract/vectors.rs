@@ -1,16 +1,18 @@
 //! The test-vector file: inputs and the host's expected results, embedded in the
 //! firmware by its `build.rs` and checked case by case on the device.
 //!
-//! # Layout (version 1)
+//! # Layout (version 2)
 //!
 //! All integers little-endian, no padding, no alignment required.
 //!
 //! ```text
 //! offset  size  field
 //!      0     4  magic        b"SNNV"
-//!      4     4  version      u32 = 1
+//!      4     4  version      u32 = 2
 //!      8     4  cases        u32
-//!     12     4  input_len    u32, >= 1      (bytes per image)
+//!     12     4  input_len    u32            (bytes per image; 0: the inputs
+//!                                           are spike streams read at run time,
+//!                                           see `crate::stream`, not stored here)
 //!     16     4  classes      u32, 1..=MAX_CLASSES
 //!     20     4  populations  u32, <= MAX_POPULATIONS
 //!     24     4  steps        u32, >= 1
@@ -36,7 +38,7 @@ use snn_core::{Classification, Model, MAX_CLASSES, MAX_POPULATIONS};
 /// The first four bytes of a vector file.
 pub const MAGIC: [u8; 4] = *b"SNNV";
 /// The layout version this module writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Bytes before the first record.
 pub const HEADER_LEN: usize = 36;
 /// Bytes of a record before its scores: class, input spikes, events.
@@ -208,6 +210,25 @@ impl Header {
         Ok(h)
     }
 
+    /// The header for `cases` inferences of `model` whose input spikes are streamed
+    /// (`input_len` 0: the records hold no input; seed 0, unused), `steps` steps each.
+    ///
+    /// # Errors
+    /// [`VectorError::OutOfRange`] when a count does not fit the layout.
+    pub fn for_stream(model: &Model<'_>, cases: usize, steps: u32) -> Result<Self, VectorError> {
+        let h = Self {
+            input_len: 0,
+            ..Self::for_model(model, cases, steps, 0)?
+        };
+        h.check()?;
+        Ok(h)
+    }
+
+    /// True when the inputs are streamed, not stored in the records.
+    pub const fn streamed(&self) -> bool {
+        self.input_len == 0
+    }
+
     /// The seed of case `i`: [`case_seed`]`(self.seed, i)`.
     #[inline]
     pub const fn case_seed(&self, i: usize) -> u64 {
@@ -229,7 +250,6 @@ impl Header {
                 })
             }
         };
-        range("input_len", self.input_len, self.input_len >= 1)?;
         range(
             "classes",
             self.classes,

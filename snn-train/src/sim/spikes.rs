@@ -31,7 +31,7 @@
 
 use snn_core::layer::words_for as words;
 
-use crate::data::events::bins::slices;
+use crate::data::events::bins::spike_words;
 use crate::data::events::{Binning, Event};
 
 /// Input spike trains that do not fit the network they are fed to.
@@ -213,18 +213,14 @@ impl InputSpikes {
         steps: usize,
         binning: Binning,
     ) -> Self {
-        let mut s = Self::new(width * height * 2, steps);
-        let w = words(s.neurons);
-        for (k, r) in slices(events, steps, binning).into_iter().enumerate() {
-            for e in &events[r] {
-                let (x, y, p) = (usize::from(e.x), usize::from(e.y), usize::from(e.p));
-                if x < width && y < height && p < 2 {
-                    let i = (y * width + x) * 2 + p;
-                    s.pos[k * w + i / 32] |= 1 << (i % 32);
-                }
-            }
+        let pos = spike_words(events, (width, height), steps, binning);
+        let neg = vec![0; pos.len()];
+        Self {
+            neurons: width * height * 2,
+            steps,
+            pos,
+            neg,
         }
-        s
     }
 
     /// The positive and negative bitsets of step `t`.

@@ -84,6 +84,31 @@ pub fn frames(
     out
 }
 
+/// The input spikes of `events` (sorted by time) on a `width x height` sensor over
+/// `steps` steps of `binning`: `steps` bitsets of `ceil(2 * width * height / 32)`
+/// words, step after step, a spike at input `(y * width + x) * 2 + p` wherever a step
+/// holds an event of polarity `p` at `(x, y)` (two channels, HWC). What the trainer
+/// feeds its network and `cargo xtask qemu --events` streams to the device.
+pub fn spike_words(
+    events: &[Event],
+    (width, height): (usize, usize),
+    steps: usize,
+    binning: Binning,
+) -> Vec<u32> {
+    let w = (2 * width * height).div_ceil(32);
+    let mut out = vec![0u32; steps * w];
+    for (k, r) in slices(events, steps, binning).into_iter().enumerate() {
+        for e in &events[r] {
+            let (x, y, p) = (usize::from(e.x), usize::from(e.y), usize::from(e.p));
+            if x < width && y < height && p < 2 {
+                let i = (y * width + x) * 2 + p;
+                out[k * w + i / 32] |= 1 << (i % 32);
+            }
+        }
+    }
+    out
+}
+
 /// `tonic.functional.denoise_numpy(events, filter_time)`, to the bit: an event is
 /// kept when one of its 4-neighbours had an event less than `filter_us` before it.
 /// As in `tonic`, the sensor is taken as the events' largest `x` and `y` plus one, and
