@@ -163,6 +163,52 @@ fn two_and_four_ranks_give_the_weights_of_one_process() {
     }
 }
 
+/// Event recordings (the N-MNIST-format sample, binned spikes with jitter and event
+/// drop drawn per sample) train to the same bits on two ranks as in one process.
+#[test]
+fn event_data_trains_to_the_same_bits_on_two_ranks() {
+    let Some((_one_job, dir, _)) = start() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cfg = root.join("configs/nmnist-sample.toml");
+    let data = root.join("data/events-sample/nmnist");
+    let run = |ranks: Option<usize>, name: &str| {
+        let out = dir.path().join(name);
+        let o = job(
+            ranks,
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--epochs",
+                "2",
+                "--train-limit",
+                "64",
+                "--test-limit",
+                "20",
+                "--threads",
+                "1",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        ok(&o, name);
+        out
+    };
+    let (one, two) = (run(None, "events-one"), run(Some(2), "events-two"));
+    assert_eq!(
+        state(&two),
+        state(&one),
+        "2 ranks: weights differ on event data"
+    );
+    assert_eq!(
+        std::fs::read(two.join("model.snn")).unwrap(),
+        std::fs::read(one.join("model.snn")).unwrap()
+    );
+}
+
 #[test]
 fn a_run_resumes_with_another_number_of_ranks() {
     let Some((_one_job, dir, cfg)) = start() else {
