@@ -3,7 +3,7 @@
 //! counter one.
 //!
 //! QEMU does not model the DWT cycle counter (it reads 0 and never advances, while
-//! `DWT::has_cycle_counter()` still says yes), so [`dwt_advances`] probes it and the
+//! `DWT::has_cycle_counter()` still says yes), so `dwt_advances` (feature `cortex-m`) probes it and the
 //! firmware falls back to SysTick. Under QEMU with `-icount shift=0`, SysTick ticks
 //! count instructions (40 per tick on mps2-an386), not cycles.
 
