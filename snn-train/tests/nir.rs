@@ -827,3 +827,270 @@ fn analog_models_are_refused_by_the_exporter() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// `conv(pool(u))` in NIR's layouts (`u`: `[c][h][w]`, weights `[o][i][ky][kx]`), zero
+/// padding, in f64: the reference the folded convolution must equal.
+fn conv_of_pool(
+    u: &[f64],
+    (c, h, w): (usize, usize, usize),
+    (kp, sp, pp, average): (usize, usize, usize, bool),
+    wt: &[f64],
+    (co, k, s, p): (usize, usize, usize, usize),
+) -> Vec<f64> {
+    let out = |n: usize, k: usize, s: usize, p: usize| (n + 2 * p - k) / s + 1;
+    let (hp, wp) = (out(h, kp, sp, pp), out(w, kp, sp, pp));
+    let f = if average { 1.0 / (kp * kp) as f64 } else { 1.0 };
+    let at = |v: &[f64], (hh, ww): (usize, usize), ch: usize, y: isize, x: isize| {
+        if y < 0 || x < 0 || y >= hh as isize || x >= ww as isize {
+            0.0
+        } else {
+            v[(ch * hh + y as usize) * ww + x as usize]
+        }
+    };
+    let mut pooled = vec![0.0; c * hp * wp];
+    for ch in 0..c {
+        for y in 0..hp {
+            for x in 0..wp {
+                let mut sum = 0.0;
+                for a in 0..kp {
+                    for b in 0..kp {
+                        let (yy, xx) = (
+                            (sp * y + a) as isize - pp as isize,
+                            (sp * x + b) as isize - pp as isize,
+                        );
+                        sum += at(u, (h, w), ch, yy, xx);
+                    }
+                }
+                pooled[(ch * hp + y) * wp + x] = f * sum;
+            }
+        }
+    }
+    let (ho, wo) = (out(hp, k, s, p), out(wp, k, s, p));
+    let mut o = vec![0.0; co * ho * wo];
+    for oc in 0..co {
+        for y in 0..ho {
+            for x in 0..wo {
+                let mut sum = 0.0;
+                for i in 0..c {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let (yy, xx) = (
+                                (s * y + ky) as isize - p as isize,
+                                (s * x + kx) as isize - p as isize,
+                            );
+                            sum += wt[((oc * c + i) * k + ky) * k + kx]
+                                * at(&pooled, (hp, wp), i, yy, xx);
+                        }
+                    }
+                }
+                o[(oc * ho + y) * wo + x] = sum;
+            }
+        }
+    }
+    o
+}
+
+/// snnTorch's most common CNN shape, `Conv2d - LIF - AvgPool2d - Conv2d - LIF`: the
+/// pooling folds into the second convolution, whose model equals the one of a graph
+/// holding the folded convolution written by hand; the fold's arithmetic is checked
+/// against `conv(pool(x))` on random maps; a fold that would not be exact is refused
+/// with the nodes named.
+#[test]
+fn pooling_into_a_convolution_folds_exactly() {
+    use snn_train::io::nir::graph::Padding;
+    // The fold's arithmetic, with and without padding, average and sum.
+    for &(h, kp, sp, pp, k, s, p, average) in &[
+        (12, 2, 2, 0, 5, 1, 0, true),
+        (12, 2, 2, 0, 3, 1, 1, true),
+        (13, 3, 2, 1, 3, 2, 0, false),
+        (8, 2, 2, 0, 3, 2, 1, false),
+    ] {
+        let (c, co) = (2, 3);
+        let mut x = 0x2545_f491u32;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            f64::from(x % 1000) / 500.0 - 1.0
+        };
+        let u: Vec<f64> = (0..c * h * h).map(|_| rnd()).collect();
+        let wt: Vec<f64> = (0..co * c * k * k).map(|_| rnd()).collect();
+        let want = conv_of_pool(&u, (c, h, h), (kp, sp, pp, average), &wt, (co, k, s, p));
+        let kk = sp * (k - 1) + kp;
+        let f = if average { 1.0 / (kp * kp) as f64 } else { 1.0 };
+        let mut folded = vec![0.0; co * c * kk * kk];
+        for o in 0..co {
+            for i in 0..c {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        for a in 0..kp {
+                            for b in 0..kp {
+                                folded[((o * c + i) * kk + sp * ky + a) * kk + sp * kx + b] +=
+                                    f * wt[((o * c + i) * k + ky) * k + kx];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let got = conv_of_pool(
+            &u,
+            (c, h, h),
+            (1, 1, 0, false),
+            &folded,
+            (co, kk, sp * s, sp * p + pp),
+        );
+        let exact = p == 0 || (kp <= sp && pp == 0 && h % sp == 0);
+        if exact {
+            assert_eq!(got.len(), want.len());
+            for (a, b) in got.iter().zip(&want) {
+                assert!(
+                    (a - b).abs() < 1e-9,
+                    "fold of h {h} kp {kp} sp {sp} pp {pp} k {k} s {s} p {p}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    // snnTorch's CNN as a NIR graph, and the same with the fold written by hand.
+    let graph = |folded: bool| {
+        let mut g = Graph::default();
+        let mut add = |name: &str, kind: Kind| {
+            g.nodes.insert(name.into(), Node::new(kind));
+        };
+        let lif = |shape: &[usize]| Kind::Lif {
+            tau: arr(&[1], 5e-3),
+            r: arr(&[1], 50.0),
+            v_leak: arr(&[1], 0.0),
+            v_threshold: arr(shape, 1.0),
+            v_reset: arr(&[1], 0.0),
+        };
+        let conv = |weight: Array, stride| Kind::Conv2d {
+            input_shape: None,
+            bias: arr(&[weight_out(&weight)], 0.0),
+            weight,
+            stride: [stride, stride],
+            padding: Padding::Valid,
+            dilation: [1, 1],
+            groups: 1,
+        };
+        let w1: Vec<f64> = (0..4 * 25).map(|i| f64::from(i % 9) * 0.1 - 0.3).collect();
+        let w2: Vec<f64> = (0..6 * 4 * 9)
+            .map(|i| f64::from(i % 11) * 0.05 - 0.25)
+            .collect();
+        add(
+            "in",
+            Kind::Input {
+                shape: vec![1, 16, 16],
+            },
+        );
+        add("conv1", conv(Array::new(&[4, 1, 5, 5], w1), 1));
+        add("lif1", lif(&[4, 12, 12]));
+        if folded {
+            let mut f = vec![0.0; 6 * 4 * 36];
+            for o in 0..6 {
+                for i in 0..4 {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            for (a, b) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                                f[((o * 4 + i) * 6 + 2 * ky + a) * 6 + 2 * kx + b] +=
+                                    0.25 * w2[((o * 4 + i) * 3 + ky) * 3 + kx];
+                            }
+                        }
+                    }
+                }
+            }
+            add("conv2", conv(Array::new(&[6, 4, 6, 6], f), 2));
+        } else {
+            add(
+                "pool1",
+                Kind::Pool2d {
+                    average: true,
+                    kernel: [2, 2],
+                    stride: [2, 2],
+                    padding: [0, 0],
+                },
+            );
+            add("conv2", conv(Array::new(&[6, 4, 3, 3], w2), 1));
+        }
+        add("lif2", lif(&[6, 4, 4]));
+        add(
+            "flat",
+            Kind::Flatten {
+                input_type: None,
+                start_dim: 0,
+                end_dim: -1,
+            },
+        );
+        add(
+            "fc",
+            Kind::Linear {
+                weight: Array::new(
+                    &[3, 96],
+                    (0..288).map(|i| f64::from(i % 5) * 0.2 - 0.4).collect(),
+                ),
+            },
+        );
+        add(
+            "li",
+            Kind::Li {
+                tau: arr(&[3], 5e-3),
+                r: arr(&[3], 50.0),
+                v_leak: arr(&[3], 0.0),
+            },
+        );
+        add("out", Kind::Output { shape: vec![3] });
+        let chain: &[&str] = if folded {
+            &[
+                "in", "conv1", "lif1", "conv2", "lif2", "flat", "fc", "li", "out",
+            ]
+        } else {
+            &[
+                "in", "conv1", "lif1", "pool1", "conv2", "lif2", "flat", "fc", "li", "out",
+            ]
+        };
+        for p in chain.windows(2) {
+            g.edges.push((p[0].into(), p[1].into()));
+        }
+        g
+    };
+    let opts = ImportOptions::default();
+    let pooled = nir::to_model(&graph(false), &opts).unwrap();
+    let by_hand = nir::to_model(&graph(true), &opts).unwrap();
+    assert!(
+        pooled.blob == by_hand.blob,
+        "the fold differs from the folded graph"
+    );
+    let m = snn_core::Model::from_bytes(&pooled.blob).unwrap();
+    assert_eq!(m.layers().count(), 3); // conv1, the folded conv2, the output (fc into LI)
+
+    // A padded convolution after overlapping windows: not exact, refused by name.
+    let mut g = graph(false);
+    if let Some(Node {
+        kind: Kind::Pool2d { kernel, .. },
+        ..
+    }) = g.nodes.get_mut("pool1")
+    {
+        *kernel = [3, 3];
+    }
+    if let Some(Node {
+        kind: Kind::Conv2d { padding, .. },
+        ..
+    }) = g.nodes.get_mut("conv2")
+    {
+        *padding = Padding::Explicit([1, 1]);
+    }
+    if let Some(Node {
+        kind: Kind::Lif { v_threshold, .. },
+        ..
+    }) = g.nodes.get_mut("lif2")
+    {
+        *v_threshold = arr(&[6, 5, 5], 1.0);
+    }
+    let msg = refusal(&g);
+    assert!(msg.contains("conv2") && msg.contains("pool1"), "{msg}");
+}
+
+fn weight_out(w: &Array) -> usize {
+    w.shape[0]
+}

@@ -312,13 +312,6 @@ impl<'g> Walker<'g> {
         else {
             unreachable!()
         };
-        if g.pool.is_some() {
-            return Err(self.err(
-                wname,
-                "pooling into a convolution without neurons in between is not supported \
-                 (add IF neurons after the pooling: our pooling layer has them)",
-            ));
-        }
         let [c, h, w] = g.shape[..] else {
             return Err(self.err(
                 wname,
@@ -389,11 +382,92 @@ impl<'g> Walker<'g> {
                 }
             }
         }
-        Ok(Synapses::Conv {
+        let conv = Synapses::Conv {
             weights: ours,
             out: vec![co, ho, wo],
             geometry: (k, s, p),
             node: wname,
+        };
+        match &g.pool {
+            Some(pool) => self.fold_pool(conv, pool),
+            None => Ok(conv),
+        }
+    }
+
+    /// A pooling straight into a convolution, folded into it exactly: a `k x k`
+    /// convolution (stride `s`, padding `p`) of a map pooled `kp x kp` (stride `sp`,
+    /// padding `pp`) is a `K x K` convolution of the unpooled map with `K = sp (k - 1) +
+    /// kp`, stride `sp s` and padding `sp p + pp`, each pooled tap spread over its
+    /// window (`/ kp^2` for an average). Exact where the folded convolution never reads
+    /// a real input where the pooled map's padding was: always without convolution
+    /// padding; with it, only for non-overlapping windows (`kp <= sp`), no pooling
+    /// padding and no rows or columns the pooling dropped. Refused otherwise, the
+    /// nodes named.
+    fn fold_pool(&self, conv: Synapses<'g>, pool: &PoolOp<'g>) -> Result<Synapses<'g>, NirError> {
+        let Synapses::Conv {
+            weights,
+            out,
+            geometry: (k, s, p),
+            node,
+        } = conv
+        else {
+            unreachable!()
+        };
+        let (kp, sp, pp) = (pool.kernel[0], pool.stride[0], pool.padding[0]);
+        let [ci, h, w] = pool.before[..] else {
+            unreachable!()
+        };
+        let co = out[0];
+        let dropped = |n: usize| conv_out(n, kp, sp, pp).is_some_and(|m| sp * m != n);
+        if p > 0 && (kp > sp || pp > 0 || dropped(h) || dropped(w)) {
+            return Err(self.err(
+                node,
+                format!(
+                    "pooling {} into this padded convolution folds exactly only for \
+                     non-overlapping windows without padding on a map they tile; put \
+                     neurons after the pooling",
+                    pool.name
+                ),
+            ));
+        }
+        let (kk, ss, pad) = (sp * (k - 1) + kp, sp * s, sp * p + pp);
+        let fits =
+            conv_out(h, kk, ss, pad) == Some(out[1]) && conv_out(w, kk, ss, pad) == Some(out[2]);
+        if !fits {
+            return Err(self.err(
+                node,
+                format!(
+                    "pooling {} folded into this convolution changes its output size",
+                    pool.name
+                ),
+            ));
+        }
+        let f = if pool.average {
+            1.0 / (kp * kp) as f64
+        } else {
+            1.0
+        };
+        let mut folded = vec![0.0; ci * kk * kk * co];
+        for i in 0..ci {
+            for ky in 0..k {
+                for kx in 0..k {
+                    for a in 0..kp {
+                        for b in 0..kp {
+                            let (y, x) = (sp * ky + a, sp * kx + b);
+                            for o in 0..co {
+                                folded[((i * kk + y) * kk + x) * co + o] +=
+                                    f * weights[((i * k + ky) * k + kx) * co + o];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Synapses::Conv {
+            weights: folded,
+            out,
+            geometry: (kk, ss, pad),
+            node,
         })
     }
 
