@@ -152,18 +152,36 @@ fn shipped_configs_parse_build_and_take_a_step() {
         let cfg = TrainConfig::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
         // Build the network on data of the dataset's shape and run one sample at T=2:
         // the recipe starts correctly even where its dataset is not installed here.
-        let (c, hw) = match cfg.data.dataset {
-            snn_train::data::DatasetKind::Cifar10 | snn_train::data::DatasetKind::Svhn => (3, 32),
+        use snn_train::data::{events, DatasetKind};
+        let kind = cfg.data.dataset;
+        let (c, hw) = match kind {
+            DatasetKind::Cifar10 | DatasetKind::Svhn => (3, 32),
+            DatasetKind::Nmnist => (2, 34),
+            DatasetKind::DvsGesture => (2, 32),
             _ => (1, 28),
         };
+        // Event datasets: one synthetic recording, binned as the config says.
+        let events = kind.is_events().then(|| {
+            let mut set = events::EventSet::new(hw, hw, cfg.data.event_options().binning);
+            let ev = events::synthetic::nmnist_sample(3, 1, 50);
+            let inside = ev
+                .into_iter()
+                .filter(|e| usize::from(e.x.max(e.y)) < hw)
+                .collect();
+            set.push(inside).unwrap();
+            set
+        });
         let data = snn_train::data::Dataset {
             channels: c,
             height: hw,
             width: hw,
             classes: 10,
-            images: (0..c * hw * hw).map(|i| (i * 31 % 256) as u8).collect(),
+            images: match &events {
+                Some(_) => Vec::new(),
+                None => (0..c * hw * hw).map(|i| (i * 31 % 256) as u8).collect(),
+            },
             labels: vec![3],
-            events: None,
+            events,
         };
         let net = snn_train::model::net::Network::build(
             &cfg.network.layer_list(),
