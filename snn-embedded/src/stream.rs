@@ -16,7 +16,7 @@
 //! let words = model.input_len().div_ceil(32);
 //! let steps = 4;
 //! // Every input neuron spikes (positively) at every step.
-//! let mut stream = vec![u32::MAX; steps * words];
+//! let stream = vec![u32::MAX; steps * words];
 //! let mut source = SliceSource::new(&stream);
 //! let (mut state, mut buf) = (vec![0u32; model.state_words()], vec![0u32; 2 * words]);
 //! let r = classify_stream(&model, &mut state, &mut source, &mut buf, steps as u32, snn_core::EarlyExit::Never)

@@ -327,19 +327,25 @@ fn readers_denoising_and_frames_agree_with_tonic() {
         let frames: Vec<i64> = frames.iter().map(|&c| i64::from(c)).collect();
         assert_eq!(frames, theirs, "ToFrame({mode} = 7)");
     }
-    // Time windows: tonic gives as many frames as fit; ours the same first ones.
+    // Time windows: tonic gives as many frames as fit (no incomplete one); ours the
+    // same ones, then empty steps.
     let theirs: Vec<i64> = tonic(&py, "window", &file, "40000").concat();
-    let ours_w: Vec<i64> = bins::frames(
-        &ours,
-        (34, 34),
-        theirs.len() / (2 * 34 * 34),
-        Binning::Window(40_000),
-    )
-    .iter()
-    .map(|&c| i64::from(c))
-    .collect();
-    assert!(!theirs.is_empty());
-    assert_eq!(ours_w, theirs, "ToFrame(time_window = 40000)");
+    let plane = 2 * 34 * 34;
+    let n = theirs.len() / plane;
+    let ours_w: Vec<i64> = bins::frames(&ours, (34, 34), n + 2, Binning::Window(40_000))
+        .iter()
+        .map(|&c| i64::from(c))
+        .collect();
+    assert!(n > 0);
+    assert_eq!(
+        ours_w[..n * plane],
+        theirs[..],
+        "ToFrame(time_window = 40000)"
+    );
+    assert!(
+        ours_w[n * plane..].iter().all(|&c| c == 0),
+        "steps past tonic's frames are empty"
+    );
 
     // AEDAT 3.1 polarity packets.
     let (ev, _) = synthetic::gesture_recording(4, 0, 200);

@@ -516,3 +516,44 @@ fn the_committed_default_config_is_the_default_recipe() {
         TrainConfig::default()
     );
 }
+
+/// `data.encoding` chooses the input encoding the run trains with and exports:
+/// `rate:1` is snnTorch's `spikegen.rate`; it contradicts `analog = true`, and event
+/// datasets take their own spikes only.
+#[test]
+fn the_config_chooses_the_input_encoding() {
+    let mut cfg = TrainConfig::default();
+    cfg.data.encoding = Some("rate:1".parse().unwrap());
+    cfg.data.train_limit = Some(8);
+    cfg.data.test_limit = Some(8);
+    let s = setup(&cfg).unwrap();
+    assert_eq!(s.enc.gain, vec![snn_core::encode::unsigned_gain(1.0)]);
+    let toml = cfg.to_toml().unwrap();
+    assert!(toml.contains("encoding = \"rate:1\""), "{toml}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, &toml).unwrap();
+    assert_eq!(
+        TrainConfig::from_file(&path).unwrap().data.encoding,
+        cfg.data.encoding
+    );
+    let mut both = cfg.clone();
+    both.data.analog = true;
+    assert!(both
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("data.encoding"));
+    let mut events = cfg.clone();
+    events.data.dataset = snn_train::data::DatasetKind::Nmnist;
+    assert!(events
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("data.encoding"));
+    // Unset, nothing is written: older configs and checkpoints keep their bytes.
+    assert!(!TrainConfig::default()
+        .to_toml()
+        .unwrap()
+        .contains("encoding"));
+}

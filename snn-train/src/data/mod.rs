@@ -109,6 +109,78 @@ pub enum DatasetKind {
     DvsGesture,
 }
 
+/// Which input encoding a run, an import or an evaluation uses, as the user names it:
+/// `paper` (the dataset's encoding of `method.md` §2: MNIST `P = 0.5 p / 255`,
+/// CIFAR-10 and SVHN signed and normalised), `rate:G` (Poisson spikes with probability
+/// `G p / 255` on every channel, `0 < G <= 1`; snnTorch's `spikegen.rate` is `rate:1`)
+/// or `analog` (the pixels as a constant current). Event datasets bring their own
+/// spikes and take `paper` only.
+///
+/// ```
+/// use snn_train::data::{DatasetKind, EncodingSpec};
+/// let spec: EncodingSpec = "rate:1".parse().unwrap();
+/// let enc = DatasetKind::Mnist.encoding_with(spec).unwrap();
+/// assert_eq!(enc.gain, vec![snn_core::encode::unsigned_gain(1.0)]);
+/// assert!("rate:1.5".parse::<EncodingSpec>().is_err());
+/// assert_eq!(spec.to_string(), "rate:1");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum EncodingSpec {
+    /// The dataset's own encoding (the paper's).
+    #[default]
+    Paper,
+    /// Unsigned rate coding with spike probability `G * pixel / 255`.
+    Rate(f64),
+    /// The analog input current.
+    Analog,
+}
+
+impl std::str::FromStr for EncodingSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "paper" => Ok(Self::Paper),
+            "analog" => Ok(Self::Analog),
+            _ => {
+                let g = s
+                    .strip_prefix("rate:")
+                    .and_then(|g| g.parse::<f64>().ok())
+                    .ok_or_else(|| format!("encoding {s:?}: expected paper, rate:G or analog"))?;
+                if !(g > 0.0 && g <= 1.0) {
+                    return Err(format!("encoding {s:?}: G must be in (0, 1]"));
+                }
+                Ok(Self::Rate(g))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for EncodingSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Paper => f.write_str("paper"),
+            Self::Rate(g) => write!(f, "rate:{g}"),
+            Self::Analog => f.write_str("analog"),
+        }
+    }
+}
+
+impl TryFrom<String> for EncodingSpec {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<EncodingSpec> for String {
+    fn from(e: EncodingSpec) -> String {
+        e.to_string()
+    }
+}
+
 /// Input encoding in `snn-core`'s integer form, one entry per channel: the rate
 /// encoder's centre and gain, or an analog input current (`analog`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +258,37 @@ impl DatasetKind {
             Self::Nmnist => "nmnist",
             Self::DvsGesture => "dvs-gesture",
         }
+    }
+
+    /// Channels of the dataset's inputs (2 for event recordings: the polarities).
+    pub fn channels(self) -> usize {
+        match self {
+            Self::Cifar10 | Self::Svhn => 3,
+            Self::Nmnist | Self::DvsGesture => 2,
+            _ => 1,
+        }
+    }
+
+    /// The encoding `spec` names, for this dataset's channels.
+    ///
+    /// # Errors
+    /// A message for an encoding an event dataset cannot take (its input is spikes).
+    pub fn encoding_with(self, spec: EncodingSpec) -> Result<Encoding, String> {
+        if self.is_events() && spec != EncodingSpec::Paper {
+            return Err(format!(
+                "encoding {spec}: the event dataset {} brings its own spikes",
+                self.name()
+            ));
+        }
+        Ok(match spec {
+            EncodingSpec::Paper => self.encoding(),
+            EncodingSpec::Analog => self.encoding().analog(),
+            EncodingSpec::Rate(g) => Encoding {
+                center: vec![0; self.channels()],
+                gain: vec![snn_core::encode::unsigned_gain(g); self.channels()],
+                analog: false,
+            },
+        })
     }
 
     /// True for event-camera datasets (their samples are events, not images).

@@ -11,6 +11,8 @@
 //! differs only where a membrane would leave the 16-bit range.
 
 use serde::Deserialize;
+
+use crate::data::Encoding;
 use snn_core::format::{
     self, interleave_rows, Deployment, Drive, InputDesc, LayerDesc, Membranes, ModelDesc, Shortcut,
     HEADER_LEN, MAGIC, MAX_LAYERS,
@@ -29,6 +31,10 @@ pub enum UpgradeError {
     /// A version this release cannot upgrade from.
     #[error("format version {0} cannot be upgraded (this release upgrades versions 1 and 2)")]
     Unknown(u16),
+    /// The model cannot take the encoding asked for (an analog model's first layer
+    /// expects a current; an analog encoding needs the model re-exported).
+    #[error("cannot re-encode the model: {0}")]
+    Encoding(&'static str),
     /// The upgraded model does not validate (for example 16-bit membranes asked for
     /// with a threshold above `i16::MAX`).
     #[error("the upgraded model is invalid: {0}")]
@@ -91,6 +97,39 @@ fn redeploy(
     if let Some(m) = membranes {
         desc.membranes = m;
     }
+    write(&desc)
+}
+
+/// A current, rate-coded blob with its encoder replaced by `enc` (one entry for every
+/// channel, or one per channel): what `--encoding rate:G` does to a model before it is
+/// scored. Nothing else changes.
+///
+/// # Errors
+/// [`UpgradeError::Encoding`] for an analog model or an analog `enc`, a damaged or
+/// older blob, or an encoder of another channel count.
+pub fn reencode(blob: &[u8], enc: &Encoding) -> Result<Vec<u8>, UpgradeError> {
+    let model = snn_core::Model::from_bytes(blob).map_err(UpgradeError::Format)?;
+    let channels = usize::from(model.input_shape().channels);
+    let per = |v: &[u32]| -> Result<Vec<u8>, UpgradeError> {
+        match v.len() {
+            1 => Ok(v[0].to_le_bytes().repeat(channels)),
+            n if n == channels => Ok(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            _ => Err(UpgradeError::Encoding(
+                "the encoding has another number of channels",
+            )),
+        }
+    };
+    let center: Vec<u32> = enc.center.iter().map(|&c| c as u32).collect();
+    let (center, gain) = (per(&center)?, per(&enc.gain)?);
+    let (_, payload) = format::split_payload(blob).map_err(UpgradeError::Format)?;
+    let mut desc = format::decode_body(payload).map_err(UpgradeError::Format)?;
+    if enc.analog || desc.input.drive != format::Drive::Rate {
+        return Err(UpgradeError::Encoding(
+            "analog input is chosen at export (the first layer's thresholds depend on it)",
+        ));
+    }
+    desc.input.center = &center;
+    desc.input.gain = &gain;
     write(&desc)
 }
 
@@ -262,6 +301,34 @@ fn from_v1(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--encoding rate:1` rewrites the encoder table only: every channel gets the
+    /// gain, the rest of the body is untouched, and analog models are refused.
+    #[test]
+    fn reencoding_replaces_the_encoder_and_nothing_else() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let blob = std::fs::read(format!("{root}/models/lenet-mnist-subset.snn")).unwrap();
+        let enc = crate::data::DatasetKind::Mnist
+            .encoding_with("rate:1".parse().unwrap())
+            .unwrap();
+        let new = reencode(&blob, &enc).unwrap();
+        let (_, p) = format::split_payload(&new).unwrap();
+        let d = format::decode_body(p).unwrap();
+        let gain = snn_core::encode::unsigned_gain(1.0).to_le_bytes();
+        assert_eq!(d.input.gain, &gain[..]);
+        let (_, p0) = format::split_payload(&blob).unwrap();
+        let d0 = format::decode_body(p0).unwrap();
+        assert_ne!(d0.input.gain, d.input.gain);
+        assert_eq!(d0.layers, d.layers, "only the encoder changes");
+        // Back to the paper's encoder: the very same bytes as before.
+        let paper = crate::data::DatasetKind::Mnist.encoding();
+        assert_eq!(reencode(&new, &paper).unwrap(), blob);
+        let analog = std::fs::read(format!("{root}/snn-core/tests/golden/analog.snn")).unwrap();
+        assert!(matches!(
+            reencode(&analog, &paper),
+            Err(UpgradeError::Encoding(_))
+        ));
+    }
 
     /// The version-1 and version-2 golden models upgrade to the committed version-3
     /// golden model byte for byte (all written from the same network), a current blob

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use snn_core::{LayerKind, Model, RunError};
 
-use crate::data::{self, Dataset, DatasetKind};
+use crate::data::{self, Dataset, DatasetKind, EncodingSpec};
 use crate::error::{ConfigError, DataError};
 use crate::exec::par;
 use crate::exec::seed::eval_seed;
@@ -98,6 +98,14 @@ pub enum AnalyzeError {
         path: PathBuf,
         /// What the encoder said.
         error: serde_json::Error,
+    },
+    /// `--encoding` does not fit the model.
+    #[error("{path}: {reason}")]
+    Encoding {
+        /// The model file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// A plot could not be drawn or written.
     #[error(transparent)]
@@ -377,7 +385,7 @@ pub fn print(a: &Analysis) {
 }
 
 /// What `snn-train analyze` was asked to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AnalyzeOptions {
     /// Run directory: its `model.snn`, the dataset and evaluation steps of its
     /// `config.toml`, and its `metrics.jsonl`; outputs go there by default.
@@ -396,6 +404,8 @@ pub struct AnalyzeOptions {
     pub curve: Vec<u32>,
     /// Output directory (default: the run directory, else `.`).
     pub out: Option<PathBuf>,
+    /// Score the model with this rate encoding instead of its own (`rate:G`, `paper`).
+    pub encoding: Option<EncodingSpec>,
 }
 
 impl Default for AnalyzeOptions {
@@ -410,6 +420,7 @@ impl Default for AnalyzeOptions {
             timesteps: None,
             curve: vec![5, 10, 15, 20, 30, 40, 60, 80, 100],
             out: None,
+            encoding: None,
         }
     }
 }
@@ -501,6 +512,18 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
     }
     let out = opts.out.clone().unwrap_or(out);
     let blob = std::fs::read(&model_path).map_err(io_err(&model_path))?;
+    let blob = match opts.encoding {
+        Some(spec) => {
+            let enc = dataset
+                .encoding_with(spec)
+                .map_err(|reason| AnalyzeError::NoImages { reason })?;
+            crate::io::upgrade::reencode(&blob, &enc).map_err(|e| AnalyzeError::Encoding {
+                path: model_path.clone(),
+                reason: e.to_string(),
+            })?
+        }
+        None => blob,
+    };
     let model = Model::from_bytes(&blob).map_err(|error| AnalyzeError::Model {
         path: model_path.clone(),
         error,

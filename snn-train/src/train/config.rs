@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use snn_core::format::Reset;
 
 use crate::data::events::{Binning, EventAugment, EventOptions};
-use crate::data::DatasetKind;
+use crate::data::{DatasetKind, Encoding, EncodingSpec};
 use crate::error::ConfigError;
 use crate::model::net::Neuron;
 use crate::model::spec::{LayerSpec, Preset};
@@ -72,6 +72,10 @@ pub struct DataConfig {
     /// instead of rate-coded spikes (default false): far fewer time steps for the
     /// same accuracy. The first layer must be a convolution or a dense layer.
     pub analog: bool,
+    /// The input encoding (`paper`, the default; `rate:G`; `analog`, as `analog =
+    /// true`), stored in the exported model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<EncodingSpec>,
     /// Event datasets (`nmnist`, `dvs-gesture`): preprocessing, binning into time
     /// steps and augmentation (`[data.events]`).
     #[serde(skip_serializing_if = "EventConfig::is_default")]
@@ -248,6 +252,7 @@ impl Default for DataConfig {
             augment_flip: None,
             invert: false,
             analog: false,
+            encoding: None,
             events: EventConfig::default(),
         }
     }
@@ -342,6 +347,16 @@ impl DataConfig {
             check((1..=16).contains(&n), "data.crop_padding", n, "1 to 16")?;
         }
         self.validate_events()?;
+        if let (Some(e), true) = (self.encoding, self.analog) {
+            if e != EncodingSpec::Analog {
+                return Err(ConfigError::OutOfRange {
+                    key: "data.encoding",
+                    found: format!("{e} with data.analog = true"),
+                    expected: "analog (or leave data.analog unset)",
+                });
+            }
+        }
+        self.encoding()?;
         if let Some(dir) = &self.dir {
             if dir.to_str().is_none() {
                 return Err(ConfigError::NotUtf8 {
@@ -403,6 +418,29 @@ impl DataConfig {
             });
         }
         Ok(())
+    }
+
+    /// The encoding the run uses: `encoding`, else `analog` or the paper's.
+    pub fn encoding_spec(&self) -> EncodingSpec {
+        match (self.encoding, self.analog) {
+            (Some(e), _) => e,
+            (None, true) => EncodingSpec::Analog,
+            (None, false) => EncodingSpec::Paper,
+        }
+    }
+
+    /// The run's input encoding in `snn-core`'s integer form.
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] for an encoding the dataset cannot take.
+    pub fn encoding(&self) -> Result<Encoding, ConfigError> {
+        self.dataset
+            .encoding_with(self.encoding_spec())
+            .map_err(|found| ConfigError::OutOfRange {
+                key: "data.encoding",
+                found,
+                expected: "paper for event datasets",
+            })
     }
 
     /// The event dataset's load-time preprocessing and binning: the config's choices

@@ -52,8 +52,7 @@ pub fn setup(cfg: &TrainConfig) -> Result<Setup, TrainError> {
         cfg.network.neuron(),
         cfg.network.dropout,
     )?;
-    let enc = cfg.data.dataset.encoding();
-    let enc = if cfg.data.analog { enc.analog() } else { enc };
+    let enc = cfg.data.encoding()?;
     check_exportable(&net, &enc)?;
     Ok(Setup {
         train,

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use snn_train::data::DatasetKind;
+use snn_train::data::{DatasetKind, EncodingSpec};
 use snn_train::model::spec::Preset;
 use snn_train::sim::grad::GradForm;
 
@@ -34,6 +34,12 @@ pub(crate) struct ImportNirArgs {
     /// encoder metadata, else MNIST's; scored on the bundled MNIST subset when 1x28x28). [mnist-subset, mnist, fashion-mnist, cifar10, svhn]
     #[arg(long, value_parser = named::<DatasetKind>)]
     pub(crate) dataset: Option<DatasetKind>,
+    /// The input encoding the network was trained with, stored in the model:
+    /// `paper` (the dataset's), or `rate:G`, spike probability G x pixel / 255
+    /// (snnTorch's `spikegen.rate` is rate:1; Norse's `PoissonEncoder(f_max)` is
+    /// rate:G with G = f_max x dt). Default: the dataset's, else the file's metadata.
+    #[arg(long)]
+    pub(crate) encoding: Option<EncodingSpec>,
     /// Directory of the dataset's files (else SNN_DATA_DIR).
     #[arg(long)]
     pub(crate) data_dir: Option<PathBuf>,
@@ -108,6 +114,11 @@ pub(crate) struct AnalyzeArgs {
     /// Dataset of --model (default: the bundled MNIST subset). [mnist-subset, mnist, fashion-mnist, cifar10, svhn]
     #[arg(long, value_parser = named::<DatasetKind>)]
     pub(crate) dataset: Option<DatasetKind>,
+    /// Score the model with this input encoding instead of its own: `paper` (the
+    /// dataset's) or `rate:G` (spike probability G x pixel / 255; snnTorch's
+    /// `spikegen.rate` is rate:1).
+    #[arg(long)]
+    pub(crate) encoding: Option<EncodingSpec>,
     /// Directory of the dataset's files (else SNN_DATA_DIR).
     #[arg(long)]
     pub(crate) data_dir: Option<PathBuf>,
@@ -197,6 +208,9 @@ pub(crate) struct EvalArgs {
     /// Time steps (default: the run's).
     #[arg(long)]
     pub(crate) timesteps: Option<usize>,
+    /// Input encoding instead of the run's: `paper`, `rate:G` or `analog`.
+    #[arg(long)]
+    pub(crate) encoding: Option<EncodingSpec>,
     /// Directory of the dataset's files (else the run's, else SNN_DATA_DIR).
     #[arg(long)]
     pub(crate) data_dir: Option<PathBuf>,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 #[cfg(feature = "nir")]
-use snn_train::data::DatasetKind;
+use snn_train::data::{DatasetKind, EncodingSpec};
 use snn_train::exec::dist::Group;
 use snn_train::sim::Window;
 use snn_train::train::config::TrainConfig;
@@ -28,7 +28,18 @@ pub(crate) fn import_nir_cmd(a: ImportNirArgs) -> Result<()> {
                 ResetArg::Hard => Reset::Hard,
                 ResetArg::Subtract => Reset::Subtract,
             }),
-            encoding: a.dataset.map(DatasetKind::encoding),
+            encoding: match (a.encoding, a.dataset) {
+                (Some(EncodingSpec::Analog), _) => {
+                    bail!("--encoding analog: NIR graphs carry spikes; choose paper or rate:G")
+                }
+                // Without a dataset: one channel's encoder, given to every channel.
+                (Some(spec), kind) => Some(
+                    kind.unwrap_or(DatasetKind::Mnist)
+                        .encoding_with(spec)
+                        .map_err(anyhow::Error::msg)?,
+                ),
+                (None, kind) => kind.map(DatasetKind::encoding),
+            },
         },
         dataset: a.dataset,
         data_dir: a.data_dir,
@@ -166,9 +177,18 @@ pub(crate) fn eval_cmd(a: EvalArgs) -> Result<()> {
         bail!("--timesteps must be at least 1");
     }
     let (ck, setup) = load_run(&a.run, which(a.latest), a.data_dir)?;
+    let enc = match a.encoding {
+        Some(spec) => ck
+            .config
+            .data
+            .dataset
+            .encoding_with(spec)
+            .map_err(anyhow::Error::msg)?,
+        None => setup.enc.clone(),
+    };
     let win = Window {
         net: &ck.net,
-        enc: &setup.enc,
+        enc: &enc,
         steps: a.timesteps.unwrap_or(ck.config.eval_steps()),
         record: false,
     };
@@ -262,6 +282,7 @@ pub(crate) fn analyze_cmd(a: AnalyzeArgs) -> Result<()> {
         timesteps: a.timesteps,
         curve: a.curve,
         out: a.out,
+        encoding: a.encoding,
     })?;
     analysis::print(&out.analysis);
     snn_train::measure::early_exit::print(&out.early_exit);

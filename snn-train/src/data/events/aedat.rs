@@ -160,8 +160,9 @@ pub struct Label {
 /// The intervals of a DVS128 Gesture `*_labels.csv` file's text.
 ///
 /// # Errors
-/// A message naming the line for a malformed row, a class outside 1 to 11 or an
-/// interval that ends before it starts.
+/// A message naming the line for a malformed row, a class outside 1 to 11, an
+/// interval that ends before it starts or one that overlaps the one before it (so the
+/// samples never hold more events than the recording).
 pub fn parse_labels(text: &str) -> Result<Vec<Label>, String> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -186,6 +187,13 @@ pub fn parse_labels(text: &str) -> Result<Vec<Label>, String> {
             return Err(format!(
                 "line {}: class {class} (1 to {CLASSES}) over [{start}, {end}) us",
                 n + 1
+            ));
+        }
+        if let Some(prev) = out.last().filter(|p: &&Label| start < p.end) {
+            return Err(format!(
+                "line {}: [{start}, {end}) us overlaps the interval before it, which ends at {}",
+                n + 1,
+                prev.end
             ));
         }
         out.push(Label {
@@ -236,6 +244,13 @@ pub fn load_split(
     let mut set = EventSet::new(SIDE.div_ceil(d), SIDE.div_ceil(d), opts.binning);
     let mut labels = Vec::new();
     for name in names.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        // A plain file name: a list cannot point outside `dir`.
+        if Path::new(name).file_name() != Some(std::ffi::OsStr::new(name)) {
+            return Err(DataError::format(
+                &list_path,
+                format!("{name:?} is not a file name in {}", dir.display()),
+            ));
+        }
         let path = dir.join(name);
         let read = |p: &Path| {
             std::fs::read(p).map_err(|error| DataError::Io {
@@ -313,5 +328,8 @@ mod tests {
         assert_eq!(s[1].0, vec![ev(200)]);
         assert!(parse_labels("12,0,1").unwrap_err().contains("class 12"));
         assert!(parse_labels("1,5").is_err());
+        assert!(parse_labels("1,0,10\n2,5,20")
+            .unwrap_err()
+            .contains("overlaps"));
     }
 }

@@ -10,8 +10,9 @@
 //! * [`Binning::EventBins`] (`ToFrame(n_event_bins = T)`): `c = n / T` events a step,
 //!   in order; the last `n mod T` fall in no step.
 //! * [`Binning::Window`] (`ToFrame(time_window = us)`): step `k` holds
-//!   `t0 + k us <= t < t0 + (k + 1) us`; where the recording is shorter than `T`
-//!   windows the last steps are empty (`tonic` gives fewer frames instead).
+//!   `t0 + k us <= t < t0 + (k + 1) us` for the `n = max(1, (t_last - t0) / us)`
+//!   windows `tonic` makes (no incomplete one: the events past them fall in no step);
+//!   steps from `n` on are empty (`tonic` gives `n` frames instead).
 //!
 //! A frame counts the events of each polarity at each pixel (`tonic`'s `T x P x H x
 //! W` frames); the network reads a spike wherever a count is non-zero, on two input
@@ -43,17 +44,25 @@ pub fn slices(events: &[Event], steps: usize, binning: Binning) -> Vec<Range<usi
         return vec![0..0; steps];
     };
     let at = |t: u64| events.partition_point(|e| e.t < t);
-    let windows = |w: u64| -> Vec<Range<usize>> {
+    // `n` windows of `w` microseconds from the first event, then empty steps.
+    let windows = |w: u64, n: u64| -> Vec<Range<usize>> {
         (0..steps as u64)
             .map(|k| {
+                if k >= n {
+                    return 0..0;
+                }
                 let start = first.t.saturating_add(k.saturating_mul(w));
                 at(start)..at(start.saturating_add(w))
             })
             .collect()
     };
+    let span = last.t - first.t;
     match binning {
-        Binning::TimeBins => windows((last.t - first.t) / steps as u64),
-        Binning::Window(us) => windows(u64::from(us)),
+        Binning::TimeBins => windows(span / steps as u64, steps as u64),
+        Binning::Window(us) => {
+            let us = u64::from(us.max(1));
+            windows(us, (span / us).max(1))
+        }
         Binning::EventBins => {
             let c = events.len() / steps;
             (0..steps).map(|k| k * c..(k + 1) * c).collect()
@@ -163,7 +172,8 @@ mod tests {
         let s = slices(&e, 3, Binning::TimeBins);
         assert_eq!(s, vec![0..2, 2..4, 4..5]);
         assert_eq!(slices(&e, 3, Binning::EventBins), vec![0..2, 2..4, 4..6]);
-        assert_eq!(slices(&e, 2, Binning::Window(5)), vec![0..3, 3..6]);
+        // tonic makes max(1, 10 / 5) = 2 windows: the event at 10 is in none.
+        assert_eq!(slices(&e, 3, Binning::Window(5)), vec![0..3, 3..6, 0..0]);
         assert_eq!(slices(&[], 2, Binning::TimeBins), vec![0..0, 0..0]);
     }
 

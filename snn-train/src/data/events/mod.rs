@@ -71,7 +71,7 @@ impl Default for EventOptions {
 
 /// The samples of one split of an event dataset, preprocessed: events sorted by
 /// time, timestamps relative to each sample's first event.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventSet {
     /// Sensor columns after down-sampling.
     pub width: usize,
@@ -89,6 +89,12 @@ pub struct EventSet {
 
 /// The largest sensor side an [`EventSet`] stores (7 bits per coordinate).
 pub const MAX_SIDE: usize = 128;
+
+impl Default for EventSet {
+    fn default() -> Self {
+        Self::new(0, 0, Binning::TimeBins)
+    }
+}
 
 impl EventSet {
     /// An empty set for a `width x height` sensor (at most [`MAX_SIDE`] each way).
@@ -128,8 +134,10 @@ impl EventSet {
         events.sort_by_key(|e| e.t);
         let t0 = events.first().map_or(0, |e| e.t);
         // Check everything before storing anything: a refused sample leaves no trace.
+        // The sides are public: re-check the 7-bit packing's limit here.
+        let (w, h) = (self.width.min(MAX_SIDE), self.height.min(MAX_SIDE));
         for e in &events {
-            if usize::from(e.x) >= self.width || usize::from(e.y) >= self.height || e.p > 1 {
+            if usize::from(e.x) >= w || usize::from(e.y) >= h || e.p > 1 {
                 return Err(format!(
                     "event at x = {}, y = {}, polarity {} lies outside the {} x {} sensor",
                     e.x, e.y, e.p, self.width, self.height
