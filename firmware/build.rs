@@ -117,8 +117,8 @@ fn main() {
              pub const STEPS: u32 = {steps};\n\
              /// When an inference may stop early (`SNN_FW_EXIT`).\n\
              pub const EXIT: snn_core::EarlyExit = snn_core::EarlyExit::{exit:?};\n\
-             /// The host file the input spikes stream from (`SNN_FW_SPIKES`), if any.\n\
-             #[allow(dead_code)]\n\
+             /// The host file the input spikes stream from (`SNN_FW_SPIKES`), if any\n\
+             /// (read through semihosting: QEMU builds only).\n\
              pub const STREAM: Option<&core::ffi::CStr> = {stream};\n\
              /// Words of the step buffer of a spike stream (positive and negative\n\
              /// bitsets; 0 without a stream).\n\
@@ -128,7 +128,11 @@ fn main() {
                 Some(p) => format!("Some(c{p:?})"),
                 None => "None".into(),
             },
-            buf_words = if spikes.is_some() { 2 * model.input_len().div_ceil(32) } else { 0 },
+            buf_words = if spikes.is_some() {
+                2 * model.input_len().div_ceil(32)
+            } else {
+                0
+            },
         ),
     )
     .expect("write consts.rs");

@@ -214,10 +214,10 @@ fn main() -> ! {
 
     // `STEPS` (a build constant, checked against the header by `vectors::embedded`)
     // rather than the header's value: the engine's loops get a known trip count.
-    let mut from_image = |runner: &mut Runner<'_, ARENA_WORDS>, case: &Case<'_>| {
-        runner
-            .classify_until(case.image, case.seed, STEPS, EXIT)
-            .map_err(Failure::Run)
+    // The results go out as they come (no `map_err`: a moved `Classification` would
+    // cost its size in stack).
+    let from_image = |runner: &mut Runner<'_, ARENA_WORDS>, case: &Case<'_>| {
+        runner.classify_until(case.image, case.seed, STEPS, EXIT)
     };
     #[cfg(semihosted)]
     let mut source = match STREAM.map(stream::FileSource::open) {
@@ -228,39 +228,38 @@ fn main() -> ! {
         }
         None => None,
     };
-    #[cfg(not(semihosted))]
-    if v.header().streamed() {
-        defmt::error!("streamed test vectors need semihosting (a QEMU build)");
+    #[cfg(semihosted)]
+    let from_stream = |runner: &mut Runner<'_, ARENA_WORDS>, _: &Case<'_>| match source.as_mut() {
+        Some(source) => runner.classify_stream(source, &mut *STREAM_BUF, STEPS, EXIT),
+        None => Err(snn_embedded::stream::StreamError::Source(stream::StreamIo)),
+    };
+    // One monomorphised run per input kind: no trait object, no extra stack.
+    let clocks = Clocks {
+        #[cfg(not(armv6m))]
+        dwt: &mut dwt,
+        systick: &mut systick,
+        #[cfg(not(armv6m))]
+        cycles,
+    };
+    if v.header().streamed() != STREAM.is_some() {
+        defmt::error!("the test vectors and the build disagree on streamed input");
         platform::exit(ExitCode::BadVectors)
     }
+    // A build constant: an image build holds no stream code at all (it would change
+    // how the engine's step is inlined, and the instruction counts with it).
     #[cfg(semihosted)]
-    let mut from_stream = |runner: &mut Runner<'_, ARENA_WORDS>, _: &Case<'_>| {
-        let (Some(source), buf) = (source.as_mut(), &mut *STREAM_BUF) else {
-            return Err(Failure::Stream);
-        };
-        runner
-            .classify_stream(source, buf, STEPS, EXIT)
-            .map_err(|e| match e {
-                snn_embedded::stream::StreamError::Run(r) => Failure::Run(r),
-                _ => Failure::Stream,
-            })
-    };
-    #[cfg(semihosted)]
-    let infer: &mut Infer<'_, ARENA_WORDS> = if v.header().streamed() {
-        &mut from_stream
+    let totals = if STREAM.is_some() {
+        clocks.run(&mut runner, &v, from_stream)
     } else {
-        &mut from_image
+        clocks.run(&mut runner, &v, from_image)
     };
     #[cfg(not(semihosted))]
-    let infer: &mut Infer<'_, ARENA_WORDS> = &mut from_image;
-    #[cfg(not(armv6m))]
-    let totals = if cycles {
-        run_cases(&mut dwt, &mut runner, &v, infer)
-    } else {
-        run_cases(&mut systick, &mut runner, &v, infer)
-    };
-    #[cfg(armv6m)]
-    let totals = run_cases(&mut systick, &mut runner, &v, infer);
+    if STREAM.is_some() {
+        defmt::error!("streamed input needs semihosting (a QEMU build)");
+        platform::exit(ExitCode::BadVectors)
+    }
+    #[cfg(not(semihosted))]
+    let totals = clocks.run(&mut runner, &v, from_image);
     defmt::println!(
         "{}",
         SummaryLine {
@@ -288,27 +287,39 @@ struct Totals {
     events: u64,
 }
 
-/// Why an inference failed on the device.
-#[derive(defmt::Format)]
-enum Failure {
-    /// The engine refused it.
-    Run(snn_core::RunError),
-    /// The spike stream could not be read (or does not fit the model).
-    #[cfg_attr(not(semihosted), allow(dead_code))]
-    Stream,
+/// The stopwatches a run may time with: the DWT cycle counter where it advances,
+/// else SysTick.
+struct Clocks<'c, S: Stopwatch> {
+    #[cfg(not(armv6m))]
+    dwt: &'c mut DwtStopwatch,
+    systick: &'c mut S,
+    #[cfg(not(armv6m))]
+    cycles: bool,
 }
 
-/// One inference of case `case`: from its image, or the next one of the spike stream.
-type Infer<'r, const N: usize> =
-    dyn FnMut(&mut Runner<'r, N>, &Case<'_>) -> Result<Classification, Failure> + 'r;
+impl<S: Stopwatch> Clocks<'_, S> {
+    /// [`run_cases`] with the right clock.
+    fn run<E: defmt::Format, const N: usize>(
+        self,
+        runner: &mut Runner<'_, N>,
+        v: &Vectors<'_>,
+        infer: impl FnMut(&mut Runner<'_, N>, &Case<'_>) -> Result<Classification, E>,
+    ) -> Totals {
+        #[cfg(not(armv6m))]
+        if self.cycles {
+            return run_cases(self.dwt, runner, v, infer);
+        }
+        run_cases(self.systick, runner, v, infer)
+    }
+}
 
 /// Runs every case of `v`, timing each inference (`infer`) with `clock`, and reports
 /// each result; ends the run with [`ExitCode::InferenceFailed`] if an inference fails.
-fn run_cases<'r, const N: usize>(
+fn run_cases<E: defmt::Format, const N: usize>(
     clock: &mut impl Stopwatch,
-    runner: &mut Runner<'r, N>,
+    runner: &mut Runner<'_, N>,
     v: &Vectors<'_>,
-    infer: &mut Infer<'r, N>,
+    mut infer: impl FnMut(&mut Runner<'_, N>, &Case<'_>) -> Result<Classification, E>,
 ) -> Totals {
     let mut totals = Totals::default();
     for case in v.cases() {

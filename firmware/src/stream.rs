@@ -22,7 +22,9 @@ impl FileSource {
     /// # Errors
     /// [`StreamIo`] when the host cannot open it.
     pub fn open(path: &core::ffi::CStr) -> Result<Self, StreamIo> {
-        File::open(path).map(|file| Self { file }).map_err(|_| StreamIo)
+        File::open(path)
+            .map(|file| Self { file })
+            .map_err(|_| StreamIo)
     }
 }
 
