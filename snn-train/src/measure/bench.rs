@@ -16,8 +16,9 @@ use crate::exec::par;
 use crate::exec::seed::eval_seed;
 use crate::io::import::{import, ImportError};
 use crate::model::net::{self, Network, Params};
+use crate::model::spec::Preset;
 use crate::sim::grad::GradForm;
-use crate::sim::{gradient_bytes, sample_bytes};
+use crate::sim::{gradient_bytes, sample_bytes, Window};
 use crate::train::config::TrainConfig;
 use crate::train::error::TrainError;
 use crate::train::optim::Sgd;
@@ -26,9 +27,10 @@ use crate::train::step::{StepContext, CHUNK};
 /// One training-throughput measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainPoint {
-    /// Where the weights started: `trained` (a trained model, dequantised) or `fresh`
-    /// (the paper's initialisation). Cost follows activity, which training raises.
-    pub start: &'static str,
+    /// Where the weights started: `trained` (a trained model, dequantised), `fresh`
+    /// (the paper's initialisation), or a preset's name (calibrated initialisation).
+    /// Cost follows activity, which training raises.
+    pub start: String,
     /// Time steps.
     pub timesteps: usize,
     /// Backward form (`code` or `aggregate`).
@@ -48,8 +50,8 @@ pub struct TrainPoint {
 /// The weights a training measurement starts from.
 #[derive(Debug, Clone, Copy)]
 pub struct Start<'a> {
-    /// `trained` or `fresh`.
-    pub name: &'static str,
+    /// `trained`, `fresh` (LeNet) or the preset's name (`vgg9`, ...).
+    pub name: &'a str,
     /// The network.
     pub net: &'a Network,
     /// Its weights.
@@ -93,7 +95,7 @@ pub fn training_point(
         t0.elapsed().as_secs_f64()
     })?;
     Ok(TrainPoint {
-        start: start.name,
+        start: start.name.to_string(),
         timesteps: cfg.run.timesteps,
         grad: match cfg.optim.grad {
             GradForm::Code => "code".into(),
@@ -187,6 +189,9 @@ pub struct BenchOptions {
     pub batch_size: usize,
     /// Test images of the inference measurement.
     pub images: usize,
+    /// Time training on this preset instead (fresh, calibrated weights; the trained
+    /// LeNet start is skipped): the deep presets' throughput.
+    pub arch: Option<Preset>,
 }
 
 /// Everything one `snn-train bench` measured.
@@ -304,30 +309,52 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         });
     }
     let defaults = TrainConfig::default();
+    let mut network = defaults.network.clone();
+    if let Some(arch) = opts.arch {
+        network.arch = arch;
+    }
     let fresh_net = Network::build(
-        &defaults.network.layer_list(),
+        &network.layer_list(),
         input,
         train.classes,
-        defaults.network.neuron(),
+        network.neuron(),
         0.0,
     )
     .map_err(TrainError::from)?;
-    let fresh_params = fresh_net.init(defaults.network.init_gain, 1);
+    let mut fresh_params = fresh_net.init(network.init_gain, 1);
     let fresh_enc = opts.dataset.encoding();
-    let starts = [
-        Start {
-            name: "trained",
-            net: &trained.net,
-            params: &trained.params,
-            enc: &trained.enc,
-        },
-        Start {
-            name: "fresh",
+    if opts.arch.is_some() {
+        // A deep preset's cost follows its activity: start where training starts, in
+        // the calibrated rate band.
+        let win = Window {
             net: &fresh_net,
-            params: &fresh_params,
             enc: &fresh_enc,
+            steps: opts.timesteps[0],
+            record: false,
+        };
+        crate::train::calibrate::calibrate(&win, &mut fresh_params, &train, 1);
+    }
+    let trained_start = Start {
+        name: "trained",
+        net: &trained.net,
+        params: &trained.params,
+        enc: &trained.enc,
+    };
+    let preset_name = network.describe();
+    let fresh_start = Start {
+        name: if opts.arch.is_some() {
+            &preset_name
+        } else {
+            "fresh"
         },
-    ];
+        net: &fresh_net,
+        params: &fresh_params,
+        enc: &fresh_enc,
+    };
+    let starts: Vec<Start<'_>> = match opts.arch {
+        Some(_) => vec![fresh_start],
+        None => vec![trained_start, fresh_start],
+    };
     eprintln!(
         "{} ({} logical cores), kernels: {}",
         cpu_model(),
@@ -347,7 +374,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     for &t in training_steps {
         for grad in [GradForm::Code, GradForm::Aggregate] {
             for threads in thread_counts() {
-                for start in starts {
+                for &start in &starts {
                     let mut cfg = TrainConfig::default();
                     cfg.data.dataset = opts.dataset;
                     cfg.run.timesteps = t;

@@ -99,6 +99,10 @@ pub(crate) struct BenchArgs {
     /// Test images for the inference measurement.
     #[arg(long, default_value_t = 200)]
     pub(crate) images: usize,
+    /// Time training on this preset (fresh, calibrated weights) instead of LeNet's
+    /// trained and fresh starts. [lenet, vgg7, vgg9, resnet7, resnet9, resnet11]
+    #[arg(long, value_parser = named::<Preset>)]
+    pub(crate) arch: Option<Preset>,
     /// JSON results file.
     #[arg(long, default_value = "target/bench/host.json")]
     pub(crate) out: PathBuf,

@@ -304,6 +304,7 @@ pub(crate) fn bench_cmd(a: BenchArgs) -> Result<()> {
         inference_only: a.inference_only,
         batch_size: a.batch_size,
         images: a.images,
+        arch: a.arch,
     };
     let report = bench::run(&opts)?;
     if let Some(dir) = a.out.parent() {
