@@ -187,28 +187,7 @@ fn main() -> ! {
             platform::exit(ExitCode::BadVectors)
         }
     };
-    let (flash, ram) = memory_used(platform::FLASH_ORIGIN);
-    defmt::println!(
-        "{}",
-        ModelLine {
-            bytes: slot.flash_bytes(),
-            crc: slot.checksum(),
-            state_words: model.state_words(),
-            classes: model.classes(),
-            populations: model.populations(),
-            cases: v.len(),
-            steps: v.header().steps,
-        }
-    );
-    defmt::println!(
-        "{}",
-        MemoryLine {
-            flash,
-            ram,
-            arena: 4 * ARENA_WORDS,
-            counter,
-        }
-    );
+    report_start(&slot, &v, counter);
 
     calibrate(&mut systick);
 
@@ -220,14 +199,9 @@ fn main() -> ! {
         runner.classify_until(case.image, case.seed, STEPS, EXIT)
     };
     #[cfg(semihosted)]
-    let mut source = match STREAM.map(stream::FileSource::open) {
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => {
-            defmt::error!("spike stream: {}", e);
-            platform::exit(ExitCode::BadVectors)
-        }
-        None => None,
-    };
+    let mut source = open_stream(&v);
+    #[cfg(not(semihosted))]
+    open_stream(&v);
     #[cfg(semihosted)]
     let from_stream = |runner: &mut Runner<'_, ARENA_WORDS>, _: &Case<'_>| match source.as_mut() {
         Some(source) => runner.classify_stream(source, &mut *STREAM_BUF, STEPS, EXIT),
@@ -241,10 +215,6 @@ fn main() -> ! {
         #[cfg(not(armv6m))]
         cycles,
     };
-    if v.header().streamed() != STREAM.is_some() {
-        defmt::error!("the test vectors and the build disagree on streamed input");
-        platform::exit(ExitCode::BadVectors)
-    }
     // A build constant: an image build holds no stream code at all (it would change
     // how the engine's step is inlined, and the instruction counts with it).
     #[cfg(semihosted)]
@@ -253,11 +223,6 @@ fn main() -> ! {
     } else {
         clocks.run(&mut runner, &v, from_image)
     };
-    #[cfg(not(semihosted))]
-    if STREAM.is_some() {
-        defmt::error!("streamed input needs semihosting (a QEMU build)");
-        platform::exit(ExitCode::BadVectors)
-    }
     #[cfg(not(semihosted))]
     let totals = clocks.run(&mut runner, &v, from_image);
     defmt::println!(
@@ -285,6 +250,61 @@ struct Totals {
     mismatches: u32,
     ticks: u64,
     events: u64,
+}
+
+/// Prints the `MODEL` and `MEMORY` lines: the model and vectors run, the memory used.
+fn report_start(slot: &ModelSlot<'_>, v: &Vectors<'_>, counter: Counter) {
+    let model = slot.model();
+    let (flash, ram) = memory_used(platform::FLASH_ORIGIN);
+    defmt::println!(
+        "{}",
+        ModelLine {
+            bytes: slot.flash_bytes(),
+            crc: slot.checksum(),
+            state_words: model.state_words(),
+            classes: model.classes(),
+            populations: model.populations(),
+            cases: v.len(),
+            steps: v.header().steps,
+        }
+    );
+    defmt::println!(
+        "{}",
+        MemoryLine {
+            flash,
+            ram,
+            arena: 4 * ARENA_WORDS,
+            counter,
+        }
+    );
+}
+
+/// The spike stream of streamed vectors (`None` for images), after checking that the
+/// vectors and the build agree on it; exits with [`ExitCode::BadVectors`] otherwise.
+#[cfg(semihosted)]
+fn open_stream(v: &Vectors<'_>) -> Option<stream::FileSource> {
+    if v.header().streamed() != STREAM.is_some() {
+        defmt::error!("the test vectors and the build disagree on streamed input");
+        platform::exit(ExitCode::BadVectors)
+    }
+    match STREAM.map(stream::FileSource::open) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            defmt::error!("spike stream: {}", e);
+            platform::exit(ExitCode::BadVectors)
+        }
+        None => None,
+    }
+}
+
+/// Builds without semihosting read no stream: exits with [`ExitCode::BadVectors`] for
+/// streamed vectors or a streamed build.
+#[cfg(not(semihosted))]
+fn open_stream(v: &Vectors<'_>) {
+    if v.header().streamed() || STREAM.is_some() {
+        defmt::error!("streamed input needs semihosting (a QEMU build)");
+        platform::exit(ExitCode::BadVectors)
+    }
 }
 
 /// The stopwatches a run may time with: the DWT cycle counter where it advances,

@@ -461,6 +461,45 @@ pub fn run(args: &QemuArgs) -> Result<()> {
     run_report(args).map(|_| ())
 }
 
+/// What a run embeds or streams and expects: the inputs' file, their labels, the
+/// host's results and (for `--events`) the spike stream to read at run time.
+#[allow(clippy::type_complexity)]
+fn cases(
+    args: &QemuArgs,
+    spec: &Spec,
+    (model, blob): (&Model, &[u8]),
+    (steps, rule): (u32, snn_core::EarlyExit),
+    out_dir: &Path,
+) -> Result<(
+    PathBuf,
+    Vec<Option<u8>>,
+    Vec<Classification>,
+    Option<PathBuf>,
+)> {
+    Ok(match &args.events {
+        Some(dir) => {
+            if spec.serial {
+                bail!(
+                    "--events streams through semihosting: not on the USART board ({})",
+                    spec.name
+                );
+            }
+            let (path, labels) = event_stream(dir, args.samples, model, steps, out_dir)?;
+            let host = stream_results(model, &std::fs::read(&path)?, steps, rule)?;
+            (path.clone(), labels, host, Some(path))
+        }
+        None => {
+            let (inputs_path, labels) = inputs(args, model, out_dir)?;
+            let inputs = std::fs::read(&inputs_path)?;
+            let host = host_results(model, &inputs, args.seed, steps, rule)?;
+            if args.expect_saturation {
+                check_saturation(blob, &host, &inputs, args.seed, (steps, rule))?;
+            }
+            (inputs_path, labels, host, None)
+        }
+    })
+}
+
 /// Runs the check and returns its figures.
 pub fn run_report(args: &QemuArgs) -> Result<Report> {
     let spec = args.core.spec();
@@ -482,28 +521,8 @@ pub fn run_report(args: &QemuArgs) -> Result<Report> {
     let out_dir = project_root().join("target/qemu");
     std::fs::create_dir_all(&out_dir)?;
     let (steps, rule) = args.setting(&model);
-    let (inputs_path, labels, host, spikes) = match &args.events {
-        Some(dir) => {
-            if spec.serial {
-                bail!(
-                    "--events streams through semihosting: not on the USART board ({})",
-                    spec.name
-                );
-            }
-            let (path, labels) = event_stream(dir, args.samples, &model, steps, &out_dir)?;
-            let host = stream_results(&model, &std::fs::read(&path)?, steps, rule)?;
-            (path.clone(), labels, host, Some(path))
-        }
-        None => {
-            let (inputs_path, labels) = inputs(args, &model, &out_dir)?;
-            let inputs = std::fs::read(&inputs_path)?;
-            let host = host_results(&model, &inputs, args.seed, steps, rule)?;
-            if args.expect_saturation {
-                check_saturation(&blob, &host, &inputs, args.seed, (steps, rule))?;
-            }
-            (inputs_path, labels, host, None)
-        }
-    };
+    let (inputs_path, labels, host, spikes) =
+        cases(args, &spec, (&model, &blob), (steps, rule), &out_dir)?;
 
     let embed = Embed {
         model: model_path.clone(),

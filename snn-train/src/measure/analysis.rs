@@ -449,6 +449,25 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AnalyzeError + '_ {
     }
 }
 
+/// The model file at `path`, re-encoded with `encoding` (for `dataset`) when given.
+fn read_model(
+    path: &Path,
+    dataset: DatasetKind,
+    encoding: Option<EncodingSpec>,
+) -> Result<Vec<u8>, AnalyzeError> {
+    let blob = std::fs::read(path).map_err(io_err(path))?;
+    let Some(spec) = encoding else {
+        return Ok(blob);
+    };
+    let enc = dataset
+        .encoding_with(spec)
+        .map_err(|reason| AnalyzeError::NoImages { reason })?;
+    crate::io::upgrade::reencode(&blob, &enc).map_err(|e| AnalyzeError::Encoding {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
 /// The `snn-train analyze` command: checks the options, loads the model and the test
 /// split, checks they fit, analyses, and writes `analysis.json`, `ac_vs_mac.png`,
 /// `accuracy_vs_steps.png`, `early_exit.png`, `raster.png` (and, for a run with `metrics.jsonl`, the
@@ -511,19 +530,7 @@ pub fn run(opts: &AnalyzeOptions) -> Result<AnalyzeOutput, AnalyzeError> {
         });
     }
     let out = opts.out.clone().unwrap_or(out);
-    let blob = std::fs::read(&model_path).map_err(io_err(&model_path))?;
-    let blob = match opts.encoding {
-        Some(spec) => {
-            let enc = dataset
-                .encoding_with(spec)
-                .map_err(|reason| AnalyzeError::NoImages { reason })?;
-            crate::io::upgrade::reencode(&blob, &enc).map_err(|e| AnalyzeError::Encoding {
-                path: model_path.clone(),
-                reason: e.to_string(),
-            })?
-        }
-        None => blob,
-    };
+    let blob = read_model(&model_path, dataset, opts.encoding)?;
     let model = Model::from_bytes(&blob).map_err(|error| AnalyzeError::Model {
         path: model_path.clone(),
         error,

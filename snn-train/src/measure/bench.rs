@@ -308,39 +308,13 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
             data: s(input),
         });
     }
-    let defaults = TrainConfig::default();
-    let mut network = defaults.network.clone();
-    if let Some(arch) = opts.arch {
-        network.arch = arch;
-    }
-    let fresh_net = Network::build(
-        &network.layer_list(),
-        input,
-        train.classes,
-        network.neuron(),
-        0.0,
-    )
-    .map_err(TrainError::from)?;
-    let mut fresh_params = fresh_net.init(network.init_gain, 1);
-    let fresh_enc = opts.dataset.encoding();
-    if opts.arch.is_some() {
-        // A deep preset's cost follows its activity: start where training starts, in
-        // the calibrated rate band.
-        let win = Window {
-            net: &fresh_net,
-            enc: &fresh_enc,
-            steps: opts.timesteps[0],
-            record: false,
-        };
-        crate::train::calibrate::calibrate(&win, &mut fresh_params, &train, 1);
-    }
+    let (fresh_net, fresh_params, fresh_enc, preset_name) = fresh(opts, input, &train)?;
     let trained_start = Start {
         name: "trained",
         net: &trained.net,
         params: &trained.params,
         enc: &trained.enc,
     };
-    let preset_name = network.describe();
     let fresh_start = Start {
         name: if opts.arch.is_some() {
             &preset_name
@@ -407,6 +381,42 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         training,
         inference: inference_points,
     })
+}
+
+/// The fresh start of the training points: the default LeNet with the paper's
+/// initialisation, or `opts.arch` calibrated into the rate band training starts from;
+/// its network, weights, encoding and name.
+fn fresh(
+    opts: &BenchOptions,
+    input: net::Shape,
+    train: &Dataset,
+) -> Result<(Network, Params, Encoding, String), BenchError> {
+    let mut network = TrainConfig::default().network;
+    if let Some(arch) = opts.arch {
+        network.arch = arch;
+    }
+    let net = Network::build(
+        &network.layer_list(),
+        input,
+        train.classes,
+        network.neuron(),
+        0.0,
+    )
+    .map_err(TrainError::from)?;
+    let mut params = net.init(network.init_gain, 1);
+    let enc = opts.dataset.encoding();
+    if opts.arch.is_some() {
+        // A deep preset's cost follows its activity: start where training starts, in
+        // the calibrated rate band.
+        let win = Window {
+            net: &net,
+            enc: &enc,
+            steps: opts.timesteps[0],
+            record: false,
+        };
+        crate::train::calibrate::calibrate(&win, &mut params, train, 1);
+    }
+    Ok((net, params, enc, network.describe()))
 }
 
 /// Host inference of `model` on `test` at each of `timesteps` and thread count, as a
