@@ -240,6 +240,19 @@ fn bad_configs_are_rejected_with_the_reason() {
         ("[run]\ntimesteps = 0\n", "run.timesteps"),
         ("[data]\ntest_limit = 0\n", "data.test_limit"),
         ("[optim]\nactivity = [0.5, -1.0]\n", "optim.activity"),
+        (
+            "[optim]\noptimizer = \"adam\"\nnormalized_step = 0.0\nbetas = [0.9, 1.0]\n",
+            "optim.betas",
+        ),
+        (
+            "[optim]\noptimizer = \"adam\"\nnormalized_step = 0.0\nmomentum = 0.9\n",
+            "optim.momentum",
+        ),
+        ("[optim]\noptimizer = \"adam\"\n", "optim.normalized_step"),
+        (
+            "[optim.distill]\nteacher = \"t.snn\"\nweight = -0.5\n",
+            "optim.distill.weight",
+        ),
         ("[run]\nearly_exit = \"soon\"\n", "run.early_exit"),
     ] {
         std::fs::write(&p, text).unwrap();
@@ -387,9 +400,36 @@ fn config_from_toml(text: &str) -> (tempfile::TempDir, TrainConfig) {
     (dir, cfg)
 }
 
+const ADAM_RESUME_TOML: &str = r#"
+run.timesteps = 5
+optim.epochs = 2
+optim.batch_size = 16
+optim.optimizer = "adam"
+optim.lr = 0.002
+optim.normalized_step = 0.0
+optim.lr_milestones = [1]
+optim.weight_decay = 0.0005
+data.train_limit = 96
+data.test_limit = 48
+optim.grad = "aggregate"
+network.dropout = 0.1
+"#;
+
 #[test]
 fn resume_with_momentum_restores_the_velocity_exactly() {
-    let (_keep, cfg) = config_from_toml(MOMENTUM_RESUME_TOML);
+    resume_restores_the_optimiser_exactly(MOMENTUM_RESUME_TOML);
+}
+
+#[test]
+fn resume_with_adam_restores_its_moments_exactly() {
+    resume_restores_the_optimiser_exactly(ADAM_RESUME_TOML);
+}
+
+/// A run of `toml` stopped after one epoch and resumed ends with the weights and the
+/// optimiser state (velocity, Adam's second moments and step count) of the run that
+/// went straight through.
+fn resume_restores_the_optimiser_exactly(toml: &str) {
+    let (_keep, cfg) = config_from_toml(toml);
     let straight = tempfile::tempdir().unwrap();
     let full = train::run(&cfg, straight.path(), &RunOptions::default()).unwrap();
 
@@ -411,6 +451,12 @@ fn resume_with_momentum_restores_the_velocity_exactly() {
             .any(|&b| f32::from_bits(b) != 0.0),
         "momentum 0.9 left a zero velocity after one epoch"
     );
+    if let Some(adam) = &half.sgd.adam {
+        assert_eq!(adam.steps, 6, "96 samples in batches of 16");
+        assert!(weights(&adam.second)
+            .iter()
+            .any(|&b| f32::from_bits(b) > 0.0));
+    }
     let resumed = train::run(
         &TrainConfig::default(),
         split.path(),
@@ -423,15 +469,20 @@ fn resume_with_momentum_restores_the_velocity_exactly() {
     assert_eq!(
         weights(&resumed.params),
         weights(&full.params),
-        "resuming with momentum changed the weights"
+        "resuming changed the weights"
     );
     assert_eq!(resumed.best, full.best);
     let end = |d: &Path| Checkpoint::load(&d.join("checkpoint_latest")).unwrap();
+    let (a, b) = (end(split.path()).sgd, end(straight.path()).sgd);
     assert_eq!(
-        weights(&end(split.path()).sgd.velocity),
-        weights(&end(straight.path()).sgd.velocity),
+        weights(&a.velocity),
+        weights(&b.velocity),
         "the velocity after resuming differs from the uninterrupted run's"
     );
+    assert_eq!(a.adam.is_some(), toml.contains("adam"));
+    if let (Some(x), Some(y)) = (a.adam, b.adam) {
+        assert_eq!((x.steps, weights(&x.second)), (y.steps, weights(&y.second)));
+    }
 }
 
 #[test]

@@ -21,7 +21,6 @@ use crate::sim::grad::GradForm;
 use crate::sim::{gradient_bytes, sample_bytes, Window};
 use crate::train::config::TrainConfig;
 use crate::train::error::TrainError;
-use crate::train::optim::Sgd;
 use crate::train::step::{StepContext, CHUNK};
 
 /// One training-throughput measurement.
@@ -71,8 +70,7 @@ pub fn training_point(
 ) -> Result<TrainPoint, rayon::ThreadPoolBuildError> {
     let (net, enc) = (start.net, start.enc);
     let mut params = start.params.clone();
-    let mut sgd = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &params)
-        .with_normalized_step(cfg.optim.normalized());
+    let mut sgd = cfg.optim.optimizer_for(&params);
     let order: Vec<usize> = (0..data.len()).collect();
     let threads = if cfg.run.threads == 0 {
         num_cores()

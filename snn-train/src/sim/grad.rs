@@ -105,6 +105,59 @@ pub fn loss_and_grad(y: &[f32], label: usize, loss: Loss) -> (f32, Vec<f32>) {
     }
 }
 
+/// [`loss_and_grad`] towards a soft target: the label mixed at weight `a` with a
+/// teacher's outputs `teacher` (knowledge distillation, [`crate::train::distill`]).
+/// SSE: `t_k = (1 - a) [k = label] + a teacher_k`, loss `sum_k (y_k - t_k)^2`;
+/// cross-entropy: `t_k = (1 - a) [k = label] + a softmax(teacher)_k`, loss
+/// `-sum_k t_k ln softmax(y)_k`, gradient `softmax(y) - t`.
+///
+/// ```
+/// use snn_train::sim::grad::{loss_and_grad_soft, Loss};
+/// let (l, g) = loss_and_grad_soft(&[0.5, 0.0], 0, &[0.5, 0.5], 0.5, Loss::Sse);
+/// // Target (0.75, 0.25).
+/// assert_eq!((l, g), (0.125, vec![-0.5, -0.5]));
+/// ```
+pub fn loss_and_grad_soft(
+    y: &[f32],
+    label: usize,
+    teacher: &[f32],
+    a: f32,
+    loss: Loss,
+) -> (f32, Vec<f32>) {
+    let mix = |k: usize, s: f32| (1.0 - a) * if k == label { 1.0 } else { 0.0 } + a * s;
+    match loss {
+        Loss::Sse => {
+            let mut l = 0.0;
+            let g = y
+                .iter()
+                .zip(teacher)
+                .enumerate()
+                .map(|(k, (&v, &s))| {
+                    let e = v - mix(k, s);
+                    l += e * e;
+                    2.0 * e
+                })
+                .collect();
+            (l, g)
+        }
+        Loss::CrossEntropy => {
+            let (p, q) = (softmax(y), softmax(teacher));
+            let mut l = 0.0;
+            let g = p
+                .iter()
+                .zip(&q)
+                .enumerate()
+                .map(|(k, (&pk, &qk))| {
+                    let t = mix(k, qk);
+                    l -= t * pk.max(1e-30).ln();
+                    pk - t
+                })
+                .collect();
+            (l, g)
+        }
+    }
+}
+
 /// Cross-entropy of `y` against `label` (logged for every loss).
 pub fn cross_entropy(y: &[f32], label: usize) -> f32 {
     -softmax(y)[label].max(1e-30).ln()

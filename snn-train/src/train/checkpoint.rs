@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::net::{Network, Params};
 use crate::train::config::TrainConfig;
-use crate::train::optim::Sgd;
+use crate::train::optim::{Adam, Sgd, ADAM_EPS};
 
 const MAGIC: &[u8; 8] = b"SNNCKPT2";
 
@@ -48,6 +48,9 @@ struct Header {
     momentum: f32,
     shapes: Vec<Vec<usize>>,
     velocity: bool,
+    /// Adam's step count; its second moments follow the velocity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adam_steps: Option<u64>,
 }
 
 /// Why a checkpoint could not be read or written.
@@ -102,6 +105,7 @@ impl Checkpoint {
             momentum: self.sgd.momentum,
             shapes: self.params.iter().map(|p| p.shape().to_vec()).collect(),
             velocity: !self.sgd.velocity.is_empty(),
+            adam_steps: self.sgd.adam.as_ref().map(|a| a.steps),
         };
         let json = serde_json::to_vec(&header).map_err(|e| CheckpointError::Encode {
             problem: format!("header: {e}"),
@@ -110,7 +114,8 @@ impl Checkpoint {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
         out.extend_from_slice(&json);
-        for t in self.params.iter().chain(&self.sgd.velocity) {
+        let second = self.sgd.adam.iter().flat_map(|a| &a.second);
+        for t in self.params.iter().chain(&self.sgd.velocity).chain(second) {
             for v in t.iter() {
                 out.extend_from_slice(&v.to_le_bytes());
             }
@@ -204,6 +209,19 @@ impl Checkpoint {
         } else {
             Vec::new()
         };
+        let adam = match h.adam_steps {
+            Some(steps) => Some(Adam {
+                beta2: h.config.optim.betas[1],
+                eps: ADAM_EPS,
+                second: h
+                    .shapes
+                    .iter()
+                    .map(&mut take)
+                    .collect::<Result<Vec<_>, _>>()?,
+                steps,
+            }),
+            None => None,
+        };
         if !rest.is_empty() {
             return Err(bad("trailing bytes"));
         }
@@ -222,6 +240,7 @@ impl Checkpoint {
                 momentum: h.momentum,
                 velocity,
                 normalized,
+                adam,
             },
         })
     }

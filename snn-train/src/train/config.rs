@@ -215,6 +215,59 @@ pub struct OptimConfig {
     /// float weights (straight-through for the rounding); their test accuracy is that
     /// of the quantised weights. 0: none.
     pub qat_epochs: usize,
+    /// The optimiser: `sgd` (the default, the paper's) or `adam` (see
+    /// [`crate::train::optim::Adam`]; `lr` is then Adam's step size, and `momentum`
+    /// and `normalized_step` must be 0: `betas` sets its moments).
+    #[serde(skip_serializing_if = "Optimizer::is_sgd")]
+    pub optimizer: Optimizer,
+    /// Adam's `(beta1, beta2)` (default `[0.9, 0.999]`).
+    #[serde(skip_serializing_if = "default_betas")]
+    pub betas: [f32; 2],
+    /// Knowledge distillation from a trained model (`[optim.distill]`, see
+    /// [`crate::train::distill`]); none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distill: Option<DistillConfig>,
+}
+
+/// Which rule applies the gradient.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// SGD with decay, dampened momentum and the optional normalised step.
+    #[default]
+    Sgd,
+    /// Adam with L2 decay.
+    Adam,
+}
+
+impl Optimizer {
+    fn is_sgd(&self) -> bool {
+        *self == Self::Sgd
+    }
+}
+
+/// Adam's default `(beta1, beta2)`.
+pub const BETAS: [f32; 2] = [0.9, 0.999];
+
+fn default_betas(b: &[f32; 2]) -> bool {
+    *b == BETAS
+}
+
+/// A teacher for knowledge distillation: each training image's target mixes its label
+/// with the teacher's outputs (see [`crate::train::distill`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistillConfig {
+    /// The teacher: an exported model (`.snn`) for the same images and classes, e.g.
+    /// `models/lenet-mnist.snn` (relative paths are taken from the working directory).
+    pub teacher: std::path::PathBuf,
+    /// The teacher's weight `a` in the target, in `[0, 1]` (default 0.5).
+    #[serde(default = "half")]
+    pub weight: f32,
+}
+
+fn half() -> f32 {
+    0.5
 }
 
 /// The simulation window and the run's execution.
@@ -290,6 +343,9 @@ impl Default for OptimConfig {
             grad: GradForm::Code,
             activity: Vec::new(),
             qat_epochs: 0,
+            optimizer: Optimizer::Sgd,
+            betas: BETAS,
+            distill: None,
         }
     }
 }
@@ -594,12 +650,51 @@ impl OptimConfig {
             self.momentum,
             "a number in [0, 1)",
         )?;
+        for b in self.betas {
+            check(
+                (0.0..1.0).contains(&b),
+                "optim.betas",
+                b,
+                "two numbers in [0, 1)",
+            )?;
+        }
+        if self.optimizer == Optimizer::Adam {
+            check(
+                self.momentum == 0.0,
+                "optim.momentum",
+                self.momentum,
+                "0 with optimizer adam (optim.betas sets its moments)",
+            )?;
+            check(
+                self.normalized_step == 0.0,
+                "optim.normalized_step",
+                self.normalized_step,
+                "0 with optimizer adam",
+            )?;
+        }
+        if let Some(d) = &self.distill {
+            check(
+                (0.0..=1.0).contains(&d.weight),
+                "optim.distill.weight",
+                d.weight,
+                "a number in [0, 1]",
+            )?;
+        }
         check(
             (0.0..=1.0).contains(&self.normalized_step),
             "optim.normalized_step",
             self.normalized_step,
             "a number in [0, 1] (0: plain SGD)",
         )
+    }
+
+    /// A fresh optimiser of this configuration for weights shaped like `params`.
+    pub fn optimizer_for(&self, params: &crate::model::net::Params) -> crate::train::optim::Sgd {
+        let sgd = crate::train::optim::Sgd::new(self.weight_decay, self.momentum, params);
+        match self.optimizer {
+            Optimizer::Sgd => sgd.with_normalized_step(self.normalized()),
+            Optimizer::Adam => sgd.with_adam(self.betas[0], self.betas[1], params),
+        }
     }
 
     /// The optimiser's normalised step (`None`: plain SGD).

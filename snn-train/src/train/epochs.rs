@@ -24,6 +24,7 @@ use crate::train::calibrate::calibrate;
 use crate::train::checkpoint::{Checkpoint, CheckpointError};
 use crate::train::config::Init;
 use crate::train::config::TrainConfig;
+use crate::train::distill::Teacher;
 use crate::train::error::TrainError;
 use crate::train::eval::{compare, evaluate_with_activity, Agreement};
 use crate::train::guard::{Failure, Guard, GuardError};
@@ -187,7 +188,15 @@ pub fn run_in(
     }
     let epochs = cfg.optim.epochs;
     let mut reporter = reporter_for(group, &cfg, &net, run_dir, opts, (&train, &test));
-    let ctx = StepContext::new(&cfg, &net, &enc);
+    let teacher = match &cfg.optim.distill {
+        Some(d) => {
+            let t = Teacher::run(d, &train, cfg.run.timesteps)?;
+            reporter.say(&t.summary(&d.teacher));
+            Some(t)
+        }
+        None => None,
+    };
+    let ctx = StepContext::new(&cfg, &net, &enc).with_teacher(teacher.as_ref());
     let (mut params, mut sgd, start, mut best) = match resumed {
         Some(ck) => (ck.params, ck.sgd, ck.epochs_done, ck.best),
         None => {
@@ -382,8 +391,7 @@ fn fresh_start(
         })?;
         reporter.calibration(&layers);
     }
-    let s = Sgd::new(cfg.optim.weight_decay, cfg.optim.momentum, &p)
-        .with_normalized_step(cfg.optim.normalized());
+    let s = cfg.optim.optimizer_for(&p);
     Ok((p, s))
 }
 

@@ -33,6 +33,9 @@ pub enum TrainError {
     /// The guard stopped a run that fell silent or diverged.
     #[error(transparent)]
     Guard(Box<crate::train::guard::GuardError>),
+    /// The distillation teacher cannot be used.
+    #[error(transparent)]
+    Teacher(#[from] crate::train::distill::TeacherError),
     /// Thread pool.
     #[error("thread pool: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),

@@ -8,6 +8,7 @@
 pub mod calibrate;
 pub mod checkpoint;
 pub mod config;
+pub mod distill;
 pub mod error;
 pub mod eval;
 pub mod guard;

@@ -60,7 +60,36 @@ pub struct Sgd {
     /// own norm per step, whatever the size of its gradient.
     #[serde(default)]
     pub normalized: Option<f32>,
+    /// Adam's second moments (`optim.optimizer = "adam"`; `None`: SGD).
+    #[serde(default)]
+    pub adam: Option<Adam>,
 }
+
+/// Adam (Kingma & Ba, 2015) on the mean gradient plus decay `g` (L2 decay, as
+/// PyTorch's `Adam(weight_decay)`): the first moment is the dampened velocity of
+/// [`Sgd`] with `momentum = beta1`, and at step `t`
+///
+/// ```text
+/// s = beta2 * s + (1 - beta2) * g^2
+/// w = w - lr * (v / (1 - beta1^t)) / (sqrt(s / (1 - beta2^t)) + eps)
+/// ```
+///
+/// element by element in a fixed order, so the result does not depend on threads or
+/// processes. `lr` is Adam's step size (1e-3 is the usual start), not SGD's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Adam {
+    /// Decay of the second moment.
+    pub beta2: f32,
+    /// Added to the root of the second moment.
+    pub eps: f32,
+    /// Second moments, shaped like the weights.
+    pub second: Params,
+    /// Steps taken.
+    pub steps: u64,
+}
+
+/// Adam's `eps`.
+pub const ADAM_EPS: f32 = 1e-8;
 
 impl Sgd {
     /// A new optimiser for parameters shaped like `params`.
@@ -75,6 +104,36 @@ impl Sgd {
             momentum,
             velocity,
             normalized: None,
+            adam: None,
+        }
+    }
+
+    /// The same optimiser as Adam with first-moment decay `beta1` and second-moment
+    /// decay `beta2` (see [`Adam`]).
+    ///
+    /// ```
+    /// use ndarray::{ArrayD, IxDyn};
+    /// use snn_train::train::optim::Sgd;
+    /// let mut w = vec![ArrayD::from_elem(IxDyn(&[2]), 1.0f32)];
+    /// let g = vec![ArrayD::from_shape_vec(IxDyn(&[2]), vec![4.0f32, -0.004]).unwrap()];
+    /// let mut adam = Sgd::new(0.0, 0.0, &w).with_adam(0.9, 0.999, &w);
+    /// adam.step(&mut w, &g, 0.01, 2);
+    /// // The first step moves every weight by about lr, whatever its gradient's size.
+    /// assert!((w[0][[0]] - 0.99).abs() < 1e-6 && (w[0][[1]] - 1.01).abs() < 1e-6);
+    /// ```
+    #[must_use]
+    pub fn with_adam(self, beta1: f32, beta2: f32, params: &Params) -> Self {
+        let zeros = || params.iter().map(|p| p.mapv(|_| 0.0)).collect();
+        Self {
+            momentum: beta1,
+            velocity: if beta1 > 0.0 { zeros() } else { Vec::new() },
+            adam: Some(Adam {
+                beta2,
+                eps: ADAM_EPS,
+                second: zeros(),
+                steps: 0,
+            }),
+            ..self
         }
     }
 
@@ -110,6 +169,9 @@ impl Sgd {
     /// ```
     pub fn step(&mut self, params: &mut Params, grads: &Params, lr: f32, batch: usize) {
         let b = batch.max(1) as f32;
+        if self.adam.is_some() {
+            return self.adam_step(params, grads, lr, b);
+        }
         let (step, wd) = (lr / b, self.weight_decay * b);
         for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             if self.momentum > 0.0 {
@@ -145,6 +207,51 @@ impl Sgd {
                         });
                     }
                 }
+            }
+        }
+    }
+}
+
+impl Sgd {
+    /// [`Sgd::step`] for Adam (see [`Adam`]); `b` is the batch size.
+    fn adam_step(&mut self, params: &mut Params, grads: &Params, lr: f32, b: f32) {
+        let Some(adam) = self.adam.as_mut() else {
+            return;
+        };
+        adam.steps += 1;
+        let (beta1, beta2, eps, wd) = (self.momentum, adam.beta2, adam.eps, self.weight_decay);
+        let t = i32::try_from(adam.steps).unwrap_or(i32::MAX);
+        let bc1 = 1.0 - f64::from(beta1).powi(t);
+        let bc2 = 1.0 - f64::from(beta2).powi(t);
+        // With beta1 = 0 the first moment is the gradient itself (bc1 = 1).
+        let (f1, f2) = (
+            (1.0 / bc1.max(f64::MIN_POSITIVE)) as f32,
+            (1.0 / bc2) as f32,
+        );
+        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+            let s = &mut adam.second[i];
+            let one = |w: &mut f32, g: f32, s: &mut f32, m: Option<&mut f32>| {
+                let g = g / b + wd * *w;
+                *s = beta2 * *s + (1.0 - beta2) * g * g;
+                let m = match m {
+                    Some(m) => {
+                        *m = beta1 * *m + (1.0 - beta1) * g;
+                        *m
+                    }
+                    None => g,
+                };
+                *w -= lr * (m * f1) / ((*s * f2).sqrt() + eps);
+            };
+            match self.velocity.get_mut(i) {
+                Some(v) => ndarray::Zip::from(p)
+                    .and(g)
+                    .and(s)
+                    .and(v)
+                    .for_each(|w, &g, s, m| one(w, g, s, Some(m))),
+                None => ndarray::Zip::from(p)
+                    .and(g)
+                    .and(s)
+                    .for_each(|w, &g, s| one(w, g, s, None)),
             }
         }
     }

@@ -140,6 +140,13 @@ impl Reporter {
         );
     }
 
+    /// Prints one line about the run (nothing when silent).
+    pub fn say(&self, line: &str) {
+        if self.voice {
+            eprintln!("{line}");
+        }
+    }
+
     /// Says what the calibrated initialisation did.
     pub fn calibration(&self, layers: &[LayerCalibration]) {
         if !self.voice {

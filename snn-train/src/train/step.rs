@@ -15,11 +15,12 @@ use crate::exec::seed::sample_rng;
 use crate::model::net::{Network, Params, PopKind};
 use crate::sim::activity::Activity;
 use crate::sim::grad::{
-    activity_loss, backward_with, cross_entropy, loss_and_grad, GradForm, Loss,
+    activity_loss, backward_with, cross_entropy, loss_and_grad, loss_and_grad_soft, GradForm, Loss,
 };
 use crate::sim::spikes::{InputSpikes, SpikesError};
 use crate::sim::{forward, forward_spikes, Masks, Trace, Window};
 use crate::train::config::TrainConfig;
+use crate::train::distill::Teacher;
 use crate::train::eval::argmax;
 use crate::train::optim::Sgd;
 use crate::train::qat::fake_quantized;
@@ -112,6 +113,9 @@ pub struct StepContext<'a> {
     /// The first (0-based) epoch that trains on the quantised weights
     /// (`optim.qat_epochs`), `usize::MAX` for none.
     pub qat_from: usize,
+    /// The distillation teacher's outputs on the training images (none: train on the
+    /// labels alone).
+    pub teacher: Option<&'a Teacher>,
 }
 
 /// Per population, the activity weight of `cfg` (`OptimConfig::activity`: none, one
@@ -158,6 +162,7 @@ impl<'a> StepContext<'a> {
                 0 => usize::MAX,
                 n => cfg.optim.epochs.saturating_sub(n),
             },
+            teacher: None,
         }
     }
 
@@ -166,17 +171,28 @@ impl<'a> StepContext<'a> {
         epoch >= self.qat_from
     }
 
+    /// This context with a distillation teacher.
+    pub fn with_teacher(self, teacher: Option<&'a Teacher>) -> Self {
+        Self { teacher, ..self }
+    }
+
     /// This sample's loss with the activity term, and the backward pass into `grads`.
+    /// `image` is the training image's index, which picks the teacher's target.
     fn learn(
         &self,
         params: &Params,
         trace: &Trace,
         masks: &Masks,
-        label: usize,
+        (label, image): (usize, Option<usize>),
         grads: &mut Params,
     ) -> f32 {
         let net = self.net();
-        let (loss, dldy) = loss_and_grad(&trace.y, label, self.loss);
+        let (loss, dldy) = match (self.teacher, image) {
+            (Some(t), Some(i)) => {
+                loss_and_grad_soft(&trace.y, label, t.outputs(i), t.weight, self.loss)
+            }
+            _ => loss_and_grad(&trace.y, label, self.loss),
+        };
         let sizes: Vec<usize> = net.pops.iter().map(|p| p.shape.len()).collect();
         let reg = activity_loss(&trace.total_spikes(), &sizes, trace.steps, &self.activity);
         backward_with(
@@ -220,7 +236,7 @@ impl<'a> StepContext<'a> {
             let trace = forward_spikes(&self.window, params, &spikes, &masks)
                 .expect("the network is built for the dataset's shape and the window's steps");
             let label = usize::from(data.labels[i]);
-            let loss = self.learn(params, &trace, &masks, label, grads);
+            let loss = self.learn(params, &trace, &masks, (label, None), grads);
             return Stats::of_sample(net, &trace, label, loss);
         }
         let image = if self.crop > 0 || self.flip {
@@ -235,7 +251,7 @@ impl<'a> StepContext<'a> {
         let spike_seed = rng.next_u64();
         let trace = forward(&self.window, params, image, spike_seed, &masks);
         let label = usize::from(data.labels[i]);
-        let loss = self.learn(params, &trace, &masks, label, grads);
+        let loss = self.learn(params, &trace, &masks, (label, Some(i)), grads);
         Stats::of_sample(net, &trace, label, loss)
     }
 
@@ -254,7 +270,7 @@ impl<'a> StepContext<'a> {
         grads: &mut Params,
     ) -> Result<Stats, SpikesError> {
         let trace = forward_spikes(&self.window, params, spikes, masks)?;
-        let loss = self.learn(params, &trace, masks, label, grads);
+        let loss = self.learn(params, &trace, masks, (label, None), grads);
         Ok(Stats::of_sample(self.net(), &trace, label, loss))
     }
 
