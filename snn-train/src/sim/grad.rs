@@ -333,8 +333,7 @@ pub fn backward_with(
                         }
                     }
                 }
-                let (lower, upper) = g.split_at_mut(p);
-                let _ = upper;
+                let lower = &mut g[..p];
                 let gsrc = (src != 0).then(|| &mut lower[src][..]);
                 let (w, dw): (&[f32], &mut [f32]) = match c.param {
                     Some(i) => (

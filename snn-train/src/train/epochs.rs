@@ -188,14 +188,7 @@ pub fn run_in(
     }
     let epochs = cfg.optim.epochs;
     let mut reporter = reporter_for(group, &cfg, &net, run_dir, opts, (&train, &test));
-    let teacher = match &cfg.optim.distill {
-        Some(d) => {
-            let t = Teacher::run(d, &train, cfg.run.timesteps)?;
-            reporter.say(&t.summary(&d.teacher));
-            Some(t)
-        }
-        None => None,
-    };
+    let teacher = teacher_of(&cfg, &train, &reporter)?;
     let ctx = StepContext::new(&cfg, &net, &enc).with_teacher(teacher.as_ref());
     let (mut params, mut sgd, start, mut best) = match resumed {
         Some(ck) => (ck.params, ck.sgd, ck.epochs_done, ck.best),
@@ -393,6 +386,20 @@ fn fresh_start(
     }
     let s = cfg.optim.optimizer_for(&p);
     Ok((p, s))
+}
+
+/// The distillation teacher of `cfg` run on `train` (none without `[optim.distill]`).
+fn teacher_of(
+    cfg: &TrainConfig,
+    train: &Dataset,
+    reporter: &Reporter,
+) -> Result<Option<Teacher>, TrainError> {
+    let Some(d) = &cfg.optim.distill else {
+        return Ok(None);
+    };
+    let t = Teacher::run(d, train, cfg.run.timesteps)?;
+    reporter.say(&t.summary(&d.teacher));
+    Ok(Some(t))
 }
 
 /// The checkpoint after `epochs_done` epochs.
