@@ -91,7 +91,7 @@ fn an_unusable_teacher_is_an_error_naming_its_file() {
             "{msg}"
         );
     }
-    // A teacher for other images: the 28 x 28 LeNet on 32 x 32 data.
+    // A teacher for other images: the 28 x 28 LeNet on 14 x 14 data.
     let (mut train, _) = data::load(DatasetKind::MnistSubset, &data::bundled_dir()).unwrap();
     train.truncate(2);
     train.height = 14;

@@ -2,7 +2,7 @@
 //!
 //! File layout: `SNNCKPT2`, a little-endian `u64` header length, a JSON header (config,
 //! network, epoch, best accuracy, optimiser settings, tensor shapes), then every tensor
-//! (weights, then momentum buffers) as raw little-endian `f32`. JSON keeps the header
+//! (weights, then momentum buffers, then Adam's second moments) as raw little-endian `f32`. JSON keeps the header
 //! readable; the raw tail keeps multi-million-weight models fast to save.
 
 use std::path::Path;

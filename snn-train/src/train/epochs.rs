@@ -397,7 +397,9 @@ fn teacher_of(
     let Some(d) = &cfg.optim.distill else {
         return Ok(None);
     };
-    let t = Teacher::run(d, train, cfg.run.timesteps)?;
+    let t = par::with_threads(cfg.run.threads, || {
+        Teacher::run(d, train, cfg.run.timesteps)
+    })??;
     reporter.say(&t.summary(&d.teacher));
     Ok(Some(t))
 }
