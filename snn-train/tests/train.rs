@@ -375,22 +375,24 @@ fn a_resumed_run_takes_a_new_lr_epochs_threads_activity_and_qat() {
     );
 }
 
-/// The momentum resume test's configuration, as the TOML a user would write. Only TOML
-/// text, parsed by `TrainConfig::from_file`, so the test follows the file format rather
-/// than the struct's field layout. Keys: dotted keys of the config's sections.
-const MOMENTUM_RESUME_TOML: &str = r#"
-run.timesteps = 5
-optim.epochs = 2
-optim.batch_size = 16
-optim.lr = 0.02
-optim.lr_milestones = [1]
-optim.momentum = 0.9
-optim.weight_decay = 0.0005
-data.train_limit = 96
-data.test_limit = 48
-optim.grad = "code"
-network.dropout = 0.1
-"#;
+/// The resume tests' configuration, as the TOML a user would write, plus the
+/// optimiser's keys. Only TOML text, parsed by `TrainConfig::from_file`, so the tests
+/// follow the file format rather than the struct's field layout. Keys: dotted keys of
+/// the config's sections.
+fn resume_toml(optimiser: &str) -> String {
+    format!(
+        "run.timesteps = 5\noptim.epochs = 2\noptim.batch_size = 16\n\
+         optim.lr_milestones = [1]\noptim.weight_decay = 0.0005\n\
+         data.train_limit = 96\ndata.test_limit = 48\nnetwork.dropout = 0.1\n{optimiser}"
+    )
+}
+
+/// SGD with momentum, code form.
+const MOMENTUM: &str = "optim.lr = 0.02\noptim.momentum = 0.9\noptim.grad = \"code\"\n";
+
+/// Adam, aggregate form.
+const ADAM: &str = "optim.optimizer = \"adam\"\noptim.lr = 0.002\noptim.normalized_step = 0.0\n\
+                    optim.grad = \"aggregate\"\n";
 
 fn config_from_toml(text: &str) -> (tempfile::TempDir, TrainConfig) {
     let dir = tempfile::tempdir().unwrap();
@@ -400,29 +402,14 @@ fn config_from_toml(text: &str) -> (tempfile::TempDir, TrainConfig) {
     (dir, cfg)
 }
 
-const ADAM_RESUME_TOML: &str = r#"
-run.timesteps = 5
-optim.epochs = 2
-optim.batch_size = 16
-optim.optimizer = "adam"
-optim.lr = 0.002
-optim.normalized_step = 0.0
-optim.lr_milestones = [1]
-optim.weight_decay = 0.0005
-data.train_limit = 96
-data.test_limit = 48
-optim.grad = "aggregate"
-network.dropout = 0.1
-"#;
-
 #[test]
 fn resume_with_momentum_restores_the_velocity_exactly() {
-    resume_restores_the_optimiser_exactly(MOMENTUM_RESUME_TOML);
+    resume_restores_the_optimiser_exactly(&resume_toml(MOMENTUM));
 }
 
 #[test]
 fn resume_with_adam_restores_its_moments_exactly() {
-    resume_restores_the_optimiser_exactly(ADAM_RESUME_TOML);
+    resume_restores_the_optimiser_exactly(&resume_toml(ADAM));
 }
 
 /// A run of `toml` stopped after one epoch and resumed ends with the weights and the
