@@ -113,6 +113,9 @@ fn main() {
         format!(
             "/// State words the embedded model needs (computed by build.rs).\n\
              pub const ARENA_WORDS: usize = {};\n\
+             /// Layers of the embedded model: the capacity of its descriptor, so the\n\
+             /// descriptor costs the RAM of this model's layers, not of `MAX_LAYERS`.\n\
+             pub const MODEL_LAYERS: usize = {layers};\n\
              /// Time steps per inference (the embedded vectors' header says the same).\n\
              pub const STEPS: u32 = {steps};\n\
              /// When an inference may stop early (`SNN_FW_EXIT`).\n\
@@ -124,6 +127,7 @@ fn main() {
              /// bitsets; 0 without a stream).\n\
              pub const STREAM_BUF_WORDS: usize = {buf_words};\n",
             model.state_words(),
+            layers = model.layers().len(),
             stream = match &spikes {
                 Some(p) => format!("Some(c{p:?})"),
                 None => "None".into(),

@@ -141,8 +141,9 @@ fn main() -> ! {
     // cortex-m-rt turns this into a safe `&'static mut`: zero-initialised in .bss, so
     // the arena is reserved at link time and never built on the stack.
     static mut ARENA: [u32; ARENA_WORDS] = [0; ARENA_WORDS];
-    // Likewise the model's descriptor, built in place by `ModelSlot::load`.
-    static mut MODEL_STORAGE: Option<snn_core::Model<'static>> = None;
+    // Likewise the model's descriptor, built in place by `ModelSlot::load_sized`, with
+    // room for the embedded model's layers only.
+    static mut MODEL_STORAGE: Option<snn_core::Model<'static, MODEL_LAYERS>> = None;
     // One step of a spike stream (no words without one).
     #[cfg(semihosted)]
     static mut STREAM_BUF: [u32; STREAM_BUF_WORDS] = [0; STREAM_BUF_WORDS];
@@ -164,7 +165,7 @@ fn main() -> ! {
     let mut dwt = DwtStopwatch::default();
     platform::init();
 
-    let slot = match ModelSlot::load(MODEL, MODEL_STORAGE) {
+    let slot = match ModelSlot::load_sized(MODEL, MODEL_STORAGE) {
         Ok(s) => s,
         Err(e) => {
             defmt::error!("model rejected: {}", e);
@@ -195,7 +196,7 @@ fn main() -> ! {
     // rather than the header's value: the engine's loops get a known trip count.
     // The results go out as they come (no `map_err`: a moved `Classification` would
     // cost its size in stack).
-    let from_image = |runner: &mut Runner<'_, ARENA_WORDS>, case: &Case<'_>| {
+    let from_image = |runner: &mut Runner<'_, ARENA_WORDS, MODEL_LAYERS>, case: &Case<'_>| {
         runner.classify_until(case.image, case.seed, STEPS, EXIT)
     };
     #[cfg(semihosted)]
@@ -203,10 +204,11 @@ fn main() -> ! {
     #[cfg(not(semihosted))]
     open_stream(&v);
     #[cfg(semihosted)]
-    let from_stream = |runner: &mut Runner<'_, ARENA_WORDS>, _: &Case<'_>| match source.as_mut() {
-        Some(source) => runner.classify_stream(source, &mut *STREAM_BUF, STEPS, EXIT),
-        None => Err(snn_embedded::stream::StreamError::Source(stream::StreamIo)),
-    };
+    let from_stream =
+        |runner: &mut Runner<'_, ARENA_WORDS, MODEL_LAYERS>, _: &Case<'_>| match source.as_mut() {
+            Some(source) => runner.classify_stream(source, &mut *STREAM_BUF, STEPS, EXIT),
+            None => Err(snn_embedded::stream::StreamError::Source(stream::StreamIo)),
+        };
     // One monomorphised run per input kind: no trait object, no extra stack.
     let clocks = Clocks {
         #[cfg(not(armv6m))]
@@ -253,7 +255,7 @@ struct Totals {
 }
 
 /// Prints the `MODEL` and `MEMORY` lines: the model and vectors run, the memory used.
-fn report_start(slot: &ModelSlot<'_>, v: &Vectors<'_>, counter: Counter) {
+fn report_start(slot: &ModelSlot<'_, MODEL_LAYERS>, v: &Vectors<'_>, counter: Counter) {
     let model = slot.model();
     let (flash, ram) = memory_used(platform::FLASH_ORIGIN);
     defmt::println!(
@@ -321,9 +323,9 @@ impl<S: Stopwatch> Clocks<'_, S> {
     /// [`run_cases`] with the right clock.
     fn run<E: defmt::Format, const N: usize>(
         self,
-        runner: &mut Runner<'_, N>,
+        runner: &mut Runner<'_, N, MODEL_LAYERS>,
         v: &Vectors<'_>,
-        infer: impl FnMut(&mut Runner<'_, N>, &Case<'_>) -> Result<Classification, E>,
+        infer: impl FnMut(&mut Runner<'_, N, MODEL_LAYERS>, &Case<'_>) -> Result<Classification, E>,
     ) -> Totals {
         #[cfg(not(armv6m))]
         if self.cycles {
@@ -337,9 +339,9 @@ impl<S: Stopwatch> Clocks<'_, S> {
 /// each result; ends the run with [`ExitCode::InferenceFailed`] if an inference fails.
 fn run_cases<E: defmt::Format, const N: usize>(
     clock: &mut impl Stopwatch,
-    runner: &mut Runner<'_, N>,
+    runner: &mut Runner<'_, N, MODEL_LAYERS>,
     v: &Vectors<'_>,
-    mut infer: impl FnMut(&mut Runner<'_, N>, &Case<'_>) -> Result<Classification, E>,
+    mut infer: impl FnMut(&mut Runner<'_, N, MODEL_LAYERS>, &Case<'_>) -> Result<Classification, E>,
 ) -> Totals {
     let mut totals = Totals::default();
     for case in v.cases() {

@@ -99,6 +99,7 @@ fn propagation(c: &mut Criterion) {
         thresholds: vec![1 << 30; n],
         leak: 32768,
         reset: snn_core::format::Reset::Hard,
+        synapse: 0,
     };
     let dense = ModelSpec {
         channels: 50,
@@ -120,6 +121,7 @@ fn propagation(c: &mut Criterion) {
                 weights: vec![0; 200],
                 leak: 32768,
                 scale: 1.0,
+                synapse: 0,
             },
         ],
     };
@@ -148,6 +150,7 @@ fn propagation(c: &mut Criterion) {
                 weights: vec![0; 9800],
                 leak: 32768,
                 scale: 1.0,
+                synapse: 0,
             },
         ],
     };

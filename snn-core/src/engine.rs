@@ -13,8 +13,11 @@ use crate::encode::{count_spikes, encode_pixels_step, Xoshiro128PlusPlus};
 use crate::format::{Drive, Membranes};
 use crate::layer::{dense_scatter, identity_scatter, pool_scatter, words_for};
 use crate::membrane::Membrane;
-use crate::model::{Model, Plan, PlannedShortcut, Pop, MAX_CLASSES, MAX_POPULATIONS};
-use crate::neuron::{STATE_LIMIT, STATE_MIN};
+use crate::model::{
+    Layout, Model, Plan, PlannedLayer, PlannedShortcut, Pop, MAX_CLASSES, MAX_POPULATIONS,
+};
+use crate::neuron::{Leak, STATE_LIMIT, STATE_MIN};
+use crate::synapse;
 use crate::{RunError, MAX_LAYERS};
 
 /// The result of classifying one input.
@@ -94,7 +97,8 @@ impl Classification {
 /// ```
 #[derive(Debug)]
 pub struct Session<'m, 's> {
-    model: &'m Model<'m>,
+    layout: &'m Layout<'m>,
+    layers: &'m [PlannedLayer<'m>],
     state: &'s mut [u32],
     rng: Xoshiro128PlusPlus,
     steps: u32,
@@ -130,23 +134,29 @@ impl Spikes<'_> {
 }
 
 /// A population's arena regions, split out of the words `cur` (which start at arena
-/// word `base`): packed thresholds, membranes (still as words) and spike bitset.
+/// word `base`): packed thresholds, membranes (still as words), spike bitset and
+/// synaptic currents (empty without a synapse).
 struct PopState<'c> {
     pairs: &'c [u32],
     mem: &'c mut [u32],
     bits: &'c mut [u32],
+    syn: &'c mut [u32],
     n: usize,
+    synapse: Leak,
 }
 
 fn pop_state<'c>(cur: &'c mut [u32], base: usize, pop: &Pop<'_>) -> PopState<'c> {
-    let region = &mut cur[pop.pairs.start - base..pop.bits.end - base];
+    let region = &mut cur[pop.pairs.start - base..pop.syn().end - base];
     let (pairs, rest) = region.split_at_mut(pop.pairs.len());
-    let (mem, bits) = rest.split_at_mut(pop.mem.len());
+    let (mem, rest) = rest.split_at_mut(pop.mem.len());
+    let (bits, syn) = rest.split_at_mut(pop.bits.len());
     PopState {
         pairs,
         mem,
         bits,
+        syn,
         n: pop.n,
+        synapse: pop.neurons.synapse(),
     }
 }
 
@@ -167,12 +177,32 @@ macro_rules! with_membranes {
     };
 }
 
+/// Runs `$body` (one step's synaptic input, returning its events) with `$m` bound to
+/// where a population's input goes: its membranes (as [`with_membranes`]), or, for a
+/// current-based population, its synaptic currents as `&mut [i32]`, which then drive
+/// the membranes and decay ([`synapse::drive`]). Evaluates to the events.
+macro_rules! with_input {
+    ($width:expr, $state:expr, |$m:ident| $body:expr) => {
+        if $state.syn.is_empty() {
+            with_membranes!($width, $state, |$m| $body)
+        } else {
+            let events = {
+                let $m: &mut [i32] = bytemuck::cast_slice_mut($state.syn);
+                $body
+            };
+            let syn: &mut [i32] = bytemuck::cast_slice_mut($state.syn);
+            with_membranes!($width, $state, |m| synapse::drive(m, syn, $state.synapse));
+            events
+        }
+    };
+}
+
 /// One population's step after its synaptic input: the neuron update.
 fn fire<M: Membrane>(pop: &Pop<'_>, mem: &mut [M], pairs: &[u32], bits: &mut [u32]) -> u32 {
     M::step(&pop.neurons, mem, pairs, bits)
 }
 
-impl<'m> Model<'m> {
+impl<'m, const L: usize> Model<'m, L> {
     /// Starts an inference on `image` (`u8` pixels, `HWC`), rate-encoded with `seed`
     /// (or, for a model with an analog input, driving the first layer with the
     /// image's current: [`crate::analog`]; the seed is then unused).
@@ -197,7 +227,7 @@ impl<'m> Model<'m> {
             });
         }
         session.rng = Xoshiro128PlusPlus::seed_from_u64(seed);
-        let inp = &self.input;
+        let inp = &self.layout.input;
         let (pixels, tables) =
             session.state[inp.pixels.start..inp.tables.end].split_at_mut(inp.pixels.len());
         let pixels: &mut [u8] = bytemuck::cast_slice_mut(pixels);
@@ -231,19 +261,19 @@ impl<'m> Model<'m> {
     fn blank_session<'s>(&'m self, state: &'s mut [u32]) -> Result<Session<'m, 's>, RunError> {
         let found = state.len();
         let state = state
-            .get_mut(..self.state_words)
+            .get_mut(..self.layout.state_words)
             .ok_or(RunError::StateTooSmall {
-                needed: self.state_words,
+                needed: self.layout.state_words,
                 found,
             })?;
         state.fill(0);
-        let (weights, signed) = self.output_weights;
+        let (weights, signed) = self.layout.output_weights;
         crate::model::output_currents(
             weights,
             signed,
-            bytemuck::cast_slice_mut(&mut state[self.output_bounds.clone()]),
+            bytemuck::cast_slice_mut(&mut state[self.layout.output_bounds.clone()]),
         );
-        if self.membranes == Membranes::I16 {
+        if self.layout.membranes == Membranes::I16 {
             for layer in &self.layers {
                 for pop in layer.plan.populations().into_iter().flatten() {
                     pop.neurons.write_pairs(&mut state[pop.pairs.clone()]);
@@ -253,7 +283,8 @@ impl<'m> Model<'m> {
         // The spike and event counts live in the arena (zeroed above), so a session is
         // a few words: on a device, stack.
         Ok(Session {
-            model: self,
+            layout: &self.layout,
+            layers: &self.layers,
             state,
             rng: Xoshiro128PlusPlus::seed_from_u64(0),
             steps: 0,
@@ -309,9 +340,9 @@ impl<'m> Session<'m, '_> {
     /// Writes the first layer's analog current for `image` and counts its
     /// multiply-accumulates as the first layer's synaptic events.
     fn start_analog(&mut self, image: &[u8], shift: u8) {
-        let model = self.model;
+        let model = self.layout;
         let inp = &model.input;
-        let first = match model.layers.first().map(|l| &l.plan) {
+        let first = match self.layers.first().map(|l| &l.plan) {
             Some(Plan::Conv { conv, .. }) => First::Conv(conv),
             Some(Plan::Dense { weights, .. }) => First::Dense(weights),
             // Refused by validation.
@@ -334,7 +365,7 @@ impl<'m> Session<'m, '_> {
     /// Runs one time step with rate-encoded input (with an analog input: the
     /// first layer's current, and no input spikes).
     pub fn step(&mut self) {
-        let inp = &self.model.input;
+        let inp = &self.layout.input;
         if inp.drive != Drive::Rate {
             self.state[inp.pos.start..inp.neg.end].fill(0);
             self.propagate();
@@ -364,7 +395,7 @@ impl<'m> Session<'m, '_> {
     /// [`RunError::SpikeOverlap`] when a neuron is set in both. On an error the session
     /// is unchanged.
     pub fn step_with_spikes(&mut self, positive: &[u32], negative: &[u32]) -> Result<(), RunError> {
-        let inp = &self.model.input;
+        let inp = &self.layout.input;
         let n = inp.shape.len();
         let expected = words_for(n);
         for b in [positive, negative] {
@@ -404,7 +435,7 @@ impl<'m> Session<'m, '_> {
     }
 
     fn propagate(&mut self) {
-        let model = self.model;
+        let model = self.layout;
         let inp = &model.input;
         let input_spikes =
             count_spikes(&self.state[inp.pos.clone()]) + count_spikes(&self.state[inp.neg.clone()]);
@@ -412,7 +443,7 @@ impl<'m> Session<'m, '_> {
         let mut prev = inp.pos.clone();
         let mut prev_neg = Some(inp.neg.clone());
         let mut p = 0;
-        for (l, layer) in model.layers.iter().enumerate() {
+        for (l, layer) in self.layers.iter().enumerate() {
             let base = layer.base;
             let (before, cur) = self.state.split_at_mut(base);
             // The analog current follows the first layer's regions.
@@ -435,8 +466,8 @@ impl<'m> Session<'m, '_> {
             match &layer.plan {
                 Plan::Conv { conv, pop } => {
                     let st = pop_state(cur, base, pop);
-                    with_membranes!(width, st, |m| {
-                        events += spikes.scatter(|b, negative| conv.scatter(b, negative, m));
+                    events += with_input!(width, st, |m| {
+                        spikes.scatter(|b, negative| conv.scatter(b, negative, m))
                     });
                     if let Some(c) = current {
                         analog::drive(width, st.mem, c);
@@ -449,17 +480,18 @@ impl<'m> Session<'m, '_> {
                 Plan::Pool { pop } => {
                     let st = pop_state(cur, base, pop);
                     let (i, o) = (layer.info.input, layer.info.output);
+                    events += with_input!(width, st, |m| {
+                        spikes.scatter(|b, negative| pool_scatter(i, o, b, negative, m))
+                    });
                     with_membranes!(width, st, |m| {
-                        events += spikes.scatter(|b, negative| pool_scatter(i, o, b, negative, m));
                         fired(p, fire(pop, m, st.pairs, st.bits));
                     });
                     prev = pop.bits.clone();
                 }
                 Plan::Dense { weights, pop } => {
                     let st = pop_state(cur, base, pop);
-                    with_membranes!(width, st, |m| {
-                        events +=
-                            spikes.scatter(|b, negative| dense_scatter(weights, b, negative, m));
+                    events += with_input!(width, st, |m| {
+                        spikes.scatter(|b, negative| dense_scatter(weights, b, negative, m))
                     });
                     if let Some(c) = current {
                         analog::drive(width, st.mem, c);
@@ -479,35 +511,52 @@ impl<'m> Session<'m, '_> {
                     let (first, second) = cur.split_at_mut(pop2.pairs.start - base);
                     let st1 = pop_state(first, base, pop1);
                     let st2 = pop_state(second, pop2.pairs.start, pop2);
+                    events += with_input!(width, st1, |m1| {
+                        spikes.scatter(|b, negative| conv1.scatter(b, negative, m1))
+                    });
                     with_membranes!(width, st1, |m1| {
-                        events += spikes.scatter(|b, negative| conv1.scatter(b, negative, m1));
                         fired(p, fire(pop1, m1, st1.pairs, st1.bits));
                     });
                     let bits1: &[u32] = st1.bits;
+                    events += with_input!(width, st2, |m2| {
+                        conv2.scatter(bits1, false, m2)
+                            + spikes.scatter(|b, negative| match shortcut {
+                                PlannedShortcut::Conv(sc) => sc.scatter(b, negative, m2),
+                                PlannedShortcut::Identity { stride, gains } => identity_scatter(
+                                    layer.info.input,
+                                    layer.info.output,
+                                    *stride,
+                                    gains,
+                                    b,
+                                    negative,
+                                    m2,
+                                ),
+                            })
+                    });
                     with_membranes!(width, st2, |m2| {
-                        events += conv2.scatter(bits1, false, m2);
-                        events += spikes.scatter(|b, negative| match shortcut {
-                            PlannedShortcut::Conv(sc) => sc.scatter(b, negative, m2),
-                            PlannedShortcut::Identity { stride, gains } => identity_scatter(
-                                layer.info.input,
-                                layer.info.output,
-                                *stride,
-                                gains,
-                                b,
-                                negative,
-                                m2,
-                            ),
-                        });
                         fired(p + 1, fire(pop2, m2, st2.pairs, st2.bits));
                     });
                     prev = pop2.bits.clone();
                 }
                 Plan::Output {
-                    weights, leak, mem, ..
+                    weights,
+                    leak,
+                    synapse,
+                    mem,
+                    syn,
+                    ..
                 } => {
-                    let mem = as_i32(&mut cur[shift(mem, base)]);
-                    events +=
-                        spikes.scatter(|b, negative| dense_scatter(weights, b, negative, mem));
+                    let (head, tail) = cur.split_at_mut(syn.start - base);
+                    let mem = as_i32(&mut head[shift(mem, base)]);
+                    let syn = as_i32(&mut tail[..syn.len()]);
+                    if syn.is_empty() {
+                        events +=
+                            spikes.scatter(|b, negative| dense_scatter(weights, b, negative, mem));
+                    } else {
+                        events +=
+                            spikes.scatter(|b, negative| dense_scatter(weights, b, negative, syn));
+                        synapse::drive(mem, syn, *synapse);
+                    }
                     for m in mem.iter_mut() {
                         *m = leak.apply(*m).clamp(STATE_MIN, STATE_LIMIT);
                     }
@@ -523,7 +572,7 @@ impl<'m> Session<'m, '_> {
     /// Adds one step's spikes of populations `pops` (of layer `l`) and the layer's
     /// synaptic `events` to the arena's counts, saturating.
     fn count(&mut self, l: usize, pops: Range<usize>, spiked: [u32; 2], events: u64) {
-        let model = self.model;
+        let model = self.layout;
         let counts = &mut self.state[model.counts.clone()];
         let (spikes, layer_events) = counts.split_at_mut(model.populations);
         if let Some(s) = spikes.get_mut(pops) {
@@ -539,8 +588,14 @@ impl<'m> Session<'m, '_> {
 
     /// Whether the current leader keeps the lead over `remaining` more steps under
     /// `rule` ([`crate::early_exit::settled`] with this model's output bounds).
+    /// With a synaptic current at the output (NIR's `CubaLI`) input reaches the scores
+    /// after the step it arrived in, so the per-step bounds of `Exact` do not hold: it
+    /// then settles only at the end (`remaining == 0`).
     pub fn settled(&self, remaining: u32, rule: EarlyExit) -> bool {
-        let m = self.model;
+        let m = self.layout;
+        if rule == EarlyExit::Exact && m.output_synapse != Leak::ZERO {
+            return remaining == 0;
+        }
         crate::early_exit::settled(
             self.scores(),
             bytemuck::cast_slice(&self.state[m.output_bounds.clone()]),
@@ -552,7 +607,7 @@ impl<'m> Session<'m, '_> {
 
     /// Output scores so far (the output membranes), one per class.
     pub fn scores(&self) -> &[i32] {
-        bytemuck::cast_slice(&self.state[self.model.output_mem.clone()])
+        bytemuck::cast_slice(&self.state[self.layout.output_mem.clone()])
     }
 
     /// Index of the highest score so far (lowest index on a tie).
@@ -567,14 +622,14 @@ impl<'m> Session<'m, '_> {
 
     /// Spikes per population so far.
     pub fn spike_counts(&self) -> &[u32] {
-        &self.state[self.model.counts.start..][..self.model.populations]
+        &self.state[self.layout.counts.start..][..self.layout.populations]
     }
 
     /// The spike bitset population `index` emitted at the last step (for rasters), or
     /// `None` past the last population.
     pub fn population_spikes(&self, index: usize) -> Option<&[u32]> {
         let mut p = 0;
-        for layer in &self.model.layers {
+        for layer in self.layers {
             for pop in layer.plan.populations().into_iter().flatten() {
                 if p == index {
                     return Some(&self.state[pop.bits.clone()]);
@@ -595,17 +650,12 @@ impl<'m> Session<'m, '_> {
             synaptic_events: heapless::Vec::new(),
             steps: self.steps,
         };
-        let events = &self.state[self.model.counts.start + self.model.populations..];
+        let events = &self.state[self.layout.counts.start + self.layout.populations..];
         // Cannot fail: a valid model has at most `MAX_CLASSES` classes, `MAX_POPULATIONS`
         // populations and `MAX_LAYERS` layers.
         let _ = c.scores.extend_from_slice(self.scores());
         let _ = c.spikes.extend_from_slice(self.spike_counts());
-        for [lo, hi] in events
-            .as_chunks::<2>()
-            .0
-            .iter()
-            .take(self.model.layers.len())
-        {
+        for [lo, hi] in events.as_chunks::<2>().0.iter().take(self.layers.len()) {
             let _ = c
                 .synaptic_events
                 .push(u64::from(*hi) << 32 | u64::from(*lo));

@@ -61,6 +61,14 @@ pub enum FormatError {
     Input(InputProblem),
     /// The model has no layers.
     NoLayers,
+    /// The model has more layers than the [`Model`](crate::Model) it is loaded into
+    /// has room for (its capacity `L`; a residual block counts as one layer).
+    LayerCapacity {
+        /// Layers in the model.
+        layers: usize,
+        /// Layers the descriptor has room for.
+        capacity: usize,
+    },
     /// The last layer is not the output integrator, or an output layer is not last.
     OutputPlacement {
         /// Index of the offending layer.
@@ -120,6 +128,9 @@ pub enum InputProblem {
     },
     /// An analog input drives a first layer that is not a convolution or a dense layer.
     AnalogFirstLayer,
+    /// An analog input drives a current-based first layer (a synaptic current), which
+    /// the engine does not run.
+    AnalogSynapse,
     /// An analog input's first layer sums more than [`MAX_ANALOG_FAN_IN`](crate::model::MAX_ANALOG_FAN_IN) products (`i8 x u8` sums
     /// must fit an `i32`).
     AnalogFanIn {
@@ -182,6 +193,11 @@ pub enum LayerProblem {
     },
     /// The leak multiplier is above 1.0 (`32768` in U1F15).
     LeakRange {
+        /// The raw U1F15 bits found.
+        found: u16,
+    },
+    /// The synaptic-current decay is above 1.0 (`32768` in U1F15).
+    SynapseRange {
         /// The raw U1F15 bits found.
         found: u16,
     },
@@ -284,6 +300,10 @@ impl fmt::Display for FormatError {
             }
             Self::Input(p) => write!(f, "input: {p}"),
             Self::NoLayers => f.write_str("model has no layers"),
+            Self::LayerCapacity { layers, capacity } => write!(
+                f,
+                "model has {layers} layers, the descriptor it is loaded into has room for {capacity}"
+            ),
             Self::OutputPlacement { layer } => write!(
                 f,
                 "layer {layer}: the output integrator must be the last layer, and only there"
@@ -320,6 +340,9 @@ impl fmt::Display for InputProblem {
             Self::AnalogShift { found } => write!(f, "analog shift {found} above 24"),
             Self::AnalogFirstLayer => {
                 f.write_str("an analog input needs a convolution or a dense layer first")
+            }
+            Self::AnalogSynapse => {
+                f.write_str("an analog input cannot drive a first layer with a synaptic current")
             }
             Self::AnalogFanIn { fan_in } => write!(
                 f,
@@ -360,6 +383,9 @@ impl fmt::Display for LayerProblem {
                  export the model with 32-bit membranes"
             ),
             Self::LeakRange { found } => write!(f, "leak {found}/32768 is above 1.0"),
+            Self::SynapseRange { found } => {
+                write!(f, "synaptic-current decay {found}/32768 is above 1.0")
+            }
             Self::GainRange { channel, found } => {
                 write!(
                     f,

@@ -20,9 +20,11 @@ pub const MAGIC: [u8; 4] = *b"SNNM";
 /// Version 2 added the membrane width ([`Membranes`]) and stores every weight row
 /// interleaved for the Cortex-M DSP kernels ([`interleave_rows`]). Version 3 added the
 /// input drive ([`Drive`]: rate-coded spikes or an analog current) and the deployment
-/// setting ([`Deployment`]). Older blobs are refused with
-/// [`FormatError::UnsupportedVersion`]; `snn-train upgrade` converts them.
-pub const FORMAT_VERSION: u16 = 3;
+/// setting ([`Deployment`]). Version 4 added the synaptic current of current-based
+/// (CUBA) populations ([`NeuronDesc::synapse`], the output's `synapse`). Older blobs
+/// are refused with [`FormatError::UnsupportedVersion`]; `snn-train upgrade` converts
+/// them.
+pub const FORMAT_VERSION: u16 = 4;
 /// Length of the fixed header that precedes the postcard body.
 pub const HEADER_LEN: usize = 16;
 /// Most layers a model may have (a residual block counts as one layer).
@@ -230,7 +232,7 @@ impl ModelDesc<'_> {
     /// use snn_core::format::{InputDesc, LayerDesc, ModelDesc};
     /// let w = [1u8; 6];
     /// let mut layers = heapless::Vec::new();
-    /// layers.push(LayerDesc::Output { classes: 2, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
+    /// layers.push(LayerDesc::Output { classes: 2, weights: &w, leak: 32768, synapse: 0, scale: 1.0 }).unwrap();
     /// let desc = ModelDesc {
     ///     input: InputDesc { channels: 1, height: 1, width: 3, center: &[0; 4], gain: &[1; 4],
     ///         drive: Default::default() },
@@ -311,6 +313,12 @@ pub struct NeuronDesc<'a> {
     pub leak: u16,
     /// Reset rule.
     pub reset: Reset,
+    /// Decay of the synaptic current in U1F15 (`0..=32768`). `0`: no synaptic current,
+    /// the input drives the membrane directly (the paper's neurons). Otherwise a
+    /// current-based (CUBA) neuron: the input adds into a current `S` that drives the
+    /// membrane at every step and then decays, `S = synapse * S`
+    /// ([`crate::synapse`]).
+    pub synapse: u16,
 }
 
 /// A convolution's geometry and weights.
@@ -407,6 +415,10 @@ pub enum LayerDesc<'a> {
         weights: &'a [u8],
         /// Leak multiplier in U1F15.
         leak: u16,
+        /// Decay of the synaptic current in U1F15, as [`NeuronDesc::synapse`]: `0`
+        /// for the paper's integrator, else a current-based leaky integrator (NIR's
+        /// `CubaLI`).
+        synapse: u16,
         /// Float value of one score unit (the weight scale), for reporting
         /// `y = M * scale / T`; not used by the integer computation.
         scale: f32,
@@ -461,7 +473,7 @@ impl Header {
     /// use snn_core::format::{split_payload, Header, InputDesc, LayerDesc, ModelDesc};
     /// let w = [1u8; 3];
     /// let mut layers = heapless::Vec::new();
-    /// layers.push(LayerDesc::Output { classes: 1, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
+    /// layers.push(LayerDesc::Output { classes: 1, weights: &w, leak: 32768, synapse: 0, scale: 1.0 }).unwrap();
     /// let desc = ModelDesc {
     ///     input: InputDesc { channels: 1, height: 1, width: 3, center: &[0; 4], gain: &[1; 4],
     ///         drive: Default::default() },

@@ -16,6 +16,7 @@ pub mod membrane;
 pub mod model;
 pub mod neuron;
 mod round;
+pub mod synapse;
 
 pub use early_exit::EarlyExit;
 pub use engine::{Classification, Session};

@@ -64,7 +64,8 @@ pub struct LayerInfo {
 
 /// A spiking population's parameters and arena regions: its packed thresholds
 /// (16-bit membranes only, else empty), its membranes (`n` values of the model's
-/// width, two per word for 16 bits) and its spike bitset. The three are contiguous.
+/// width, two per word for 16 bits), its spike bitset and its synaptic currents (`n`
+/// `i32`, current-based populations only: [`Pop::syn`]). The four are contiguous.
 #[derive(Debug, Clone)]
 pub(crate) struct Pop<'a> {
     pub neurons: Neurons<'a>,
@@ -72,6 +73,19 @@ pub(crate) struct Pop<'a> {
     pub pairs: Range<usize>,
     pub mem: Range<usize>,
     pub bits: Range<usize>,
+}
+
+impl Pop<'_> {
+    /// The synaptic currents' region: `n` words right after the bitset for a
+    /// current-based population, else empty.
+    pub fn syn(&self) -> Range<usize> {
+        let n = if self.neurons.synapse() == Leak::ZERO {
+            0
+        } else {
+            self.n
+        };
+        self.bits.end..self.bits.end + n
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -103,9 +117,13 @@ pub(crate) enum Plan<'a> {
     Output {
         weights: &'a [u8],
         leak: Leak,
+        /// Decay of the synaptic current (zero: none).
+        synapse: Leak,
         mem: Range<usize>,
         /// Per-class current bounds for early exit (two words per class).
         bounds: Range<usize>,
+        /// Synaptic currents, one `i32` per class (empty without a synapse).
+        syn: Range<usize>,
     },
 }
 
@@ -157,11 +175,37 @@ pub(crate) struct InputPlan<'a> {
 /// let err = Model::from_bytes(b"definitely not a model").unwrap_err();
 /// assert_eq!(err, FormatError::BadMagic { found: *b"defi" });
 /// ```
+///
+/// # Capacity
+/// The descriptor has room for `L` layers (default [`MAX_LAYERS`]), about 210 bytes
+/// each on a 32-bit core, whatever the model holds. A device that runs one known model
+/// sizes it to that model (the firmware's build script does): the 6-layer golden
+/// model needs `Model<'_, 6>`, about a third of the default's RAM. A model with more layers
+/// than `L` is refused with [`FormatError::LayerCapacity`].
+///
+/// ```
+/// # use snn_core::{Model, FormatError};
+/// # let blob = include_bytes!("../tests/golden/model.snn");
+/// let model = Model::<'_, 6>::from_bytes_sized(blob)?;
+/// assert!(core::mem::size_of_val(&model) < core::mem::size_of::<Model<'_>>() / 3);
+/// let err = Model::<'_, 5>::from_bytes_sized(blob).unwrap_err();
+/// assert_eq!(err, FormatError::LayerCapacity { layers: 6, capacity: 5 });
+/// # Ok::<(), FormatError>(())
+/// ```
 #[derive(Debug, Clone)]
-pub struct Model<'a> {
+pub struct Model<'a, const L: usize = MAX_LAYERS> {
+    /// Everything but the layer plans (what a [`crate::Session`] reads besides them).
+    pub(crate) layout: Layout<'a>,
+    /// The layer plans, first to last.
+    pub(crate) layers: heapless::Vec<PlannedLayer<'a>, L>,
+}
+
+/// A validated model's facts and arena regions other than its layers' plans: the part
+/// of a [`Model`] that does not depend on its capacity.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout<'a> {
     pub(crate) header: Header,
     pub(crate) input: InputPlan<'a>,
-    pub(crate) layers: heapless::Vec<PlannedLayer<'a>, MAX_LAYERS>,
     pub(crate) state_words: usize,
     pub(crate) membranes: Membranes,
     pub(crate) classes: usize,
@@ -170,6 +214,8 @@ pub struct Model<'a> {
     pub(crate) output_mem: Range<usize>,
     /// The output integrator's leak.
     pub(crate) output_leak: Leak,
+    /// The output integrator's synaptic-current decay (zero: none).
+    pub(crate) output_synapse: Leak,
     /// Arena words holding, per class, the least and the most current one step can
     /// bring into its score (for [`crate::EarlyExit::Exact`]; written when a session
     /// starts, by [`output_currents`]).
@@ -238,13 +284,16 @@ impl Arena {
             Membranes::I16 => (neurons.pair_words(), n.div_ceil(2)),
             Membranes::I32 => (0, n),
         };
-        Ok(Pop {
+        let pop = Pop {
             neurons,
             n,
             pairs: self.take(pairs)?,
             mem: self.take(mem)?,
             bits: self.take(words_for(n))?,
-        })
+        };
+        // The currents follow the bitset (`Pop::syn`).
+        self.take(pop.syn().len())?;
+        Ok(pop)
     }
 }
 
@@ -339,10 +388,13 @@ fn check_neurons<'a>(
         }
     }
     let leak = Leak::from_bits(d.leak).ok_or(LayerProblem::LeakRange { found: d.leak })?;
+    let synapse =
+        Leak::from_bits(d.synapse).ok_or(LayerProblem::SynapseRange { found: d.synapse })?;
     Ok(Neurons {
         thresholds: d.thresholds,
         leak,
         reset: d.reset,
+        synapse,
     })
 }
 
@@ -462,9 +514,7 @@ impl<'a> Model<'a> {
     /// A [`FormatError`] naming the first problem found. Never panics, whatever the
     /// bytes.
     pub fn from_bytes(blob: &'a [u8]) -> Result<Self, FormatError> {
-        let mut slot = None;
-        Self::load(blob, &mut slot)?;
-        slot.ok_or(FormatError::NoLayers)
+        Self::from_bytes_sized(blob)
     }
 
     /// Checks and loads a model blob into `slot`, in place, and returns it.
@@ -490,16 +540,7 @@ impl<'a> Model<'a> {
     /// A [`FormatError`] naming the first problem found. Never panics, whatever the
     /// bytes.
     pub fn load<'s>(blob: &'a [u8], slot: &'s mut Option<Self>) -> Result<&'s Self, FormatError> {
-        *slot = None;
-        let (header, payload) = format::split_payload(blob)?;
-        let parts = format::decode_parts(payload)?;
-        let body = Body {
-            input: &parts.input,
-            membranes: parts.membranes,
-            deployment: parts.deployment,
-        };
-        Self::validate_into(slot, header, body, parts.layers)?;
-        slot.as_ref().ok_or(FormatError::NoLayers)
+        Self::load_sized(blob, slot)
     }
 
     /// Validates an already decoded description (borrowing its arrays).
@@ -521,6 +562,50 @@ impl<'a> Model<'a> {
         Self::validate_into(&mut slot, header, body, layers)?;
         slot.ok_or(FormatError::NoLayers)
     }
+}
+
+impl<'a, const L: usize> Model<'a, L> {
+    /// [`Model::from_bytes`] into a descriptor with room for `L` layers (see
+    /// [Capacity](Model#capacity)).
+    ///
+    /// # Errors
+    /// As [`Model::from_bytes`], and [`FormatError::LayerCapacity`] for a model with
+    /// more than `L` layers.
+    pub fn from_bytes_sized(blob: &'a [u8]) -> Result<Self, FormatError> {
+        let mut slot = None;
+        Self::load_sized(blob, &mut slot)?;
+        slot.ok_or(FormatError::NoLayers)
+    }
+
+    /// [`Model::load`] into a descriptor with room for `L` layers: on a device,
+    /// `static mut SLOT: Option<Model<'static, L>> = None;` sized to the model.
+    ///
+    /// ```
+    /// # let blob = include_bytes!("../tests/golden/model.snn");
+    /// use snn_core::Model;
+    /// let mut slot: Option<Model<'_, 6>> = None;
+    /// let model = Model::load_sized(blob, &mut slot)?;
+    /// assert_eq!(model.classes(), 5);
+    /// # Ok::<(), snn_core::FormatError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Model::from_bytes_sized`].
+    pub fn load_sized<'s>(
+        blob: &'a [u8],
+        slot: &'s mut Option<Self>,
+    ) -> Result<&'s Self, FormatError> {
+        *slot = None;
+        let (header, payload) = format::split_payload(blob)?;
+        let parts = format::decode_parts(payload)?;
+        let body = Body {
+            input: &parts.input,
+            membranes: parts.membranes,
+            deployment: parts.deployment,
+        };
+        Self::validate_into(slot, header, body, parts.layers)?;
+        slot.as_ref().ok_or(FormatError::NoLayers)
+    }
 
     /// Validates the input and then each layer as `layers` yields it, building the model
     /// in `slot`; leaves `slot` `None` on an error.
@@ -540,25 +625,34 @@ impl<'a> Model<'a> {
         if layers.len() == 0 {
             return Err(FormatError::NoLayers);
         }
+        if layers.len() > L {
+            return Err(FormatError::LayerCapacity {
+                layers: layers.len(),
+                capacity: L,
+            });
+        }
         let model = slot.insert(Self {
-            header,
-            input,
             layers: heapless::Vec::new(),
-            state_words: 0,
-            membranes,
-            classes: 0,
-            populations: 0,
-            output_scale: 0.0,
-            output_mem: 0..0,
-            output_leak: Leak::ONE,
-            output_bounds: 0..0,
-            output_weights: (&[], false),
-            counts: 0..0,
-            deployment: body.deployment,
+            layout: Layout {
+                header,
+                input,
+                state_words: 0,
+                membranes,
+                classes: 0,
+                populations: 0,
+                output_scale: 0.0,
+                output_mem: 0..0,
+                output_leak: Leak::ONE,
+                output_synapse: Leak::ZERO,
+                output_bounds: 0..0,
+                output_weights: (&[], false),
+                counts: 0..0,
+                deployment: body.deployment,
+            },
         });
         match model.plan_layers(layers, &mut arena) {
             Ok(()) => {
-                model.state_words = arena.next;
+                model.layout.state_words = arena.next;
                 Ok(())
             }
             Err(e) => {
@@ -576,7 +670,7 @@ impl<'a> Model<'a> {
         arena: &mut Arena,
     ) -> Result<(), FormatError> {
         let count = layers.len();
-        let mut shape = self.input.shape;
+        let mut shape = self.layout.input.shape;
         let mut output = None;
         for (i, layer) in layers.enumerate() {
             let is_last = i + 1 == count;
@@ -594,13 +688,15 @@ impl<'a> Model<'a> {
                 self.check_analog(&planned, arena)?;
             }
             shape = planned.info.output;
-            self.populations += usize::from(planned.info.populations);
+            self.layout.populations += usize::from(planned.info.populations);
             if let (
                 Plan::Output {
                     ref mem,
                     weights,
                     leak,
+                    synapse,
                     ref bounds,
+                    ..
                 },
                 LayerDesc::Output { scale, .. },
             ) = (&planned.plan, &layer)
@@ -608,26 +704,27 @@ impl<'a> Model<'a> {
                 // The first layer reads the signed input encoder.
                 output = Some((
                     mem.clone(),
-                    *leak,
+                    [*leak, *synapse],
                     bounds.clone(),
                     (*weights, i == 0),
                     *scale,
                 ));
             }
-            // At most `MAX_LAYERS` layers reach here (the body decoder refuses more),
-            // the capacity of `self.layers`.
+            // At most `L` layers reach here (checked in `validate_into`), the capacity
+            // of `self.layers`.
             self.layers.push(planned).map_err(|_| FormatError::Body)?;
         }
-        let Some((mem, leak, bounds, weights, scale)) = output else {
+        let Some((mem, [leak, synapse], bounds, weights, scale)) = output else {
             return Err(FormatError::NoLayers);
         };
-        self.classes = usize::from(shape.channels);
-        self.output_scale = scale;
-        self.output_mem = mem;
-        self.output_leak = leak;
-        self.output_bounds = bounds;
-        self.output_weights = weights;
-        self.counts = arena.take(self.populations + 2 * self.layers.len())?;
+        self.layout.classes = usize::from(shape.channels);
+        self.layout.output_scale = scale;
+        self.layout.output_mem = mem;
+        self.layout.output_leak = leak;
+        self.layout.output_synapse = synapse;
+        self.layout.output_bounds = bounds;
+        self.layout.output_weights = weights;
+        self.layout.counts = arena.take(self.layout.populations + 2 * self.layers.len())?;
         Ok(())
     }
 
@@ -638,23 +735,26 @@ impl<'a> Model<'a> {
         first: &PlannedLayer<'a>,
         arena: &mut Arena,
     ) -> Result<(), FormatError> {
-        if self.input.drive == Drive::Rate {
+        if self.layout.input.drive == Drive::Rate {
             return Ok(());
         }
         let bad = |p| Err(FormatError::Input(p));
-        let fan_in = match &first.plan {
-            Plan::Conv { conv, .. } => conv_fan_in(conv.input, conv.kernel),
-            Plan::Dense { .. } => self.input.shape.len() as u64,
+        let (fan_in, pop) = match &first.plan {
+            Plan::Conv { conv, pop } => (conv_fan_in(conv.input, conv.kernel), pop),
+            Plan::Dense { pop, .. } => (self.layout.input.shape.len() as u64, pop),
             _ => return bad(InputProblem::AnalogFirstLayer),
         };
+        if pop.neurons.synapse != Leak::ZERO {
+            return bad(InputProblem::AnalogSynapse);
+        }
         if fan_in > MAX_ANALOG_FAN_IN {
             return bad(InputProblem::AnalogFanIn { fan_in });
         }
-        let words = match self.membranes {
+        let words = match self.layout.membranes {
             Membranes::I16 => first.info.neurons.div_ceil(2),
             Membranes::I32 => first.info.neurons,
         };
-        self.input.current = arena.take(words)?;
+        self.layout.input.current = arena.take(words)?;
         Ok(())
     }
 
@@ -738,8 +838,9 @@ impl<'a> Model<'a> {
                 classes,
                 weights,
                 leak,
+                synapse,
                 scale,
-            } => Self::check_output(input, *classes, weights, *leak, *scale, arena),
+            } => Self::check_output(input, *classes, weights, [*leak, *synapse], *scale, arena),
         }?;
         let Checked { plan, output, macs } = checked;
         let (kind, populations, neurons) = match &plan {
@@ -899,12 +1000,12 @@ impl<'a> Model<'a> {
     }
 
     /// Output integrator: class count, `inputs * classes` weights, fan-in current,
-    /// leak and scale.
+    /// leak and synaptic decay, and scale.
     fn check_output(
         input: Shape,
         classes: u16,
         weights: &'a [u8],
-        leak: u16,
+        [leak, synapse]: [u16; 2],
         scale: f32,
         arena: &mut Arena,
     ) -> Result<Checked<'a>, Rejected> {
@@ -919,6 +1020,8 @@ impl<'a> Model<'a> {
         check_weights(weights, &[n_in, n])?;
         check_current(fan_in_current(n_in as u64))?;
         let leak = Leak::from_bits(leak).ok_or(LayerProblem::LeakRange { found: leak })?;
+        let synapse =
+            Leak::from_bits(synapse).ok_or(LayerProblem::SynapseRange { found: synapse })?;
         if !(scale.is_finite() && scale > 0.0) {
             return Err(LayerProblem::ScaleRange.into());
         }
@@ -929,12 +1032,15 @@ impl<'a> Model<'a> {
         };
         let mem = arena.take(n)?;
         let bounds = arena.take(2 * n)?;
+        let syn = arena.take(if synapse == Leak::ZERO { 0 } else { n })?;
         Ok(Checked {
             plan: Plan::Output {
                 weights,
                 leak,
+                synapse,
                 mem,
                 bounds,
+                syn,
             },
             output,
             macs: weights.len() as u64,
@@ -950,7 +1056,7 @@ impl<'a> Model<'a> {
     /// # use snn_core::{write_model, Model};
     /// # let w = [1u8; 2];
     /// # let mut layers = heapless::Vec::new();
-    /// # layers.push(LayerDesc::Output { classes: 1, weights: &w, leak: 32768, scale: 1.0 }).unwrap();
+    /// # layers.push(LayerDesc::Output { classes: 1, weights: &w, leak: 32768, synapse: 0, scale: 1.0 }).unwrap();
     /// # let desc = ModelDesc {
     /// #     input: InputDesc { channels: 1, height: 1, width: 2, center: &[0; 4], gain: &[1; 4],
     /// #         drive: Default::default() },
@@ -969,43 +1075,43 @@ impl<'a> Model<'a> {
     /// ```
     #[inline]
     pub fn header(&self) -> Header {
-        self.header
+        self.layout.header
     }
 
     /// 32-bit words of state memory [`classify`](Self::classify) needs.
     #[inline]
     pub fn state_words(&self) -> usize {
-        self.state_words
+        self.layout.state_words
     }
 
     /// Bytes of state memory (`4 * state_words()`).
     #[inline]
     pub fn state_bytes(&self) -> usize {
-        self.state_words * 4
+        self.layout.state_words * 4
     }
 
     /// Input shape; images are `u8` pixels in `HWC` order.
     #[inline]
     pub fn input_shape(&self) -> Shape {
-        self.input.shape
+        self.layout.input.shape
     }
 
     /// Number of input pixels (`channels * height * width`).
     #[inline]
     pub fn input_len(&self) -> usize {
-        self.input.shape.len()
+        self.layout.input.shape.len()
     }
 
     /// Width of the spiking populations' membranes.
     #[inline]
     pub fn membranes(&self) -> Membranes {
-        self.membranes
+        self.layout.membranes
     }
 
     /// What drives the first layer: rate-coded spikes or an analog current.
     #[inline]
     pub fn drive(&self) -> Drive {
-        self.input.drive
+        self.layout.input.drive
     }
 
     /// The time steps and early-exit rule the model is meant to run with, if its file
@@ -1020,25 +1126,25 @@ impl<'a> Model<'a> {
     /// ```
     #[inline]
     pub fn deployment(&self) -> Option<Deployment> {
-        self.deployment
+        self.layout.deployment
     }
 
     /// Number of output classes.
     #[inline]
     pub fn classes(&self) -> usize {
-        self.classes
+        self.layout.classes
     }
 
     /// Number of spiking populations (the length of the spike counts).
     #[inline]
     pub fn populations(&self) -> usize {
-        self.populations
+        self.layout.populations
     }
 
     /// Float value of one output score unit: `y = score * output_scale / T`.
     #[inline]
     pub fn output_scale(&self) -> f32 {
-        self.output_scale
+        self.layout.output_scale
     }
 
     /// Static facts about each layer, in order.

@@ -64,6 +64,9 @@ impl defmt::Format for Leak {
 impl Leak {
     /// `lambda = 1`: a non-leaky integrate-and-fire neuron.
     pub const ONE: Self = Self(U1F15::ONE);
+    /// `lambda = 0`: nothing kept from one step to the next (a synaptic current that
+    /// is only this step's input, see [`crate::synapse`]).
+    pub const ZERO: Self = Self(U1F15::ZERO);
 
     /// The leak from its raw U1F15 bits, or `None` above 1.0 (`32768`).
     #[inline]
@@ -172,6 +175,8 @@ pub struct Neurons<'a> {
     pub(crate) leak: Leak,
     /// Reset rule.
     pub(crate) reset: Reset,
+    /// Decay of the synaptic current (zero: none; see [`crate::synapse`]).
+    pub(crate) synapse: Leak,
 }
 
 impl<'a> Neurons<'a> {
@@ -213,6 +218,13 @@ impl<'a> Neurons<'a> {
     #[inline]
     pub fn reset(&self) -> Reset {
         self.reset
+    }
+
+    /// Decay of the synaptic current; zero for a population without one (see
+    /// [`crate::synapse`]).
+    #[inline]
+    pub fn synapse(&self) -> Leak {
+        self.synapse
     }
 
     /// Advances a population stored channel-last (`HWC`) by one step.

@@ -190,7 +190,7 @@ proptest! {
                 neuron: common::NeuronSpec {
                     thresholds: vec![i32::MAX; 300],
                     leak: u16::MAX,
-                    reset: snn_core::format::Reset::Subtract,
+                    reset: snn_core::format::Reset::Subtract, synapse: 0,
                 },
             });
             spec.channels = u16::MAX;

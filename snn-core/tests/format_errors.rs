@@ -26,12 +26,14 @@ fn small() -> ModelSpec {
                 thresholds: vec![3],
                 leak: 32768,
                 reset: Reset::Hard,
+                synapse: 0,
             }),
             LayerSpec::Output {
                 classes: 2,
                 weights: vec![1; 8],
                 leak: 32440,
                 scale: 0.5,
+                synapse: 0,
             },
         ],
     }
@@ -59,18 +61,18 @@ fn valid_blob_loads() {
     assert!((m.output_scale() - 0.5).abs() < 1e-9);
 }
 
-/// Blobs of format versions 1 and 2 (the golden model as committed before versions 2
-/// and 3) are refused with an error that names their version and says what to do.
+/// Blobs of format versions 1 to 3 (the golden model as committed before versions 2,
+/// 3 and 4) are refused with an error that names their version and says what to do.
 #[test]
 fn older_versions_are_refused_with_their_version() {
-    for v in [1u16, 2] {
+    for v in [1u16, 2, 3] {
         let path = format!("{}/tests/golden/model-v{v}.snn", env!("CARGO_MANIFEST_DIR"));
         let blob = std::fs::read(path).unwrap();
         let err = Model::from_bytes(&blob).unwrap_err();
         assert_eq!(err, FormatError::UnsupportedVersion { found: v });
         let msg = err.to_string();
         assert!(msg.contains(&format!("version {v}")), "{msg}");
-        assert!(msg.contains("reads version 3"), "{msg}");
+        assert!(msg.contains("reads version 4"), "{msg}");
         assert!(msg.contains("snn-train upgrade"), "{msg}");
     }
 }
@@ -121,10 +123,10 @@ fn header_errors_are_distinct() {
         FormatError::BadMagic { found: *b"XNNM" }
     );
     let mut b = blob.clone();
-    b[4] = 4;
+    b[4] = 5;
     assert_eq!(
         Model::from_bytes(&b).unwrap_err(),
-        FormatError::UnsupportedVersion { found: 4 }
+        FormatError::UnsupportedVersion { found: 5 }
     );
     let mut b = blob.clone();
     b[6] = 1;
@@ -214,6 +216,7 @@ fn validation_names_the_problem() {
         thresholds: vec![0],
         leak: 32768,
         reset: Reset::Hard,
+        synapse: 0,
     });
     assert_eq!(
         layer(&s, 0),
@@ -228,6 +231,7 @@ fn validation_names_the_problem() {
         thresholds: vec![3],
         leak: 40000,
         reset: Reset::Hard,
+        synapse: 0,
     });
     assert_eq!(layer(&s, 0), LayerProblem::LeakRange { found: 40000 });
 
@@ -236,6 +240,7 @@ fn validation_names_the_problem() {
         thresholds: vec![3, 3],
         leak: 1,
         reset: Reset::Hard,
+        synapse: 0,
     });
     assert_eq!(
         layer(&s, 0),
@@ -251,6 +256,7 @@ fn validation_names_the_problem() {
         weights: vec![1; 7],
         leak: 1,
         scale: 1.0,
+        synapse: 0,
     };
     assert_eq!(
         layer(&s, 1),
@@ -266,6 +272,7 @@ fn validation_names_the_problem() {
         weights: vec![1; 8],
         leak: 1,
         scale: f32::NAN,
+        synapse: 0,
     };
     assert_eq!(layer(&s, 1), LayerProblem::ScaleRange);
 
@@ -275,6 +282,7 @@ fn validation_names_the_problem() {
         weights: vec![1; 800],
         leak: 1,
         scale: 1.0,
+        synapse: 0,
     };
     assert_eq!(layer(&s, 1), LayerProblem::TooManyClasses { found: 200 });
 
@@ -289,6 +297,7 @@ fn validation_names_the_problem() {
         thresholds: vec![5; c],
         leak: 32768,
         reset: Reset::Hard,
+        synapse: 0,
     };
     let mut s = small();
     s.layers[0] = LayerSpec::Conv(conv(5, 1, 0, 1, 25), n(1));
@@ -311,6 +320,7 @@ fn validation_names_the_problem() {
         weights: vec![1; 64],
         leak: 1,
         scale: 1.0,
+        synapse: 0,
     };
     assert_eq!(
         layer(&s, 0),
@@ -329,6 +339,7 @@ fn validation_names_the_problem() {
         weights: vec![0; 4097 * 2049],
         leak: 1,
         scale: 1.0,
+        synapse: 0,
     }];
     assert_eq!(layer(&s, 0), LayerProblem::FanInTooLarge);
 }

@@ -35,6 +35,7 @@ fn golden_spec() -> ModelSpec {
         thresholds: vec![th; c],
         leak,
         reset,
+        synapse: 0,
     };
     let conv = |rng: &mut Xoshiro256PlusPlus, ic: usize, oc: usize, k: u8, s: u8, p: u8| ConvSpec {
         out_channels: oc as u16,
@@ -97,6 +98,7 @@ fn golden_spec() -> ModelSpec {
                 weights: out,
                 leak: 32440,
                 scale: 0.004,
+                synapse: 0,
             },
         ],
     }
@@ -121,7 +123,7 @@ fn golden_images() -> Vec<Vec<u8>> {
 }
 
 /// One line per case: `seed steps class input_spikes | scores | spikes | events`.
-fn expected_text(model: &Model, images: &[Vec<u8>], steps: u32) -> String {
+fn expected_text<const L: usize>(model: &Model<'_, L>, images: &[Vec<u8>], steps: u32) -> String {
     let mut out = format!(
         "# snn-core golden results: one line per input image ({} bytes each, HWC)\n\
          # case seed steps class input_spikes | scores | spikes per population | synaptic events per layer\n",
@@ -144,6 +146,29 @@ fn expected_text(model: &Model, images: &[Vec<u8>], steps: u32) -> String {
         .unwrap();
     }
     out
+}
+
+/// The golden network with current-based (CUBA) neurons: a synaptic current with its
+/// own decay in every population and in the output integrator.
+fn cuba_spec() -> ModelSpec {
+    let mut spec = golden_spec();
+    let mut decays = [16384u16, 26214, 29491, 8192, 32768, 24576]
+        .into_iter()
+        .cycle();
+    for l in &mut spec.layers {
+        match l {
+            LayerSpec::Conv(_, n) | LayerSpec::Pool(n) | LayerSpec::Dense { neuron: n, .. } => {
+                n.synapse = decays.next().unwrap()
+            }
+            // One decay for the block (NIR export and import keep one per block).
+            LayerSpec::Residual { n1, n2, .. } => {
+                n1.synapse = decays.next().unwrap();
+                n2.synapse = n1.synapse;
+            }
+            LayerSpec::Output { synapse, .. } => *synapse = decays.next().unwrap(),
+        }
+    }
+    spec
 }
 
 /// The golden network driven by the analog input current (shift 3).
@@ -175,6 +200,34 @@ fn check_case(files: [&str; 3], spec: &ModelSpec, images: &[Vec<u8>], steps: u32
     assert_eq!(text, expected, "engine results on {model_file} changed");
 }
 
+/// A descriptor sized to the model (as the firmware builds it) runs the model exactly
+/// as the default one does; one layer less is refused with the counts.
+#[test]
+fn a_descriptor_sized_to_the_model_runs_it_the_same() {
+    let blob = std::fs::read(dir().join("model.snn")).unwrap();
+    let images = golden_images();
+    let wide = Model::from_bytes(&blob).unwrap();
+    assert_eq!(wide.layers().len(), 6);
+    let sized = Model::<'_, 6>::from_bytes_sized(&blob).unwrap();
+    assert!(std::mem::size_of_val(&sized) < std::mem::size_of_val(&wide) / 3);
+    assert_eq!(
+        expected_text(&sized, &images, 16),
+        expected_text(&wide, &images, 16)
+    );
+    let err = Model::<'_, 5>::from_bytes_sized(&blob).unwrap_err();
+    assert_eq!(
+        err,
+        snn_core::FormatError::LayerCapacity {
+            layers: 6,
+            capacity: 5
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "model has 6 layers, the descriptor it is loaded into has room for 5"
+    );
+}
+
 #[test]
 fn golden_files_match_the_engine() {
     let images = golden_images();
@@ -187,6 +240,12 @@ fn golden_files_match_the_engine() {
     check_case(
         ["analog.snn", "analog-inputs.bin", "analog-expected.txt"],
         &analog_spec(),
+        &images,
+        STEPS,
+    );
+    check_case(
+        ["cuba.snn", "inputs.bin", "cuba-expected.txt"],
+        &cuba_spec(),
         &images,
         STEPS,
     );
@@ -222,6 +281,36 @@ fn the_saturating_case_differs_from_32_bit_membranes() {
     assert_ne!(
         expected_text(&narrow, &images, SATURATING_STEPS),
         expected_text(&wide, &images, SATURATING_STEPS)
+    );
+}
+
+/// The current-based case is not a dead network, and its synaptic currents change
+/// what the golden network computes.
+#[test]
+fn cuba_golden_model_is_meaningful() {
+    let blob = std::fs::read(dir().join("cuba.snn")).unwrap();
+    let model = Model::from_bytes(&blob).unwrap();
+    let golden = std::fs::read(dir().join("model.snn")).unwrap();
+    let golden = Model::from_bytes(&golden).unwrap();
+    let images = golden_images();
+    let mut state = vec![0; model.state_words()];
+    let mut fired = vec![0u64; model.populations()];
+    for (i, img) in images.iter().enumerate() {
+        let r = model
+            .classify(&mut state, img, 1000 + i as u64, STEPS)
+            .unwrap();
+        for (f, &s) in fired.iter_mut().zip(&r.spikes) {
+            *f += u64::from(s);
+        }
+    }
+    assert!(
+        fired.iter().all(|&f| f > 0),
+        "a silent population: {fired:?}"
+    );
+    assert!(model.state_words() > golden.state_words());
+    assert_ne!(
+        expected_text(&model, &images, STEPS),
+        expected_text(&golden, &images, STEPS)
     );
 }
 

@@ -14,6 +14,7 @@ fn neuron(th: i32, leak: u16, reset: Reset) -> NeuronSpec {
         thresholds: vec![th],
         leak,
         reset,
+        synapse: 0,
     }
 }
 
@@ -23,6 +24,7 @@ fn output(inputs: usize, weight: i8, leak: u16) -> LayerSpec {
         weights: vec![weight; inputs],
         leak,
         scale: 1.0,
+        synapse: 0,
     }
 }
 
@@ -133,6 +135,7 @@ fn strided_padded_conv_scatters_the_flipped_kernel() {
                 weights: vec![1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1],
                 leak: 32768,
                 scale: 1.0,
+                synapse: 0,
             },
         ],
     );
@@ -166,6 +169,7 @@ fn conv_channels_are_channel_last() {
                     thresholds: vec![2, 3],
                     leak: 32768,
                     reset: Reset::Hard,
+                    synapse: 0,
                 },
             ),
             LayerSpec::Output {
@@ -173,6 +177,7 @@ fn conv_channels_are_channel_last() {
                 weights: vec![1, 0, 0, 1],
                 leak: 32768,
                 scale: 1.0,
+                synapse: 0,
             },
         ],
     );
@@ -274,6 +279,7 @@ fn signed_encoder_gives_negative_spikes_below_the_centre() {
             weights: vec![3, 3],
             leak: 32768,
             scale: 1.0,
+            synapse: 0,
         }],
     );
     s.center = vec![65280];
@@ -403,4 +409,90 @@ fn a_session_is_a_few_words() {
     let words =
         std::mem::size_of::<snn_core::Session<'static, 'static>>() / std::mem::size_of::<usize>();
     assert!(words <= 8, "a Session is {words} machine words");
+}
+
+/// A current-based neuron (synaptic decay 0.5) under one input spike per step of
+/// weight 10, no leak, threshold 40, hard reset; its spikes reach a current-based
+/// output (decay 0.25, weight 100). Decays round half up: `(x * bits + 2^14) >> 15`.
+///
+/// ```text
+/// step          1    2    3    4    5    6
+/// S (used)     10   15   18   19   20   20     S = decay(S) + 10: 5, 8, 9, 10, 10
+/// U = V + S    10   25   43   19   39   59
+/// spike         -    -    1    -    -    1     (U > 40), then V = 0
+/// output S      -    -  100   25    6  102     decay 0.25: 25, 6, 2, 26
+/// score M       0    0  100  125  131  233
+/// ```
+///
+/// Without the synaptic current the neuron fires at step 5 only (U = 10 t).
+#[test]
+fn current_based_neurons_filter_their_input() {
+    let model = |synapse: u16, out_synapse: u16| {
+        spec(
+            1,
+            1,
+            1,
+            vec![
+                LayerSpec::Dense {
+                    outputs: 1,
+                    weights: vec![10],
+                    neuron: NeuronSpec {
+                        synapse,
+                        ..neuron(40, 32768, Reset::Hard)
+                    },
+                },
+                LayerSpec::Output {
+                    classes: 1,
+                    weights: vec![100],
+                    leak: 32768,
+                    scale: 1.0,
+                    synapse: out_synapse,
+                },
+            ],
+        )
+    };
+    let (trace, r) = run(&model(16384, 8192), &[(1, 0); 6]);
+    assert_eq!(trace, [0, 0, 1, 0, 0, 1]);
+    assert_eq!(r.scores[0], 233);
+    assert_eq!(r.spikes[0], 2);
+    let (trace, r) = run(&model(0, 0), &[(1, 0); 6]);
+    assert_eq!(trace, [0, 0, 0, 0, 1, 0]);
+    assert_eq!(r.scores[0], 100);
+}
+
+/// An analog input cannot drive a current-based first layer, and a synaptic decay
+/// above 1.0 is refused; both name the problem.
+#[test]
+fn synaptic_currents_are_validated() {
+    let mut s = spec(
+        1,
+        1,
+        1,
+        vec![
+            LayerSpec::Dense {
+                outputs: 1,
+                weights: vec![10],
+                neuron: NeuronSpec {
+                    synapse: 40000,
+                    ..neuron(40, 32768, Reset::Hard)
+                },
+            },
+            output(1, 1, 32768),
+        ],
+    );
+    let err = Model::from_bytes(&s.to_bytes()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "layer 0: synaptic-current decay 40000/32768 is above 1.0"
+    );
+    if let LayerSpec::Dense { neuron, .. } = &mut s.layers[0] {
+        neuron.synapse = 32768;
+    }
+    assert!(Model::from_bytes(&s.to_bytes()).is_ok());
+    s.drive = snn_core::format::Drive::Analog { shift: 0 };
+    let err = Model::from_bytes(&s.to_bytes()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input: an analog input cannot drive a first layer with a synaptic current"
+    );
 }

@@ -18,6 +18,7 @@ fn neurons(channels: usize) -> NeuronSpec {
         thresholds: vec![5; channels],
         leak: 32768,
         reset: Reset::Hard,
+        synapse: 0,
     }
 }
 
@@ -49,6 +50,7 @@ fn output(inputs: usize, classes: u16) -> LayerSpec {
         weights: vec![1; inputs * usize::from(classes)],
         leak: 32768,
         scale: 1.0,
+        synapse: 0,
     }
 }
 
@@ -59,6 +61,7 @@ fn output_no_weights() -> LayerSpec {
         weights: Vec::new(),
         leak: 32768,
         scale: 1.0,
+        synapse: 0,
     }
 }
 
@@ -221,6 +224,7 @@ fn crafted() -> Vec<Crafted> {
                     weights: Vec::new(),
                     leak: 32768,
                     scale: 1.0,
+                    synapse: 0,
                 }],
             ),
             layer0(LayerProblem::WeightLength {

@@ -11,6 +11,11 @@
 //! order (positive input spikes before negative ones, each by input index; in a
 //! residual block the main path before the shortcut) and saturates after each.
 //!
+//! A current-based population (`synapse != 0`) gathers its input into a current `S`
+//! instead (exact sums, no order), then `S = clamp(S, -2^30, 2^30 - 1)`, `V += S`
+//! (saturating once for 16 bits), `S = leak(S, synapse)`, before its neurons fire; the
+//! output integrator likewise before its leak.
+//!
 //! An analog input is the first layer's gather-form sum of `W * (p - center / 256)`,
 //! once, rounded and shifted as `docs/model-format.md` says and clamped to the membrane
 //! range, then added (saturating for 16 bits) at every step before the neurons fire.
@@ -194,6 +199,10 @@ struct Reference<'a> {
     /// The analog input's current into the first layer.
     current: Option<T3>,
     mems: Vec<Vec<T3>>,
+    /// Synaptic currents, shaped as `mems` (unused for populations without one).
+    syns: Vec<Vec<T3>>,
+    /// The output integrator's synaptic currents.
+    out_syn: Vec<i64>,
     scores: Vec<i64>,
     spikes: Vec<u32>,
     events: Vec<u64>,
@@ -254,7 +263,9 @@ impl<'a> Reference<'a> {
         Reference {
             spec,
             current: None,
+            syns: mems.clone(),
             mems,
+            out_syn: vec![0; c],
             scores: vec![0; c],
             spikes: vec![0; pops],
             events: vec![0; spec.layers.len()],
@@ -268,10 +279,13 @@ impl<'a> Reference<'a> {
         let width = self.spec.membranes;
         for (l, layer) in self.spec.layers.iter().enumerate() {
             let mems = &mut self.mems[l];
+            let syns = &mut self.syns[l];
             let current = self.current.as_ref().filter(|_| l == 0);
             match layer {
                 LayerSpec::Conv(cv, n) => {
-                    self.events[l] += conv_into(&mut mems[0], &x, cv, width);
+                    self.events[l] += integrate(&mut mems[0], &mut syns[0], n, width, |m, w| {
+                        conv_into(m, &x, cv, w)
+                    });
                     if let Some(c) = current {
                         drive(&mut mems[0], c, width);
                     }
@@ -281,22 +295,27 @@ impl<'a> Reference<'a> {
                 }
                 LayerSpec::Pool(n) => {
                     let m = &mut mems[0];
-                    let mut pend = pending(m);
-                    for c in 0..m.len() {
-                        for y in 0..m[0].len() {
-                            for xx in 0..m[0][0].len() {
-                                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                                    let (iy, ix) = (2 * y + dy, 2 * xx + dx);
-                                    let v = x[c][iy][ix];
-                                    if v != 0 {
-                                        pend[c][y][xx].push((key(v, hwc(&x, c, iy, ix)), v));
-                                        self.events[l] += 1;
+                    let pool = |m: &mut T3, w| {
+                        let mut events = 0;
+                        let mut pend = pending(m);
+                        for c in 0..m.len() {
+                            for y in 0..m[0].len() {
+                                for xx in 0..m[0][0].len() {
+                                    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                                        let (iy, ix) = (2 * y + dy, 2 * xx + dx);
+                                        let v = x[c][iy][ix];
+                                        if v != 0 {
+                                            pend[c][y][xx].push((key(v, hwc(&x, c, iy, ix)), v));
+                                            events += 1;
+                                        }
                                     }
                                 }
                             }
                         }
-                    }
-                    apply(m, pend, width);
+                        apply(m, pend, w);
+                        events
+                    };
+                    self.events[l] += integrate(m, &mut syns[0], n, width, pool);
                     let (o, k) = fire(m, n, width);
                     self.spikes[p] += k;
                     x = o;
@@ -308,16 +327,21 @@ impl<'a> Reference<'a> {
                 } => {
                     let flat = flatten(&x);
                     let n = *outputs as usize;
-                    let mut pend = pending(&mems[0]);
-                    for (j, &v) in flat.iter().enumerate() {
-                        if v != 0 {
-                            for o in 0..n {
-                                pend[o][0][0].push((key(v, j), v * weights[j * n + o] as i64));
+                    let dense = |m: &mut T3, w| {
+                        let mut events = 0;
+                        let mut pend = pending(m);
+                        for (j, &v) in flat.iter().enumerate() {
+                            if v != 0 {
+                                for o in 0..n {
+                                    pend[o][0][0].push((key(v, j), v * weights[j * n + o] as i64));
+                                }
+                                events += n as u64;
                             }
-                            self.events[l] += n as u64;
                         }
-                    }
-                    apply(&mut mems[0], pend, width);
+                        apply(m, pend, w);
+                        events
+                    };
+                    self.events[l] += integrate(&mut mems[0], &mut syns[0], neuron, width, dense);
                     if let Some(c) = current {
                         drive(&mut mems[0], c, width);
                     }
@@ -332,39 +356,45 @@ impl<'a> Reference<'a> {
                     shortcut,
                     n2,
                 } => {
-                    self.events[l] += conv_into(&mut mems[0], &x, conv1, width);
+                    self.events[l] += integrate(&mut mems[0], &mut syns[0], n1, width, |m, w| {
+                        conv_into(m, &x, conv1, w)
+                    });
                     let (o1, k1) = fire(&mut mems[0], n1, width);
-                    self.events[l] += conv_into(&mut mems[1], &o1, conv2, width);
                     let s = (conv1.stride * conv2.stride) as usize;
-                    match shortcut {
-                        ShortcutSpec::Conv(w) => {
-                            let sc = ConvSpec {
-                                out_channels: conv2.out_channels,
-                                kernel: 1,
-                                stride: s as u8,
-                                padding: 0,
-                                weights: w.clone(),
-                            };
-                            self.events[l] += conv_into(&mut mems[1], &x, &sc, width);
-                        }
-                        ShortcutSpec::Identity(g) => {
-                            let m = &mut mems[1];
-                            let mut pend = pending(m);
-                            for c in 0..m.len() {
-                                for y in 0..m[0].len() {
-                                    for xx in 0..m[0][0].len() {
-                                        let v = x[c][y * s][xx * s];
-                                        if v != 0 {
-                                            let k = key(v, hwc(&x, c, y * s, xx * s));
-                                            pend[c][y][xx].push((k, v * g[c] as i64));
-                                            self.events[l] += 1;
+                    let second = |m: &mut T3, width| {
+                        let mut events = conv_into(m, &o1, conv2, width);
+                        match shortcut {
+                            ShortcutSpec::Conv(w) => {
+                                let sc = ConvSpec {
+                                    out_channels: conv2.out_channels,
+                                    kernel: 1,
+                                    stride: s as u8,
+                                    padding: 0,
+                                    weights: w.clone(),
+                                };
+                                events += conv_into(m, &x, &sc, width);
+                            }
+                            ShortcutSpec::Identity(g) => {
+                                let mut pend = pending(m);
+                                for c in 0..m.len() {
+                                    for y in 0..m[0].len() {
+                                        for xx in 0..m[0][0].len() {
+                                            let v = x[c][y * s][xx * s];
+                                            if v != 0 {
+                                                let k = key(v, hwc(&x, c, y * s, xx * s));
+                                                pend[c][y][xx].push((k, v * g[c] as i64));
+                                                events += 1;
+                                            }
                                         }
                                     }
                                 }
+                                apply(m, pend, width);
                             }
-                            apply(m, pend, width);
                         }
-                    }
+                        events
+                    };
+                    let (m2, s2) = (&mut mems[1], &mut syns[1]);
+                    self.events[l] += integrate(m2, s2, n2, width, second);
                     let (o2, k2) = fire(&mut mems[1], n2, width);
                     self.spikes[p] += k1;
                     self.spikes[p + 1] += k2;
@@ -375,16 +405,29 @@ impl<'a> Reference<'a> {
                     classes,
                     weights,
                     leak: lk,
+                    synapse,
                     ..
                 } => {
                     let flat = flatten(&x);
                     let n = *classes as usize;
+                    let target = if *synapse == 0 {
+                        &mut self.scores
+                    } else {
+                        &mut self.out_syn
+                    };
                     for (j, &v) in flat.iter().enumerate() {
                         if v != 0 {
                             for o in 0..n {
-                                self.scores[o] += v * weights[j * n + o] as i64;
+                                target[o] += v * weights[j * n + o] as i64;
                             }
                             self.events[l] += n as u64;
+                        }
+                    }
+                    if *synapse != 0 {
+                        for (score, syn) in self.scores.iter_mut().zip(&mut self.out_syn) {
+                            let s = (*syn).clamp(-LIMIT - 1, LIMIT);
+                            *score += s;
+                            *syn = leak(s, *synapse);
                         }
                     }
                     for s in &mut self.scores {
@@ -405,6 +448,35 @@ impl<'a> Reference<'a> {
             }
         }
     }
+}
+
+/// One step's input into a population: `add(target, width)` into its membranes, or,
+/// with a synaptic current, into the current (exact `i64` sums: `I32` adds), which then
+/// drives the membranes (saturating once for 16 bits) and decays. Returns the events.
+fn integrate(
+    mem: &mut T3,
+    syn: &mut T3,
+    n: &NeuronSpec,
+    width: Membranes,
+    add: impl FnOnce(&mut T3, Membranes) -> u64,
+) -> u64 {
+    if n.synapse == 0 {
+        return add(mem, width);
+    }
+    let events = add(syn, Membranes::I32);
+    for (mc, sc) in mem.iter_mut().zip(syn.iter_mut()) {
+        for (my, sy) in mc.iter_mut().zip(sc) {
+            for (m, sv) in my.iter_mut().zip(sy) {
+                let s = (*sv).clamp(-LIMIT - 1, LIMIT);
+                *m += s;
+                if width == Membranes::I16 {
+                    *m = (*m).clamp(-32768, 32767);
+                }
+                *sv = leak(s, n.synapse);
+            }
+        }
+    }
+    events
 }
 
 /// `mem += current`, saturating for 16-bit membranes.
@@ -581,6 +653,7 @@ fn saturating_model(seed: u64) -> ModelSpec {
         } else {
             Reset::Subtract
         },
+        synapse: 0,
     };
     let conv = |oc: u16, k: u8, s: u8, p: u8, weights: Vec<i8>| ConvSpec {
         out_channels: oc,
@@ -602,6 +675,7 @@ fn saturating_model(seed: u64) -> ModelSpec {
             thresholds: vec![3; 6],
             leak: 32768,
             reset: Reset::Hard,
+            synapse: 0,
         }),
         LayerSpec::Dense {
             outputs: 9,
@@ -613,6 +687,7 @@ fn saturating_model(seed: u64) -> ModelSpec {
             weights: out_w,
             leak: 32768,
             scale: 0.01,
+            synapse: 0,
         },
     ];
     ModelSpec {
@@ -647,6 +722,11 @@ fn analog(mut spec: ModelSpec, seed: u64) -> Option<ModelSpec> {
         LayerSpec::Conv(..) | LayerSpec::Dense { .. }
     ) {
         return None;
+    }
+    // The engine refuses an analog input into a synaptic current.
+    match &mut spec.layers[0] {
+        LayerSpec::Conv(_, n) | LayerSpec::Dense { neuron: n, .. } => n.synapse = 0,
+        _ => unreachable!(),
     }
     spec.drive = Drive::Analog {
         shift: (seed % 13) as u8,

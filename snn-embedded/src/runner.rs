@@ -1,6 +1,6 @@
 //! A runner owning a statically sized state arena.
 
-use snn_core::{Classification, Model, RunError};
+use snn_core::{Classification, Model, RunError, MAX_LAYERS};
 
 /// Why a runner could not be built.
 #[non_exhaustive]
@@ -37,17 +37,17 @@ impl core::error::Error for RunnerError {}
 /// [`RunnerError`], never as a fault during inference. The runner borrows the model
 /// (see [`crate::slot::ModelSlot`]): no copy of its descriptor is made.
 #[derive(Debug)]
-pub struct Runner<'a, const N: usize> {
-    model: &'a Model<'a>,
+pub struct Runner<'a, const N: usize, const L: usize = MAX_LAYERS> {
+    model: &'a Model<'a, L>,
     arena: &'a mut [u32; N],
 }
 
-impl<'a, const N: usize> Runner<'a, N> {
+impl<'a, const N: usize, const L: usize> Runner<'a, N, L> {
     /// A runner for `model` over `arena`, checking that `N` words are enough.
     ///
     /// # Errors
     /// [`RunnerError::ArenaTooSmall`].
-    pub fn new(model: &'a Model<'a>, arena: &'a mut [u32; N]) -> Result<Self, RunnerError> {
+    pub fn new(model: &'a Model<'a, L>, arena: &'a mut [u32; N]) -> Result<Self, RunnerError> {
         Self::check(model)?;
         Ok(Self { model, arena })
     }
@@ -57,7 +57,7 @@ impl<'a, const N: usize> Runner<'a, N> {
     ///
     /// # Errors
     /// [`RunnerError::ArenaTooSmall`].
-    pub fn check(model: &Model<'_>) -> Result<(), RunnerError> {
+    pub fn check(model: &Model<'_, L>) -> Result<(), RunnerError> {
         if model.state_words() > N {
             return Err(RunnerError::ArenaTooSmall {
                 needed: model.state_words(),
@@ -68,7 +68,7 @@ impl<'a, const N: usize> Runner<'a, N> {
     }
 
     /// The model.
-    pub fn model(&self) -> &'a Model<'a> {
+    pub fn model(&self) -> &'a Model<'a, L> {
         self.model
     }
 

@@ -77,8 +77,8 @@ impl<E: core::fmt::Display> core::fmt::Display for StreamError<E> {
 /// # Errors
 /// [`StreamError`]: the source's error, [`RunError::ZeroSteps`] or a state too small,
 /// or a buffer of the wrong size.
-pub fn classify_stream<S: SpikeSource>(
-    model: &Model<'_>,
+pub fn classify_stream<S: SpikeSource, const L: usize>(
+    model: &Model<'_, L>,
     state: &mut [u32],
     source: &mut S,
     buf: &mut [u32],

@@ -69,6 +69,37 @@ fn the_default_model_survives_a_round_trip_bit_for_bit() {
     assert!(round_trip(&blob) == blob);
 }
 
+/// Current-based populations leave as `CubaLIF`, the output as `CubaLI` (with our
+/// `snn_synapse` metadata), and come back as the same model: the default model with
+/// a synaptic current in its convolutions, dense layer and output.
+#[test]
+fn current_based_neurons_survive_a_round_trip_bit_for_bit() {
+    use snn_core::format::{self, LayerDesc};
+    let blob = std::fs::read(root().join("models/lenet-mnist-subset.snn")).unwrap();
+    let (_, payload) = format::split_payload(&blob).unwrap();
+    let mut desc = format::decode_body(payload).unwrap();
+    let mut decays = [16384u16, 29491, 8192, 32768].into_iter();
+    for l in &mut desc.layers {
+        match l {
+            LayerDesc::Conv { neuron, .. } | LayerDesc::Dense { neuron, .. } => {
+                neuron.synapse = decays.next().unwrap()
+            }
+            LayerDesc::Output { synapse, .. } => *synapse = decays.next().unwrap(),
+            _ => {}
+        }
+    }
+    let mut out = vec![0; desc.encoded_len_bound()];
+    let n = snn_core::write_model(&desc, &mut out).unwrap();
+    let blob = out[..n].to_vec();
+    let graph = nir::from_model(&blob, nir::DEFAULT_DT).unwrap();
+    let kinds: Vec<&str> = graph.nodes.values().map(|n| n.kind.name()).collect();
+    assert!(
+        kinds.contains(&"CubaLIF") && kinds.contains(&"CubaLI"),
+        "{kinds:?}"
+    );
+    assert!(round_trip(&blob) == blob);
+}
+
 #[test]
 fn every_preset_and_both_resets_survive_a_round_trip() {
     let mnist = Shape {
@@ -215,11 +246,11 @@ fn what_we_cannot_run_is_refused_by_node_and_reason() {
                 g.nodes.insert(
                     "lif".into(),
                     Node::new(Kind::Other {
-                        kind: "CubaLIF".into(),
+                        kind: "Conv1d".into(),
                     }),
                 );
             }),
-            "node `lif` (CubaLIF): synaptic current",
+            "node `lif` (Conv1d): 1-D convolutions",
         ),
         (
             small_graph(|g| {
@@ -543,7 +574,14 @@ fn graphs_written_by_the_nir_package_run_as_nir_says() {
     };
     let dir = tempfile::tempdir().unwrap();
     script(&py, "make_graphs.py", &[dir.path().as_os_str()]);
-    for name in ["lenet", "lenet_nopool", "dense", "if_only", "residual"] {
+    for name in [
+        "lenet",
+        "lenet_nopool",
+        "dense",
+        "if_only",
+        "residual",
+        "cuba",
+    ] {
         let graph = dir.path().join(format!("{name}.nir"));
         let spikes_path = dir.path().join(format!("{name}.spikes.npy"));
         let meta: serde_json::Value = serde_json::from_slice(
@@ -587,7 +625,7 @@ fn graphs_written_by_the_nir_package_run_as_nir_says() {
             );
         }
     }
-    for name in ["recurrent", "cuba", "bias", "vleak", "delay"] {
+    for name in ["recurrent", "bias", "vleak", "delay"] {
         let g = nir::read(&dir.path().join(format!("{name}.nir"))).unwrap();
         let err = nir::to_model(&g, &ImportOptions::default()).unwrap_err();
         assert!(matches!(err, NirError::Unsupported { .. }), "{name}: {err}");

@@ -24,8 +24,8 @@ input spikes, and NAME.json = {"dt", "timesteps", "input_shape"}):
 ``residual.nir``      Conv2d -> LIF(a) -> Conv2d -> LIF(b) -> Conv2d -> LIF(c) with a
                       1x1 Conv2d shortcut LIF(a) -> LIF(c), then Flatten -> Affine -> LI
 
-Refused graphs (one unsupported feature each): ``recurrent.nir``, ``cuba.nir``,
-``bias.nir``, ``vleak.nir``, ``delay.nir``.
+Refused graphs (one unsupported feature each): ``recurrent.nir``, ``bias.nir``,
+``vleak.nir``, ``delay.nir``.
 
 The weights are chosen so that quantisation is exact: the effective weights of
 every output channel (the chain's linear map times the neuron's input gain) are
@@ -158,6 +158,7 @@ THRESHOLDS = {
     "dense": [2410, 800],
     "if_only": [535, 2050],
     "residual": [730, 970, 930],
+    "cuba": [5000, 2000],
 }
 
 
@@ -242,6 +243,41 @@ def if_only(rng: np.random.Generator) -> nir.NIRGraph:
     ], (1, 8, 8))
 
 
+def snntorch_synaptic(alpha: float, beta: float, threshold: np.ndarray,
+                      dt: float = 1e-4) -> nir.CubaLIF:
+    """snnTorch's Synaptic export: tau_syn = dt / (1 - alpha), tau_mem = dt / (1 - beta),
+    r = tau_mem / dt, w_in = tau_syn / dt (both input gains 1), v_leak = 0."""
+    shape = threshold.shape
+    tau_syn = np.full(shape, dt / (1 - alpha), dtype=F32)
+    tau_mem = np.full(shape, dt / (1 - beta), dtype=F32)
+    return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt,
+                       v_leak=np.zeros(shape, dtype=F32), v_threshold=threshold.astype(F32),
+                       v_reset=np.zeros(shape, dtype=F32), w_in=tau_syn / dt)
+
+
+def cuba(rng: np.random.Generator) -> nir.NIRGraph:
+    """Current-based MLP 64 -> 24 -> 10 -> CubaLI (snnTorch Synaptic style, dt = 1e-4):
+    alpha = 0.5, beta = 0.9375 (decays 16384 and 30720 exactly), gains 1."""
+    u = 2.0**-4
+    w1 = int_weights(rng, (24, 64), -50) * u
+    th = THRESHOLDS["cuba"]
+    th1 = (np.arange(24) % 4 * 24 + th[0]) * u
+    w2 = int_weights(rng, (10, 24), -60) * u
+    th2 = (np.arange(10) % 3 * 16 + th[1]) * u
+    w3 = int_weights(rng, (10, 10), -60) * u
+    out = snntorch_synaptic(0.5, 0.9375, np.ones(10, dtype=F32))
+    li = nir.CubaLI(tau_syn=out.tau_syn, tau_mem=out.tau_mem, r=out.r, v_leak=out.v_leak,
+                    w_in=out.w_in)
+    return sequential([
+        ("fc1", affine(w1)),
+        ("cuba1", snntorch_synaptic(0.5, 0.9375, np.asarray(th1, dtype=F32))),
+        ("fc2", affine(w2)),
+        ("cuba2", snntorch_synaptic(0.75, 0.875, np.asarray(th2, dtype=F32))),
+        ("fc3", affine(w3)),
+        ("cubali", li),
+    ], (64,))
+
+
 def residual(rng: np.random.Generator) -> nir.NIRGraph:
     """A residual block: LIF(c) sums conv_c(LIF(b)) and a 1x1 shortcut of LIF(a).
 
@@ -308,14 +344,6 @@ def refused(rng: np.random.Generator) -> dict:
                ("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "output")],
     )
 
-    cuba = nir.CubaLIF(
-        tau_syn=np.full(6, 5e-3, dtype=F32), tau_mem=np.full(6, 8e-3, dtype=F32),
-        r=np.ones(6, dtype=F32), v_leak=np.zeros(6, dtype=F32),
-        v_threshold=th6, v_reset=np.zeros(6, dtype=F32),
-    )
-    graphs["cuba"] = sequential([("fc1", affine(w1)), ("cuba1", cuba),
-                                 ("fc2", affine(w2)), ("lif2", norse_lif(th4))], (8,))
-
     graphs["bias"] = sequential(
         [("fc1", affine(w1, bias=np.full(6, 0.25))), ("lif1", norse_lif(th6)),
          ("fc2", affine(w2)), ("lif2", norse_lif(th4))], (8,))
@@ -341,6 +369,7 @@ ACCEPTED = {
     "dense": (dense, 1e-3, (64,), 0.3, 0.0, 3),
     "if_only": (if_only, 1e-4, (1, 8, 8), 0.3, 0.0, 4),
     "residual": (residual, 1e-4, (2, 8, 8), 0.3, 0.0, 5),
+    "cuba": (cuba, 1e-4, (64,), 0.3, 0.0, 6),
 }
 
 

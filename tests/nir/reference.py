@@ -17,6 +17,8 @@ spikes file holds an integer array of shape ``(T, *input_shape)`` with values in
         LIF: v = v + (dt/tau) (v_leak - v) + (dt r/tau) I   (v_leak = 0)
         IF:  v = v + dt r I
         LI / I: as LIF / IF, output v (no spikes)
+        CubaLIF / CubaLI: first i = i - (dt/tau_syn) i + (dt w_in/tau_syn) I, then
+            as LIF / LI (tau = tau_mem) driven by i
         z = v > v_threshold;  hard reset v = 0 where z,  subtract: v -= v_threshold
 
 ``fixed``
@@ -33,6 +35,13 @@ spikes file holds an integer array of shape ``(T, *input_shape)`` with values in
         V = 0 (hard) | leak(U - theta) (subtract) where z,  leak(U) elsewhere
         V = clamp(V, -2^30, 2^30 - 1);   leak(u) = (u * lam_bits + 2^14) >> 15
         output integrator: M = clamp(leak(M + q @ spikes), -2^30, 2^30 - 1)
+
+    A current-based node (CubaLIF, CubaLI) keeps an integer current S, its
+    weights carry both gains (dt r/tau_mem times dt w_in/tau_syn), and its
+    decay syn_bits = round(32768 (1 - dt/tau_syn)) (``snn_synapse`` when within
+    1 of it)::
+
+        S = clamp(S + q @ spikes, -2^30, 2^30 - 1);  U = V + S;  S = syn(S)
 
     Our exporter's sidecar metadata is honoured as the importer does:
     ``snn_scale`` on a chain's weight node when every effective weight is a
@@ -101,8 +110,10 @@ LEAK_ONE = 32768  # U1F15 one
 # float64), which every tensor involved must keep below this many elements.
 DENSE_LIMIT = 1 << 23
 
-SPIKING = ("LIF", "IF")
-INTEGRATORS = ("LI", "I")
+SPIKING = ("LIF", "IF", "CubaLIF")
+INTEGRATORS = ("LI", "I", "CubaLI")
+CUBA = ("CubaLIF", "CubaLI")
+LEAKY = ("LIF", "LI") + CUBA
 NEURONS = SPIKING + INTEGRATORS
 SYNAPTIC = ("Affine", "Linear", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d", "Scale")
 
@@ -320,9 +331,9 @@ def _param(node: Node, key: str, shape: Tuple[int, ...]) -> np.ndarray:
 
 def _declared_shape(node: Node) -> Optional[Tuple[int, ...]]:
     """The neuron/Scale node's own shape as given by its parameters."""
-    if node.kind in ("LIF", "IF"):
+    if node.kind in SPIKING:
         return tuple(np.asarray(node.nir.v_threshold).shape)
-    if node.kind in ("LI", "I"):
+    if node.kind in INTEGRATORS:
         return tuple(np.asarray(node.nir.r).shape)
     if node.kind == "Scale":
         return tuple(np.asarray(node.nir.scale).shape)
@@ -342,8 +353,6 @@ def prepare(graph: "nir.NIRGraph") -> Net:
         kind = type(n).__name__
         if kind not in NEURONS + SYNAPTIC + ("Input", "Output"):
             what = {
-                "CubaLIF": "current-based LIF (CubaLIF) neurons",
-                "CubaLI": "current-based LI (CubaLI) neurons",
                 "Delay": "synaptic delays (Delay)",
                 "NIRGraph": "nested subgraphs",
                 "Conv1d": "1-d convolutions (Conv1d)",
@@ -426,8 +435,14 @@ def _resolve(node: Node, nodes: Dict[str, Node]) -> None:
         shape = want(own) if own and int(np.prod(own)) == size and len(own) >= 1 else in_shape
         node.in_shape = node.out_shape = shape
         p = node.params
-        if kind in ("LIF", "LI"):
-            p["tau"] = _param(node, "tau", shape)
+        if kind in CUBA:
+            p["tau_syn"] = _param(node, "tau_syn", shape)
+            if np.any(~(p["tau_syn"] > 0)):
+                raise Refused(f"node '{name}' ({kind}): tau_syn must be positive")
+            w_in = getattr(n, "w_in", None)
+            p["w_in"] = np.ones(shape) if w_in is None else _param(node, "w_in", shape)
+        if kind in LEAKY:
+            p["tau"] = _param(node, "tau_mem" if kind in CUBA else "tau", shape)
             if np.any(~(p["tau"] > 0)):
                 raise Refused(f"node '{name}' ({kind}): tau must be positive")
             p["v_leak"] = _param(node, "v_leak", shape)
@@ -596,11 +611,12 @@ def _check_structure(nodes: Dict[str, Node], order: List[str], inp: str, out: st
 def decay_and_gain(node: Node, dt: float) -> Tuple[np.ndarray, np.ndarray]:
     """Per-neuron (lam, g) of the forward-Euler step v = lam * v + g * I.
 
-    LIF/LI: lam = 1 - dt/tau, g = dt r / tau; IF/I: lam = 1, g = dt r.  Like the
+    LIF/LI: lam = 1 - dt/tau, g = dt r / tau; IF/I: lam = 1, g = dt r; CubaLIF/CubaLI:
+    as LIF/LI with tau = tau_mem, g times the current's dt w_in / tau_syn.  Like the
     importer, a tau shorter than dt (an overshooting Euler step) is refused.
     """
     p = node.params
-    if node.kind in ("LIF", "LI"):
+    if node.kind in LEAKY:
         if np.any(dt > p["tau"]):
             raise Refused(
                 f"node '{node.name}' ({node.kind}): dt = {dt:g} s is longer than tau = "
@@ -611,7 +627,20 @@ def decay_and_gain(node: Node, dt: float) -> Tuple[np.ndarray, np.ndarray]:
     else:
         lam = np.ones(node.out_shape)
         g = dt * p["r"]
+    if node.kind in CUBA:
+        g = g * syn_decay_and_gain(node, dt)[1]
     return lam, g
+
+
+def syn_decay_and_gain(node: Node, dt: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-neuron (1 - dt/tau_syn, dt w_in / tau_syn) of a current-based node."""
+    p = node.params
+    if np.any(dt > p["tau_syn"]):
+        raise Refused(
+            f"node '{node.name}' ({node.kind}): dt = {dt:g} s is longer than tau_syn = "
+            f"{p['tau_syn'].min():g} s (the forward-Euler step would overshoot)"
+        )
+    return 1.0 - dt / p["tau_syn"], dt * p["w_in"] / p["tau_syn"]
 
 
 def reset_mode(node: Node, reset: Optional[str]) -> str:
@@ -687,11 +716,15 @@ def simulate_float(net: Net, spikes: np.ndarray, dt: float, reset: Optional[str]
     for n in net.order:
         node = nodes[n]
         if node.kind in NEURONS:
-            leaky = node.kind in ("LIF", "LI")
+            leaky = node.kind in LEAKY
             a = dt / node.params["tau"] if leaky else None
-            consts[n] = (a, decay_and_gain(node, dt)[1], leaky)
+            g = decay_and_gain(node, dt)[1]
+            if node.kind in CUBA:  # the membrane's own gain; the current's is applied below
+                g = g / syn_decay_and_gain(node, dt)[1]
+            consts[n] = (a, g, leaky)
     modes = {n: reset_mode(nodes[n], reset) for n in net.order if nodes[n].kind in SPIKING}
     v = {n: np.zeros(nodes[n].out_shape) for n in consts}
+    syn = {n: np.zeros(nodes[n].out_shape) for n in consts if nodes[n].kind in CUBA}
     counts = {n: np.zeros(nodes[n].out_shape, dtype=np.int64) for n in modes}
     outs: Dict[str, np.ndarray] = {}
     for t in range(spikes.shape[0]):
@@ -705,6 +738,10 @@ def simulate_float(net: Net, spikes: np.ndarray, dt: float, reset: Optional[str]
                 outs[name] = node.op(x[None])[0]
             elif node.kind in NEURONS:
                 a, g, leak = consts[name]
+                if node.kind in CUBA:  # i + (dt/tau_syn) (-i) + (dt w_in/tau_syn) I
+                    decay, gs = syn_decay_and_gain(node, dt)
+                    syn[name] = decay * syn[name] + gs * x
+                    x = syn[name]
                 if leak:  # v + (dt/tau) (v_leak - v) + (dt r/tau) I, with v_leak = 0
                     v[name] = v[name] + a * (0.0 - v[name]) + g * x
                 else:  # v + dt r I
@@ -1042,13 +1079,14 @@ def _md_numbers(md: dict, key: str) -> Optional[np.ndarray]:
         return None
 
 
-def leak_bits(node: Node, lam: np.ndarray) -> int:
-    """Leak::from_f32(lam) (lam uniform), or the node's snn_leak if within 1 of it."""
+def leak_bits(node: Node, lam: np.ndarray, key: str = "snn_leak") -> int:
+    """Leak::from_f32(lam) (lam uniform), or the node's `key` metadata (snn_leak, or
+    snn_synapse for a synaptic decay) if within 1 of it."""
     if np.any(lam != lam.ravel()[0]):
         raise Refused(f"node '{node.name}' ({node.kind}): tau differs between neurons; a layer has one leak")
     lb = round_half_away(np.float32(lam.ravel()[0]) * np.float32(LEAK_ONE))
     computed = int(np.clip(np.nan_to_num(lb, nan=0.0), 0, LEAK_ONE))
-    md = _md_numbers(node.metadata, "snn_leak")
+    md = _md_numbers(node.metadata, key)
     if md is not None and md.size >= 1:
         b = md[0]
         if abs(b - computed) <= 1 and 0 <= b <= LEAK_ONE:
@@ -1106,6 +1144,7 @@ class Layer:
     reset: str
     scales: np.ndarray  # per channel f32 (pooling layer: unit * gain)
     how: str  # a note: sidecar / computed / pooling layer
+    syn_bits: int = 0  # the synaptic current's decay (current-based nodes; 0: none)
 
 
 def quantise_net(net: Net, dt: float, reset: Optional[str] = None,
@@ -1124,6 +1163,8 @@ def quantise_net(net: Net, dt: float, reset: Optional[str] = None,
         nch = int(chan.max()) + 1
         mode = "hard" if integrator else reset_mode(node, reset)
         bits = leak_bits(node, lam)
+        syn_bits = (leak_bits(node, syn_decay_and_gain(node, dt)[0], "snn_synapse")
+                    if node.kind in CUBA else 0)
 
         pools = [c for c in chains if isinstance(c, PoolChain)]
         if pools:
@@ -1131,7 +1172,7 @@ def quantise_net(net: Net, dt: float, reset: Optional[str] = None,
                 raise Refused(f"node '{name}' ({node.kind}): a pooling must feed spiking neurons alone")
             pc = pools[0]
             vth_c = _per_channel(node.params["v_threshold"], chan, "v_threshold", node)
-            exact = pc.exact(lam, mode, vth_c, g)
+            exact = pc.exact(lam, mode, vth_c, g) if node.kind not in CUBA else None
             if exact is not None:
                 ops = [(pc.source, pc.quantise(g, None, unit_weight=True))]
                 layers.append(Layer(name, node.kind, ops, exact[chan], LEAK_ONE, "hard",
@@ -1140,7 +1181,8 @@ def quantise_net(net: Net, dt: float, reset: Optional[str] = None,
             s, _ = weight_scales(chains, g, chan, nch, None)
             ops = [(pc.source, pc.quantise(g, s[chan]))]
             theta = thresholds(node, chan, s, False)[chan]
-            layers.append(Layer(name, node.kind, ops, theta, bits, mode, s, "pooling as a convolution"))
+            layers.append(Layer(name, node.kind, ops, theta, bits, mode, s, "pooling as a convolution",
+                                syn_bits))
             continue
 
         regular = [c for c in chains if not c.identity]
@@ -1155,7 +1197,7 @@ def quantise_net(net: Net, dt: float, reset: Optional[str] = None,
         ops = [(c.source, c.quantise(g, s_row)) for c in chains]
         theta = None if integrator else thresholds(node, chan, s, used)[chan]
         layers.append(Layer(name, node.kind, ops, theta, bits, mode, s,
-                            "sidecar scales" if used else "computed scales"))
+                            "sidecar scales" if used else "computed scales", syn_bits))
     return layers
 
 
@@ -1171,6 +1213,7 @@ def simulate_fixed(net: Net, spikes: np.ndarray, dt: float, reset: Optional[str]
     layers = quantise_net(net, dt, reset, force_dense)
     nodes = net.nodes
     mem = {l.name: np.zeros(nodes[l.name].size, dtype=np.int64) for l in layers}
+    syn = {l.name: np.zeros(nodes[l.name].size, dtype=np.int64) for l in layers}
     counts = {l.name: np.zeros(nodes[l.name].size, dtype=np.int64) for l in layers if l.theta is not None}
     for t in range(spikes.shape[0]):
         outs = {net.input: spikes[t].ravel()}
@@ -1178,6 +1221,9 @@ def simulate_fixed(net: Net, spikes: np.ndarray, dt: float, reset: Optional[str]
             current = np.zeros(nodes[l.name].size, dtype=np.int64)
             for src, op in l.ops:
                 current += op(outs[src])
+            if l.syn_bits:  # S = clamp(S + I); U = V + S; S = syn(S)
+                current = np.clip(syn[l.name] + current, STATE_MIN, STATE_MAX)
+                syn[l.name] = leak_apply(current, l.syn_bits)
             u = mem[l.name] + current
             if l.theta is None:  # output integrator
                 mem[l.name] = np.clip(leak_apply(u, l.lam_bits), STATE_MIN, STATE_MAX)

@@ -256,6 +256,16 @@ impl QemuArgs {
         }
     }
 
+    /// snn-core's golden network with current-based neurons (a synaptic current in every
+    /// population and in the output, T = 16).
+    pub fn cuba_golden() -> Self {
+        let g = crate::project_root().join("snn-core/tests/golden");
+        Self {
+            model: Some(g.join("cuba.snn")),
+            ..Self::golden()
+        }
+    }
+
     /// snn-core's saturating device case (T = 100): 16-bit membranes saturate in every
     /// DSP kernel path, with signed input; the run fails unless saturation happened.
     pub fn saturating() -> Self {

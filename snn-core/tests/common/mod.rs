@@ -17,6 +17,8 @@ pub struct NeuronSpec {
     pub thresholds: Vec<i32>,
     pub leak: u16,
     pub reset: Reset,
+    /// Synaptic-current decay (U1F15; 0: none).
+    pub synapse: u16,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +58,8 @@ pub enum LayerSpec {
         weights: Vec<i8>,
         leak: u16,
         scale: f32,
+        /// Synaptic-current decay (U1F15; 0: none).
+        synapse: u16,
     },
 }
 
@@ -125,6 +129,7 @@ fn neuron<'a>(n: &NeuronSpec, th: &'a [u8]) -> NeuronDesc<'a> {
         thresholds: th,
         leak: n.leak,
         reset: n.reset,
+        synapse: n.synapse,
     }
 }
 
@@ -174,11 +179,13 @@ fn desc_layer<'a>(l: &LayerSpec, b: &'a [Vec<u8>]) -> LayerDesc<'a> {
             classes,
             leak,
             scale,
+            synapse,
             ..
         } => LayerDesc::Output {
             classes: *classes,
             weights: &b[0],
             leak: *leak,
+            synapse: *synapse,
             scale: *scale,
         },
     }
@@ -242,6 +249,7 @@ pub fn rand_neuron(
         } else {
             Reset::Subtract
         },
+        synapse: 0,
     }
 }
 
@@ -364,12 +372,14 @@ pub fn random_model(seed: u64) -> ModelSpec {
         weights: rand_i8s(&mut rng, c * h * w * classes as usize, 127),
         leak,
         scale: 0.01,
+        synapse: 0,
     });
     let membranes = if rng.random_bool(0.5) {
         Membranes::I16
     } else {
         Membranes::I32
     };
+    with_synapses(&mut layers, seed);
     ModelSpec {
         channels,
         height,
@@ -380,6 +390,32 @@ pub fn random_model(seed: u64) -> ModelSpec {
         drive: snn_core::format::Drive::Rate,
         deployment: None,
         layers,
+    }
+}
+
+/// Synaptic currents (current-based populations) on about a third of the populations
+/// and outputs, drawn from a stream of their own, so that every other draw of
+/// [`random_model`] is what it was before synaptic currents existed.
+fn with_synapses(layers: &mut [LayerSpec], seed: u64) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x0053_594e_4150_5345);
+    let mut draw = || {
+        if rng.random_bool(1.0 / 3.0) {
+            rng.random_range(1..=32768)
+        } else {
+            0
+        }
+    };
+    for l in layers {
+        match l {
+            LayerSpec::Conv(_, n) | LayerSpec::Pool(n) | LayerSpec::Dense { neuron: n, .. } => {
+                n.synapse = draw()
+            }
+            LayerSpec::Residual { n1, n2, .. } => {
+                n1.synapse = draw();
+                n2.synapse = draw();
+            }
+            LayerSpec::Output { synapse, .. } => *synapse = draw(),
+        }
     }
 }
 
@@ -406,6 +442,7 @@ pub fn lenet(seed: u64) -> ModelSpec {
         thresholds: vec![v; n],
         leak: 32440,
         reset: Reset::Hard,
+        synapse: 0,
     };
     let conv = |rng: &mut Xoshiro256PlusPlus, ic: usize, oc: usize| ConvSpec {
         out_channels: oc as u16,
@@ -444,6 +481,7 @@ pub fn lenet(seed: u64) -> ModelSpec {
                 weights: rand_i8s(&mut rng, 2000, 127),
                 leak: 32440,
                 scale: 0.01,
+                synapse: 0,
             },
         ],
     }
@@ -508,6 +546,7 @@ pub fn saturating_device() -> ModelSpec {
         thresholds: (0..c as i32).map(|k| th - 20 * k).collect(),
         leak,
         reset,
+        synapse: 0,
     };
     let conv = |k: u8, s: u8, weights: Vec<i8>| ConvSpec {
         out_channels: c as u16,
@@ -553,6 +592,7 @@ pub fn saturating_device() -> ModelSpec {
                 thresholds: vec![1; c],
                 leak: 32768,
                 reset: Reset::Hard,
+                synapse: 0,
             }),
             LayerSpec::Dense {
                 outputs: c as u16,
@@ -564,6 +604,7 @@ pub fn saturating_device() -> ModelSpec {
                 weights: out,
                 leak: 32768,
                 scale: 0.01,
+                synapse: 0,
             },
         ],
     }

@@ -114,6 +114,18 @@ pub struct ExportOptions {
 /// network builder keeps them in range).
 type Geometry = (u8, u8, u8);
 
+/// A layer's neuron constants in the format's units: the membrane leak and the
+/// synaptic-current decay (U1F15), and the reset rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dynamics {
+    /// Membrane leak (`32768` = none).
+    pub leak: u16,
+    /// Reset rule.
+    pub reset: Reset,
+    /// Synaptic-current decay (`0` = no synaptic current; see `snn_core::synapse`).
+    pub synapse: u16,
+}
+
 /// One layer quantised: its sizes and its arrays in the byte layout of the format
 /// (owned, so that the description pass can borrow them).
 #[derive(Debug, Clone, PartialEq)]
@@ -305,14 +317,15 @@ impl QLayer {
         }
     }
 
-    /// The format's description of this layer, borrowing its arrays. `leak` and
-    /// `reset` are the network's LIF constants (pooling neurons never leak and reset
-    /// hard).
-    pub fn describe(&self, leak: u16, reset: Reset) -> LayerDesc<'_> {
+    /// The format's description of this layer, borrowing its arrays, with the neuron
+    /// constants `d` (pooling neurons never leak, reset hard and have no synaptic
+    /// current).
+    pub fn describe(&self, d: Dynamics) -> LayerDesc<'_> {
         let lif = |thresholds| NeuronDesc {
             thresholds,
-            leak,
-            reset,
+            leak: d.leak,
+            reset: d.reset,
+            synapse: d.synapse,
         };
         let conv = |out_channels, (kernel, stride, padding): Geometry, weights| ConvDesc {
             out_channels,
@@ -336,6 +349,7 @@ impl QLayer {
                     thresholds,
                     leak: Leak::ONE.to_bits(),
                     reset: Reset::Hard,
+                    synapse: 0,
                 },
             },
             Self::Dense {
@@ -375,7 +389,8 @@ impl QLayer {
             } => LayerDesc::Output {
                 classes: *classes,
                 weights,
-                leak,
+                leak: d.leak,
+                synapse: d.synapse,
                 scale: *scale,
             },
         }
@@ -403,12 +418,16 @@ pub fn export_with(
     enc: &Encoding,
     opts: ExportOptions,
 ) -> Result<Vec<u8>, ExportError> {
-    let leak = Leak::from_f32(net.neuron.leak).to_bits();
-    let mut layers: Vec<(QLayer, u16, Reset)> = (0..net.layers.len())
-        .map(|li| (quantize_layer(net, params, li), leak, net.neuron.reset))
+    let dynamics = Dynamics {
+        leak: Leak::from_f32(net.neuron.leak).to_bits(),
+        reset: net.neuron.reset,
+        synapse: 0,
+    };
+    let mut layers: Vec<(QLayer, Dynamics)> = (0..net.layers.len())
+        .map(|li| (quantize_layer(net, params, li), dynamics))
         .collect();
     let drive = match layers.first_mut() {
-        Some((q, _, _)) if enc.analog => analog_first_layer(q, net, params),
+        Some((q, _)) if enc.analog => analog_first_layer(q, net, params),
         _ => Drive::Rate,
     };
     assemble(&layers, net.pops[0].shape, enc, drive, opts)
@@ -416,10 +435,10 @@ pub fn export_with(
 
 /// The membrane width for quantised layers: 16 bits when every threshold fits
 /// `i16` (half the state memory and the Cortex-M DSP kernels), else 32 bits.
-pub fn choose_membranes(quantized: &[(QLayer, u16, Reset)]) -> Membranes {
+pub fn choose_membranes(quantized: &[(QLayer, Dynamics)]) -> Membranes {
     let max = quantized
         .iter()
-        .map(|(q, _, _)| q.max_threshold())
+        .map(|(q, _)| q.max_threshold())
         .max()
         .unwrap_or(0);
     if max <= i32::from(i16::MAX) {
@@ -436,7 +455,7 @@ pub fn choose_membranes(quantized: &[(QLayer, u16, Reset)]) -> Membranes {
 /// # Errors
 /// [`ExportError`] when the layers cannot be represented.
 pub fn assemble(
-    quantized: &[(QLayer, u16, Reset)],
+    quantized: &[(QLayer, Dynamics)],
     input: Shape,
     enc: &Encoding,
     drive: Drive,
@@ -445,14 +464,14 @@ pub fn assemble(
     let membranes = opts
         .membranes
         .unwrap_or_else(|| choose_membranes(quantized));
-    let stored: Vec<(QLayer, u16, Reset)> = quantized
+    let stored: Vec<(QLayer, Dynamics)> = quantized
         .iter()
-        .map(|(q, leak, reset)| (q.interleaved(), *leak, *reset))
+        .map(|(q, d)| (q.interleaved(), *d))
         .collect();
     let mut layers = heapless::Vec::<LayerDesc<'_>, { snn_core::MAX_LAYERS }>::new();
-    for (q, leak, reset) in &stored {
+    for (q, d) in &stored {
         layers
-            .push(q.describe(*leak, *reset))
+            .push(q.describe(*d))
             .map_err(|_| ExportError::TooManyLayers {
                 layers: quantized.len(),
                 max: snn_core::MAX_LAYERS,

@@ -83,6 +83,12 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
         format::Drive::Analog { shift } => 255.0 / (1u64 << shift) as f32,
     };
     for (li, layer) in desc.layers.iter().enumerate() {
+        if has_synapse(layer) {
+            return Err(ImportError::Unsupported {
+                layer: li,
+                what: "a synaptic current (current-based neurons: the trainer's are not)",
+            });
+        }
         let scales = |n: &NeuronDesc<'_>| {
             let unit = if li == 0 { analog_unit } else { 1.0 };
             scales(n)
@@ -161,6 +167,7 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
                 weights,
                 leak: l,
                 scale,
+                ..
             } => {
                 layers.push(LayerSpec::Output);
                 classes = usize::from(*c);
@@ -189,6 +196,19 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
         enc: encoding_of(&desc.input),
         deployment: desc.deployment,
     })
+}
+
+/// Whether a layer has a synaptic current (a current-based population or output).
+fn has_synapse(layer: &LayerDesc<'_>) -> bool {
+    match layer {
+        LayerDesc::Conv { neuron, .. }
+        | LayerDesc::Pool { neuron }
+        | LayerDesc::Dense { neuron, .. } => neuron.synapse != 0,
+        LayerDesc::Residual {
+            neuron1, neuron2, ..
+        } => neuron1.synapse != 0 || neuron2.synapse != 0,
+        LayerDesc::Output { synapse, .. } => *synapse != 0,
+    }
 }
 
 /// The trainer's neuron constants from the first spiking layer's leak and reset (a

@@ -1,6 +1,8 @@
-//! Rewriting a model blob of an older format version in today's format (3).
+//! Rewriting a model blob of an older format version in today's format (4).
 //!
-//! Version 2 is version 3 without the input drive (it is rate-coded) and without the
+//! Version 3 is version 4 without synaptic currents: [`upgrade`] sets every
+//! population's and the output's `synapse` to 0 (none) and keeps everything else, so
+//! the model computes exactly what it computed. Version 2 is version 3 without the input drive (it is rate-coded) and without the
 //! deployment setting: [`upgrade`] adds both (the deployment only when given) and
 //! keeps every array as it is, so the upgraded model computes exactly what version 2
 //! computed. Version 1 (before 16-bit membranes) also lacks the membrane width and
@@ -14,8 +16,8 @@ use serde::Deserialize;
 
 use crate::data::Encoding;
 use snn_core::format::{
-    self, interleave_rows, Deployment, Drive, InputDesc, LayerDesc, Membranes, ModelDesc, Shortcut,
-    HEADER_LEN, MAGIC, MAX_LAYERS,
+    self, interleave_rows, ConvDesc, Deployment, Drive, InputDesc, LayerDesc, Membranes, ModelDesc,
+    NeuronDesc, Reset, Shortcut, HEADER_LEN, MAGIC, MAX_LAYERS,
 };
 
 /// Why a blob could not be upgraded.
@@ -29,7 +31,7 @@ pub enum UpgradeError {
     #[error("the model is already format version {0}: nothing to upgrade")]
     Current(u16),
     /// A version this release cannot upgrade from.
-    #[error("format version {0} cannot be upgraded (this release upgrades versions 1 and 2)")]
+    #[error("format version {0} cannot be upgraded (this release upgrades versions 1 to 3)")]
     Unknown(u16),
     /// The model cannot take the encoding asked for (an analog model's first layer
     /// expects a current; an analog encoding needs the model re-exported).
@@ -64,13 +66,126 @@ impl<'a> InputV2<'a> {
     }
 }
 
+/// A population's parameters in format versions 1 to 3 (no synaptic current).
+#[derive(Deserialize)]
+struct NeuronV3<'a> {
+    thresholds: &'a [u8],
+    leak: u16,
+    reset: Reset,
+}
+
+impl<'a> NeuronV3<'a> {
+    fn current(&self) -> NeuronDesc<'a> {
+        NeuronDesc {
+            thresholds: self.thresholds,
+            leak: self.leak,
+            reset: self.reset,
+            synapse: 0,
+        }
+    }
+}
+
+/// A layer in format versions 1 to 3: today's without the `synapse` fields.
+#[derive(Deserialize)]
+enum LayerV3<'a> {
+    Conv {
+        #[serde(borrow)]
+        conv: ConvDesc<'a>,
+        #[serde(borrow)]
+        neuron: NeuronV3<'a>,
+    },
+    Pool {
+        #[serde(borrow)]
+        neuron: NeuronV3<'a>,
+    },
+    Dense {
+        outputs: u16,
+        weights: &'a [u8],
+        #[serde(borrow)]
+        neuron: NeuronV3<'a>,
+    },
+    Residual {
+        #[serde(borrow)]
+        conv1: ConvDesc<'a>,
+        #[serde(borrow)]
+        neuron1: NeuronV3<'a>,
+        #[serde(borrow)]
+        conv2: ConvDesc<'a>,
+        #[serde(borrow)]
+        shortcut: Shortcut<'a>,
+        #[serde(borrow)]
+        neuron2: NeuronV3<'a>,
+    },
+    Output {
+        classes: u16,
+        weights: &'a [u8],
+        leak: u16,
+        scale: f32,
+    },
+}
+
+impl<'a> LayerV3<'a> {
+    /// The layer in today's terms: no synaptic current anywhere.
+    fn current(&self) -> LayerDesc<'a> {
+        match self {
+            Self::Conv { conv, neuron } => LayerDesc::Conv {
+                conv: conv.clone(),
+                neuron: neuron.current(),
+            },
+            Self::Pool { neuron } => LayerDesc::Pool {
+                neuron: neuron.current(),
+            },
+            Self::Dense {
+                outputs,
+                weights,
+                neuron,
+            } => LayerDesc::Dense {
+                outputs: *outputs,
+                weights,
+                neuron: neuron.current(),
+            },
+            Self::Residual {
+                conv1,
+                neuron1,
+                conv2,
+                shortcut,
+                neuron2,
+            } => LayerDesc::Residual {
+                conv1: conv1.clone(),
+                neuron1: neuron1.current(),
+                conv2: conv2.clone(),
+                shortcut: shortcut.clone(),
+                neuron2: neuron2.current(),
+            },
+            Self::Output {
+                classes,
+                weights,
+                leak,
+                scale,
+            } => LayerDesc::Output {
+                classes: *classes,
+                weights,
+                leak: *leak,
+                synapse: 0,
+                scale: *scale,
+            },
+        }
+    }
+}
+
+/// Layers of versions 1 to 3 in today's terms.
+fn current_layers<'a>(old: &[LayerV3<'a>]) -> heapless::Vec<LayerDesc<'a>, MAX_LAYERS> {
+    // Same capacity as the old list.
+    old.iter().map(LayerV3::current).collect()
+}
+
 /// The body of format version 1.
 #[derive(Deserialize)]
 struct DescV1<'a> {
     #[serde(borrow)]
     input: InputV2<'a>,
     #[serde(borrow)]
-    layers: heapless::Vec<LayerDesc<'a>, MAX_LAYERS>,
+    layers: heapless::Vec<LayerV3<'a>, MAX_LAYERS>,
 }
 
 /// The body of format version 2.
@@ -80,7 +195,18 @@ struct DescV2<'a> {
     input: InputV2<'a>,
     membranes: Membranes,
     #[serde(borrow)]
-    layers: heapless::Vec<LayerDesc<'a>, MAX_LAYERS>,
+    layers: heapless::Vec<LayerV3<'a>, MAX_LAYERS>,
+}
+
+/// The body of format version 3.
+#[derive(Deserialize)]
+struct DescV3<'a> {
+    #[serde(borrow)]
+    input: InputDesc<'a>,
+    membranes: Membranes,
+    deployment: Option<Deployment>,
+    #[serde(borrow)]
+    layers: heapless::Vec<LayerV3<'a>, MAX_LAYERS>,
 }
 
 /// A current blob with its deployment setting (and, if given, membrane width) replaced:
@@ -147,10 +273,11 @@ pub fn version(blob: &[u8]) -> Option<u16> {
     (blob.len() >= HEADER_LEN && blob[..4] == MAGIC).then(|| u16::from_le_bytes([blob[4], blob[5]]))
 }
 
-/// Rewrites a version-1 or version-2 blob as a version-3 blob (`membranes`: `None`
-/// keeps a version-2 model's width and picks 16 bits for a version-1 model when every
-/// threshold fits `i16`), storing `deployment` if given. A version-3 blob is only
-/// rewritten with a new `deployment` (else [`UpgradeError::Current`]).
+/// Rewrites a version-1, 2 or 3 blob as a version-4 blob (`membranes`: `None` keeps a
+/// version-2 or 3 model's width and picks 16 bits for a version-1 model when every
+/// threshold fits `i16`), storing `deployment` if given (a version-3 model keeps its
+/// own otherwise). A current blob is only rewritten with a new `deployment` (else
+/// [`UpgradeError::Current`]).
 ///
 /// # Errors
 /// [`UpgradeError`] for a damaged blob, one already current or of an unknown
@@ -167,7 +294,7 @@ pub fn upgrade(
             None => Err(UpgradeError::Current(v)),
         };
     }
-    if v != 1 && v != 2 {
+    if !(1..=3).contains(&v) {
         return Err(UpgradeError::Unknown(v));
     }
     let len = u32::from_le_bytes([blob[8], blob[9], blob[10], blob[11]]) as usize;
@@ -181,6 +308,19 @@ pub fn upgrade(
     if format::crc32(payload) != crc {
         return Err(UpgradeError::Unreadable("checksum mismatch"));
     }
+    if v == 3 {
+        let (old, rest) = postcard::take_from_bytes::<DescV3<'_>>(payload)
+            .map_err(|_| UpgradeError::Unreadable("the version-3 body does not decode"))?;
+        if !rest.is_empty() {
+            return Err(UpgradeError::Unreadable("bytes after the version-3 body"));
+        }
+        return write(&ModelDesc {
+            input: old.input,
+            membranes: membranes.unwrap_or(old.membranes),
+            deployment: deployment.or(old.deployment),
+            layers: current_layers(&old.layers),
+        });
+    }
     if v == 2 {
         let (old, rest) = postcard::take_from_bytes::<DescV2<'_>>(payload)
             .map_err(|_| UpgradeError::Unreadable("the version-2 body does not decode"))?;
@@ -191,13 +331,13 @@ pub fn upgrade(
             input: old.input.rate(),
             membranes: membranes.unwrap_or(old.membranes),
             deployment,
-            layers: old.layers,
+            layers: current_layers(&old.layers),
         });
     }
     from_v1(payload, membranes, deployment)
 }
 
-/// The version-1 body `payload` rewritten as version 3: rows interleaved, the membrane
+/// The version-1 body `payload` rewritten as version 4: rows interleaved, the membrane
 /// width chosen (or given), the deployment stored if given.
 fn from_v1(
     payload: &[u8],
@@ -209,6 +349,7 @@ fn from_v1(
     if !rest.is_empty() {
         return Err(UpgradeError::Unreadable("bytes after the version-1 body"));
     }
+    let old_layers = current_layers(&old.layers);
     // Owned, interleaved copies of every weight array, in the order `describe` reads.
     let mut arrays: Vec<Vec<u8>> = Vec::new();
     let mut keep = |w: &[u8], row: u16| {
@@ -222,7 +363,7 @@ fn from_v1(
             max_threshold = max_threshold.max(i32::from_le_bytes([c[0], c[1], c[2], c[3]]));
         }
     };
-    for l in &old.layers {
+    for l in &old_layers {
         match l {
             LayerDesc::Conv { conv, neuron } => {
                 keep(conv.weights, conv.out_channels);
@@ -265,7 +406,7 @@ fn from_v1(
     let mut next = arrays.iter();
     let mut take = || next.next().map_or(&[][..], Vec::as_slice);
     let mut layers = heapless::Vec::<LayerDesc<'_>, MAX_LAYERS>::new();
-    for l in &old.layers {
+    for l in &old_layers {
         let mut l = l.clone();
         match &mut l {
             LayerDesc::Conv { conv, .. } => conv.weights = take(),
@@ -330,22 +471,25 @@ mod tests {
         ));
     }
 
-    /// The version-1 and version-2 golden models upgrade to the committed version-3
-    /// golden model byte for byte (all written from the same network), a current blob
-    /// is refused, and a deployment setting is stored when given.
+    /// The version-1, 2 and 3 golden models upgrade to the committed version-4 golden
+    /// model byte for byte (all written from the same network), a current blob is
+    /// refused, and a deployment setting is stored when given.
     #[test]
-    fn golden_v1_and_v2_upgrade_to_the_golden_v3() {
+    fn golden_v1_to_v3_upgrade_to_the_golden_v4() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../snn-core/tests/golden");
         let v1 = std::fs::read(format!("{dir}/model-v1.snn")).unwrap();
         let v2 = std::fs::read(format!("{dir}/model-v2.snn")).unwrap();
-        let v3 = std::fs::read(format!("{dir}/model.snn")).unwrap();
+        let v3 = std::fs::read(format!("{dir}/model-v3.snn")).unwrap();
+        let v4 = std::fs::read(format!("{dir}/model.snn")).unwrap();
         assert_eq!(version(&v1), Some(1));
         assert_eq!(version(&v2), Some(2));
-        assert_eq!(upgrade(&v1, None, None).unwrap(), v3);
-        assert_eq!(upgrade(&v2, None, None).unwrap(), v3);
+        assert_eq!(version(&v3), Some(3));
+        assert_eq!(upgrade(&v1, None, None).unwrap(), v4);
+        assert_eq!(upgrade(&v2, None, None).unwrap(), v4);
+        assert_eq!(upgrade(&v3, None, None).unwrap(), v4);
         assert!(matches!(
-            upgrade(&v3, None, None),
-            Err(UpgradeError::Current(3))
+            upgrade(&v4, None, None),
+            Err(UpgradeError::Current(4))
         ));
         let wide = upgrade(&v1, Some(Membranes::I32), None).unwrap();
         let m = snn_core::Model::from_bytes(&wide).unwrap();
@@ -359,7 +503,9 @@ mod tests {
             snn_core::Model::from_bytes(&deployed).unwrap().deployment(),
             Some(d)
         );
-        // A current model takes a new deployment and nothing else changes.
+        // A current model takes a new deployment and nothing else changes; a
+        // version-3 one keeps its own unless given one.
+        assert_eq!(upgrade(&v4, None, Some(d)).unwrap(), deployed);
         assert_eq!(upgrade(&v3, None, Some(d)).unwrap(), deployed);
         let mut cut = v1.clone();
         cut.truncate(v1.len() - 1);

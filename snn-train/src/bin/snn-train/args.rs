@@ -263,7 +263,7 @@ pub(crate) struct ParetoArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpgradeArgs {
-    /// Model file of format version 1 or 2 (or 3 with --steps).
+    /// Model file of format version 1, 2 or 3 (or 4 with --steps).
     pub(crate) model: PathBuf,
     /// Output file (written atomically).
     #[arg(long)]

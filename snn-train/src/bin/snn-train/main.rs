@@ -38,7 +38,7 @@ enum Cmd {
     Analyze(AnalyzeArgs),
     /// Training and host-inference throughput (used by `cargo xtask bench`).
     Bench(BenchArgs),
-    /// Rewrite a model file of an older format version (1 or 2) in today's format (3),
+    /// Rewrite a model file of an older format version (1 to 3) in today's format (4),
     /// or store a deployment setting (--steps, --early-exit) in a current one.
     Upgrade(UpgradeArgs),
     /// Accuracy against device instructions for settings measured in QEMU (used by

@@ -284,6 +284,34 @@ fn read_node(g: &hdf5_pure::Group, at: &str) -> Result<Node, String> {
             r: array(g, "r", at)?,
             v_leak: array(g, "v_leak", at)?,
         },
+        "CubaLIF" => {
+            let v_threshold = array(g, "v_threshold", at)?;
+            let v_reset = opt_array(g, "v_reset", at)?
+                .unwrap_or_else(|| Array::full(&v_threshold.shape, 0.0));
+            let w_in =
+                opt_array(g, "w_in", at)?.unwrap_or_else(|| Array::full(&v_threshold.shape, 1.0));
+            Kind::CubaLif {
+                tau_syn: array(g, "tau_syn", at)?,
+                tau_mem: array(g, "tau_mem", at)?,
+                r: array(g, "r", at)?,
+                v_leak: array(g, "v_leak", at)?,
+                v_threshold,
+                v_reset,
+                w_in,
+            }
+        }
+        "CubaLI" => {
+            let tau_mem = array(g, "tau_mem", at)?;
+            let w_in =
+                opt_array(g, "w_in", at)?.unwrap_or_else(|| Array::full(&tau_mem.shape, 1.0));
+            Kind::CubaLi {
+                tau_syn: array(g, "tau_syn", at)?,
+                tau_mem,
+                r: array(g, "r", at)?,
+                v_leak: array(g, "v_leak", at)?,
+                w_in,
+            }
+        }
         "I" => Kind::I {
             r: array(g, "r", at)?,
         },
@@ -460,6 +488,36 @@ fn write_node(g: &mut GroupBuilder, n: &Node) {
             f64_array(g, "tau", tau);
             f64_array(g, "r", r);
             f64_array(g, "v_leak", v_leak);
+        }
+        Kind::CubaLif {
+            tau_syn,
+            tau_mem,
+            r,
+            v_leak,
+            v_threshold,
+            v_reset,
+            w_in,
+        } => {
+            f64_array(g, "tau_syn", tau_syn);
+            f64_array(g, "tau_mem", tau_mem);
+            f64_array(g, "r", r);
+            f64_array(g, "v_leak", v_leak);
+            f64_array(g, "v_threshold", v_threshold);
+            f64_array(g, "v_reset", v_reset);
+            f64_array(g, "w_in", w_in);
+        }
+        Kind::CubaLi {
+            tau_syn,
+            tau_mem,
+            r,
+            v_leak,
+            w_in,
+        } => {
+            f64_array(g, "tau_syn", tau_syn);
+            f64_array(g, "tau_mem", tau_mem);
+            f64_array(g, "r", r);
+            f64_array(g, "v_leak", v_leak);
+            f64_array(g, "w_in", w_in);
         }
         Kind::I { r } => f64_array(g, "r", r),
         Kind::Scale { scale } => f64_array(g, "scale", scale),

@@ -42,6 +42,18 @@ struct Writer {
     dt: f64,
 }
 
+/// The time constant `tau` whose forward-Euler decay `1 - dt / tau` at `dt` is the
+/// U1F15 factor `bits`; `dt 2^20` for a factor of 1.0 (no decay), which rounds back
+/// to 32768.
+fn tau_of(dt: f64, bits: u16) -> f64 {
+    let lam = f64::from(bits) / 32768.0;
+    if lam >= 1.0 {
+        dt * f64::from(1u32 << 20)
+    } else {
+        dt / (1.0 - lam)
+    }
+}
+
 impl Writer {
     fn add(&mut self, name: String, kind: Kind, metadata: Metadata, from: &str) -> String {
         self.g.nodes.insert(name.clone(), Node { kind, metadata });
@@ -49,8 +61,9 @@ impl Writer {
         name
     }
 
-    /// A spiking population: IF without leak, else LIF; `R` chosen so that one unit
-    /// of input current adds one unit of membrane (`dt R / tau = 1`).
+    /// A spiking population: IF without leak, else LIF, and CubaLIF with a synaptic
+    /// current; `R` (and `w_in`) chosen so that one unit of input current adds one unit
+    /// of membrane (`dt R / tau = 1`, `dt w_in / tau_syn = 1`).
     fn neurons(
         &mut self,
         name: String,
@@ -62,7 +75,18 @@ impl Writer {
         let dt = self.dt;
         let th = broadcast(shape, v_th);
         let zeros = Array::full(shape, 0.0);
-        let kind = if n.leak >= Leak::ONE.to_bits() {
+        let kind = if n.synapse != 0 {
+            let (tau_syn, tau_mem) = (tau_of(dt, n.synapse), tau_of(dt, n.leak));
+            Kind::CubaLif {
+                tau_syn: Array::full(shape, tau_syn),
+                tau_mem: Array::full(shape, tau_mem),
+                r: Array::full(shape, tau_mem / dt),
+                v_leak: zeros.clone(),
+                v_threshold: th,
+                v_reset: zeros,
+                w_in: Array::full(shape, tau_syn / dt),
+            }
+        } else if n.leak >= Leak::ONE.to_bits() {
             Kind::If {
                 r: Array::full(shape, 1.0 / dt),
                 v_threshold: th,
@@ -84,6 +108,9 @@ impl Writer {
             meta_numbers(i32s(n.thresholds).into_iter().map(f64::from)),
         );
         m.insert("snn_leak".into(), meta_numbers([f64::from(n.leak)]));
+        if n.synapse != 0 {
+            m.insert("snn_synapse".into(), meta_numbers([f64::from(n.synapse)]));
+        }
         let reset = match n.reset {
             Reset::Hard => "hard",
             Reset::Subtract => "subtract",
@@ -327,12 +354,14 @@ fn residual(
     (n2, end)
 }
 
-/// The output layer: flatten, the dense weights, and the non-spiking LI (or I) node.
+/// The output layer: flatten, the dense weights, and the non-spiking LI (or I, or
+/// CubaLI) node.
 fn output(w: &mut Writer, li: usize, layer: &LayerDesc<'_>, shape: &[usize], prev: &str) {
     let LayerDesc::Output {
         classes,
         weights,
         leak,
+        synapse,
         scale,
     } = layer
     else {
@@ -349,7 +378,19 @@ fn output(w: &mut Writer, li: usize, layer: &LayerDesc<'_>, shape: &[usize], pre
         &[f64::from(*scale)],
         &from,
     );
-    let (kind, name) = if *leak >= Leak::ONE.to_bits() {
+    let (kind, name) = if *synapse != 0 {
+        let (tau_syn, tau_mem) = (tau_of(dt, *synapse), tau_of(dt, *leak));
+        (
+            Kind::CubaLi {
+                tau_syn: Array::full(&[out], tau_syn),
+                tau_mem: Array::full(&[out], tau_mem),
+                r: Array::full(&[out], tau_mem / dt),
+                v_leak: Array::full(&[out], 0.0),
+                w_in: Array::full(&[out], tau_syn / dt),
+            },
+            format!("l{li}_cubali"),
+        )
+    } else if *leak >= Leak::ONE.to_bits() {
         (
             Kind::I {
                 r: Array::full(&[out], 1.0 / dt),
@@ -369,6 +410,9 @@ fn output(w: &mut Writer, li: usize, layer: &LayerDesc<'_>, shape: &[usize], pre
     };
     let mut m = Metadata::new();
     m.insert("snn_leak".into(), meta_numbers([f64::from(*leak)]));
+    if *synapse != 0 {
+        m.insert("snn_synapse".into(), meta_numbers([f64::from(*synapse)]));
+    }
     let li_node = w.add(name, kind, m, &fc);
     w.add(
         "output".into(),

@@ -176,6 +176,37 @@ pub enum Kind {
         /// Leak potential.
         v_leak: Array,
     },
+    /// Current-based leaky integrate-and-fire: `tau_syn dI/dt = -I + w_in S`,
+    /// `tau_mem dv/dt = (v_leak - v) + R I`.
+    CubaLif {
+        /// Synaptic time constant (seconds).
+        tau_syn: Array,
+        /// Membrane time constant (seconds).
+        tau_mem: Array,
+        /// Resistance.
+        r: Array,
+        /// Leak potential.
+        v_leak: Array,
+        /// Threshold.
+        v_threshold: Array,
+        /// Reset potential.
+        v_reset: Array,
+        /// Input current weight (element-wise).
+        w_in: Array,
+    },
+    /// Current-based leaky integrator (no spikes): `CubaLif` without threshold.
+    CubaLi {
+        /// Synaptic time constant (seconds).
+        tau_syn: Array,
+        /// Membrane time constant (seconds).
+        tau_mem: Array,
+        /// Resistance.
+        r: Array,
+        /// Leak potential.
+        v_leak: Array,
+        /// Input current weight (element-wise).
+        w_in: Array,
+    },
     /// Integrator: `dv/dt = R I`.
     I {
         /// Resistance.
@@ -186,7 +217,7 @@ pub enum Kind {
         /// Factors.
         scale: Array,
     },
-    /// Any other NIR node kind (`CubaLIF`, `Delay`, `Threshold`, `Conv1d`, a nested
+    /// Any other NIR node kind (`Delay`, `Threshold`, `Conv1d`, a nested
     /// `NIRGraph`, ...), kept by name so that the importer can refuse it by name.
     Other {
         /// The NIR type name.
@@ -209,6 +240,8 @@ impl Kind {
             Self::If { .. } => "IF",
             Self::Lif { .. } => "LIF",
             Self::Li { .. } => "LI",
+            Self::CubaLif { .. } => "CubaLIF",
+            Self::CubaLi { .. } => "CubaLI",
             Self::I { .. } => "I",
             Self::Scale { .. } => "Scale",
             Self::Other { kind } => kind,

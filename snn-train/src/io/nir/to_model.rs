@@ -19,7 +19,7 @@ use neurons::NeuronParams;
 use super::graph::{Graph, Kind, Node};
 use super::{NirError, DEFAULT_DT};
 use crate::data::Encoding;
-use crate::io::export::{assemble, le_i32, QLayer};
+use crate::io::export::{assemble, le_i32, Dynamics, QLayer};
 
 /// How to read a NIR graph that does not say everything our engine needs.
 #[derive(Debug, Clone, Default)]
@@ -62,9 +62,6 @@ fn bad(node: &str, g: &Graph, reason: impl Into<String>) -> NirError {
 /// Why a node kind we do not run is refused.
 fn refusal(kind: &str) -> String {
     match kind {
-        "CubaLIF" | "CubaLI" => {
-            "synaptic current dynamics (tau_syn) have no counterpart in our neurons".into()
-        }
         "Delay" => "synaptic delays are not supported".into(),
         "Threshold" => "a stateless threshold is not supported (use IF or LIF)".into(),
         "Conv1d" => "1-D convolutions are not supported".into(),
@@ -111,7 +108,7 @@ struct Walker<'g> {
     g: &'g Graph,
     dt: f64,
     reset: Option<Reset>,
-    layers: Vec<(QLayer, u16, Reset)>,
+    layers: Vec<(QLayer, Dynamics)>,
     notes: Vec<String>,
 }
 
@@ -190,17 +187,20 @@ impl<'g> Walker<'g> {
     }
 
     fn note(&mut self, nodes: &str, what: String, p: &NeuronParams) {
-        let leak = if p.lam < 1.0 {
+        let decay = |name: &str, lam: f64, bits: u16| {
             format!(
-                ", leak {:.6} -> {}/32768 (error {:.1e})",
-                p.lam,
-                p.leak_bits,
-                (f64::from(p.leak_bits) / 32768.0 - p.lam).abs()
+                ", {name} {lam:.6} -> {bits}/32768 (error {:.1e})",
+                (f64::from(bits) / 32768.0 - lam).abs()
             )
-        } else {
-            String::new()
         };
-        self.notes.push(format!("{nodes}: {what}{leak}"));
+        let mut line = format!("{nodes}: {what}");
+        if p.lam < 1.0 {
+            line += &decay("leak", p.lam, p.leak_bits);
+        }
+        if let Some(a) = p.syn_lam {
+            line += &decay("synaptic decay", a, p.synapse_bits);
+        }
+        self.notes.push(line);
     }
 
     /// A spiking layer from `syn` into neuron `dst`.
@@ -227,7 +227,7 @@ impl<'g> Walker<'g> {
                     weights: quantize(&w, &scales, co),
                     thresholds: self.thresholds(dst, &p, &scales, used),
                 };
-                self.layers.push((layer, p.leak_bits, p.reset));
+                self.layers.push((layer, p.dynamics()));
                 self.note(
                     &format!("{node} -> {dst}"),
                     format!(
@@ -246,7 +246,7 @@ impl<'g> Walker<'g> {
                     weights: quantize(&w, &scales, co),
                     thresholds: self.thresholds(dst, &p, &scales, used),
                 };
-                self.layers.push((layer, p.leak_bits, p.reset));
+                self.layers.push((layer, p.dynamics()));
                 self.note(
                     &format!("{node} -> {dst}"),
                     format!("dense, {co} neurons, {} reset", reset_name(p.reset)),
@@ -272,6 +272,7 @@ impl<'g> Walker<'g> {
                     .collect();
                 let exact = (kernel, stride, padding) == (2, 2, 0)
                     && p.lam == 1.0
+                    && p.syn_lam.is_none()
                     && p.reset == Reset::Hard
                     && units.iter().all(|&t| {
                         t >= 1.0 && t < f64::from(1u32 << 30) && (t - t.round()).abs() <= 1e-9 * t
@@ -281,8 +282,11 @@ impl<'g> Walker<'g> {
                         QLayer::Pool {
                             thresholds: le_i32(units.iter().map(|&t| t.round() as i32)),
                         },
-                        Leak::ONE.to_bits(),
-                        Reset::Hard,
+                        Dynamics {
+                            leak: Leak::ONE.to_bits(),
+                            reset: Reset::Hard,
+                            synapse: 0,
+                        },
                     ));
                     self.note(
                         &format!("{node} -> {dst}"),
@@ -310,7 +314,7 @@ impl<'g> Walker<'g> {
                         weights: quantize(&w, &scales, co),
                         thresholds: self.thresholds(dst, &p, &scales, false),
                     };
-                    self.layers.push((layer, p.leak_bits, p.reset));
+                    self.layers.push((layer, p.dynamics()));
                     self.note(
                         &format!("{node} -> {dst}"),
                         format!("pooling folded into a {kernel}x{kernel} stride-{stride} convolution (thresholds rounded to the weight unit)"),
@@ -339,7 +343,13 @@ impl<'g> Walker<'g> {
             weights: quantize(&w, &scales, co),
             scale: scales[0],
         };
-        self.layers.push((layer, p.leak_bits, Reset::Hard));
+        self.layers.push((
+            layer,
+            Dynamics {
+                reset: Reset::Hard,
+                ..p.dynamics()
+            },
+        ));
         self.note(
             &format!("{node} -> {dst}"),
             format!("output integrator, {co} classes"),
@@ -363,8 +373,11 @@ impl<'g> Walker<'g> {
                 weights: w,
                 scale: 1.0,
             },
-            Leak::ONE.to_bits(),
-            Reset::Hard,
+            Dynamics {
+                leak: Leak::ONE.to_bits(),
+                reset: Reset::Hard,
+                synapse: 0,
+            },
         ));
         self.notes
             .push(format!("{} -> output: scores are spike counts", pop.name));
@@ -475,13 +488,13 @@ impl<'g> Walker<'g> {
             conv_shortcut,
             th2: self.thresholds(n2, &p2, &s2, used2),
         };
-        if p1.leak_bits != p2.leak_bits || p1.reset != p2.reset {
+        if p1.dynamics() != p2.dynamics() {
             return Err(self.err(
                 n2,
                 "a residual block's two populations must share leak and reset",
             ));
         }
-        self.layers.push((layer, p2.leak_bits, p2.reset));
+        self.layers.push((layer, p2.dynamics()));
         let kind = match conv_shortcut {
             true => "1x1 convolution",
             false => "identity",
@@ -794,7 +807,10 @@ pub fn to_model(graph: &Graph, opts: &ImportOptions) -> Result<Imported, NirErro
                     shape: out_shape,
                 };
                 let after = graph.successors(end);
-                if matches!(graph.nodes[end].kind, Kind::Li { .. } | Kind::I { .. }) {
+                if matches!(
+                    graph.nodes[end].kind,
+                    Kind::Li { .. } | Kind::I { .. } | Kind::CubaLi { .. }
+                ) {
                     if after.as_slice() != [output.as_str()] {
                         return Err(bad(
                             end,

@@ -63,9 +63,12 @@ impl<'g> Walker<'g> {
         let mut cur = start;
         loop {
             let op = match &self.node(cur).kind {
-                Kind::If { .. } | Kind::Lif { .. } | Kind::Li { .. } | Kind::I { .. } => {
-                    return Ok((ops, cur))
-                }
+                Kind::If { .. }
+                | Kind::Lif { .. }
+                | Kind::Li { .. }
+                | Kind::I { .. }
+                | Kind::CubaLif { .. }
+                | Kind::CubaLi { .. } => return Ok((ops, cur)),
                 Kind::Output { .. } => return Ok((ops, cur)),
                 Kind::Input { .. } => return Err(self.err(cur, "an edge leads into the input")),
                 Kind::Affine { .. } | Kind::Linear { .. } | Kind::Conv2d { .. } => Op::Weights(cur),

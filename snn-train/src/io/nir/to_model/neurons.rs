@@ -1,10 +1,12 @@
-//! The neuron nodes (`IF`, `LIF`, `LI`, `I`): their parameters per channel, with
-//! NIR's continuous-time constants discretised at `dt` (forward Euler).
+//! The neuron nodes (`IF`, `LIF`, `LI`, `I`, `CubaLIF`, `CubaLI`): their parameters
+//! per channel, with NIR's continuous-time constants discretised at `dt` (forward
+//! Euler).
 
 use snn_core::format::Reset;
 use snn_core::neuron::Leak;
 
 use super::{bad, Pop, Walker};
+use crate::io::export::Dynamics;
 use crate::io::nir::graph::{Array, Graph, Kind};
 use crate::io::nir::NirError;
 
@@ -14,11 +16,27 @@ pub(super) struct NeuronParams {
     /// `1 - dt / tau` (1 without leak).
     pub(super) lam: f64,
     pub(super) leak_bits: u16,
-    /// Input gain `dt R / tau` (`dt R` without leak).
+    /// The synaptic current's `1 - dt / tau_syn` (current-based nodes only).
+    pub(super) syn_lam: Option<f64>,
+    /// Its U1F15 bits (0 without a synaptic current).
+    pub(super) synapse_bits: u16,
+    /// Input gain `dt R / tau` (`dt R` without leak), times `dt w_in / tau_syn` for a
+    /// current-based node.
     pub(super) gain: Vec<f64>,
     pub(super) threshold: Vec<f64>,
     pub(super) reset: Reset,
 }
+impl NeuronParams {
+    /// The layer's constants in the format's units.
+    pub(super) fn dynamics(&self) -> Dynamics {
+        Dynamics {
+            leak: self.leak_bits,
+            reset: self.reset,
+            synapse: self.synapse_bits,
+        }
+    }
+}
+
 /// Values of `a` per channel of `pop`: one value for all, one per channel, or one per
 /// neuron that is uniform within each channel.
 pub(super) fn per_channel(
@@ -82,6 +100,12 @@ impl Walker<'_> {
         let node = self.node(name);
         let dt = self.dt;
         let pc = |what: &str, a: &Array| per_channel(self.g, name, what, a, pop);
+        let (syn, w_in) = match &node.kind {
+            Kind::CubaLif { tau_syn, w_in, .. } | Kind::CubaLi { tau_syn, w_in, .. } => {
+                (Some(tau_syn), Some(w_in))
+            }
+            _ => (None, None),
+        };
         let (spiking, tau, r, v_leak, v_threshold, v_reset) = match &node.kind {
             Kind::Lif {
                 tau,
@@ -104,35 +128,62 @@ impl Walker<'_> {
             } => (true, None, r, None, Some(v_threshold), Some(v_reset)),
             Kind::Li { tau, r, v_leak } => (false, Some(tau), r, Some(v_leak), None, None),
             Kind::I { r } => (false, None, r, None, None, None),
+            Kind::CubaLif {
+                tau_mem,
+                r,
+                v_leak,
+                v_threshold,
+                v_reset,
+                ..
+            } => (
+                true,
+                Some(tau_mem),
+                r,
+                Some(v_leak),
+                Some(v_threshold),
+                Some(v_reset),
+            ),
+            Kind::CubaLi {
+                tau_mem, r, v_leak, ..
+            } => (false, Some(tau_mem), r, Some(v_leak), None, None),
             _ => unreachable!(),
         };
-        let (lam, tau) = match tau {
-            Some(t) => {
-                let tau = uniform(self.g, name, "tau", &pc("tau", t)?)?;
-                if tau <= 0.0 {
-                    return Err(self.err(name, format!("tau = {tau} is not positive")));
-                }
-                if dt > tau {
-                    return Err(self.err(
-                        name,
-                        format!(
-                        "dt = {dt} s is longer than tau = {tau} s: the forward-Euler step would \
-                         overshoot (pass a smaller --dt)"
-                    ),
-                    ));
-                }
-                (1.0 - dt / tau, Some(tau))
+        let time_constant = |what: &str, t: &Array| -> Result<f64, NirError> {
+            let tau = uniform(self.g, name, what, &pc(what, t)?)?;
+            if tau <= 0.0 {
+                return Err(self.err(name, format!("{what} = {tau} is not positive")));
             }
-            None => (1.0, None),
+            if dt > tau {
+                return Err(self.err(
+                    name,
+                    format!(
+                        "dt = {dt} s is longer than {what} = {tau} s: the forward-Euler step \
+                         would overshoot (pass a smaller --dt)"
+                    ),
+                ));
+            }
+            Ok(tau)
         };
+        let tau = tau.map(|t| time_constant("tau", t)).transpose()?;
+        let lam = tau.map_or(1.0, |tau| 1.0 - dt / tau);
+        let tau_syn = syn.map(|t| time_constant("tau_syn", t)).transpose()?;
         let r = pc("r", r)?;
         if r.iter().any(|&x| x <= 0.0) {
             return Err(self.err(name, "a resistance r that is not positive"));
         }
-        // Forward Euler: v += dt/tau (v_leak - v) + dt R/tau I, or v += dt R I.
+        // Forward Euler: v += dt/tau (v_leak - v) + dt R/tau I, or v += dt R I; a
+        // synaptic current I += -dt/tau_syn I + dt w_in/tau_syn S brings dt w_in/tau_syn.
+        let w_in = match w_in {
+            Some(w) => pc("w_in", w)?,
+            None => vec![1.0; r.len()],
+        };
         let gain: Vec<f64> = r
             .iter()
-            .map(|&r| tau.map_or(dt * r, |tau| dt * r / tau))
+            .zip(&w_in)
+            .map(|(&r, &w)| {
+                let g = tau.map_or(dt * r, |tau| dt * r / tau);
+                tau_syn.map_or(g, |ts| g * dt * w / ts)
+            })
             .collect();
         if let Some(v) = v_leak {
             if pc("v_leak", v)?.iter().any(|&x| x != 0.0) {
@@ -162,20 +213,40 @@ impl Walker<'_> {
                 return Err(self.err(name, "v_reset != 0: our hard reset sets the membrane to 0"));
             }
         }
-        let computed = Leak::from_f32(lam as f32).to_bits();
+        let computed = bits_of(lam);
         let leak_bits = match node.meta_number("snn_leak") {
             Some(b) if (b - f64::from(computed)).abs() <= 1.0 && (0.0..=32768.0).contains(&b) => {
                 b as u16
             }
             _ => computed,
         };
+        let syn_lam = tau_syn.map(|ts| 1.0 - dt / ts);
+        let synapse_bits = match syn_lam {
+            // A current that decays to nothing within the step is no current at all.
+            Some(a) => match node.meta_number("snn_synapse") {
+                Some(b)
+                    if (b - f64::from(bits_of(a))).abs() <= 1.0 && (0.0..=32768.0).contains(&b) =>
+                {
+                    b as u16
+                }
+                _ => bits_of(a),
+            },
+            None => 0,
+        };
         Ok(NeuronParams {
             spiking,
             lam,
             leak_bits,
+            syn_lam,
+            synapse_bits,
             gain,
             threshold,
             reset,
         })
     }
+}
+
+/// The U1F15 bits of a decay factor.
+fn bits_of(lam: f64) -> u16 {
+    Leak::from_f32(lam as f32).to_bits()
 }
