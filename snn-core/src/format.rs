@@ -172,9 +172,9 @@ fn bytes_bound(len: usize) -> usize {
 }
 
 fn neuron_bound(n: &NeuronDesc<'_>) -> usize {
-    // thresholds, leak (u16), reset (enum tag)
+    // thresholds, leak (u16), reset (enum tag), synapse (u16)
     bytes_bound(n.thresholds.len())
-        .saturating_add(VARINT_U16_MAX)
+        .saturating_add(2 * VARINT_U16_MAX)
         .saturating_add(TAG_MAX)
 }
 
@@ -209,9 +209,9 @@ fn layer_bound(l: &LayerDesc<'_>) -> usize {
                 .saturating_add(bytes_bound(side).saturating_add(TAG_MAX))
                 .saturating_add(neuron_bound(neuron2))
         }
-        // classes (u16), weights, leak (u16), scale (f32, 4 bytes)
+        // classes (u16), weights, leak (u16), synapse (u16), scale (f32, 4 bytes)
         LayerDesc::Output { weights, .. } => {
-            bytes_bound(weights.len()).saturating_add(2 * VARINT_U16_MAX + 4)
+            bytes_bound(weights.len()).saturating_add(3 * VARINT_U16_MAX + 4)
         }
     };
     body.saturating_add(TAG_MAX)

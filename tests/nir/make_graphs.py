@@ -257,7 +257,8 @@ def snntorch_synaptic(alpha: float, beta: float, threshold: np.ndarray,
 
 def cuba(rng: np.random.Generator) -> nir.NIRGraph:
     """Current-based MLP 64 -> 24 -> 10 -> CubaLI (snnTorch Synaptic style, dt = 1e-4):
-    alpha = 0.5, beta = 0.9375 (decays 16384 and 30720 exactly), gains 1."""
+    alpha / beta = 0.5 / 0.9375 (decays 16384 and 30720 exactly) in the first layer and
+    the output, 0.75 / 0.875 in the second, all input gains 1."""
     u = 2.0**-4
     w1 = int_weights(rng, (24, 64), -50) * u
     th = THRESHOLDS["cuba"]

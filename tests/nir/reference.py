@@ -441,6 +441,8 @@ def _resolve(node: Node, nodes: Dict[str, Node]) -> None:
                 raise Refused(f"node '{name}' ({kind}): tau_syn must be positive")
             w_in = getattr(n, "w_in", None)
             p["w_in"] = np.ones(shape) if w_in is None else _param(node, "w_in", shape)
+            if np.any(~(p["w_in"] > 0)):
+                raise Refused(f"node '{name}' ({kind}): w_in must be positive")
         if kind in LEAKY:
             p["tau"] = _param(node, "tau_mem" if kind in CUBA else "tau", shape)
             if np.any(~(p["tau"] > 0)):

@@ -475,7 +475,7 @@ fn feature_steps() -> Vec<(&'static str, Step)> {
 /// Every QEMU run of CI, in order: each fails on any class, score or spike-count
 /// mismatch. The M7 runs the M4F's ELF (same target and map), so right after the M4F
 /// runs it costs no build.
-fn qemu_runs() -> [QemuStep; 15] {
+fn qemu_runs() -> [QemuStep; 16] {
     let lenet = QemuArgs::default_lenet;
     let exact = || QemuArgs {
         early_exit: Some(snn_core::EarlyExit::Exact),
@@ -534,6 +534,11 @@ fn qemu_runs() -> [QemuStep; 15] {
         (
             "QEMU: current-based golden model (a synaptic current in every population and the output)",
             Core::M4,
+            QemuArgs::cuba_golden,
+        ),
+        (
+            "QEMU m0 (Cortex-M0, no DSP): current-based golden model",
+            Core::M0,
             QemuArgs::cuba_golden,
         ),
         (

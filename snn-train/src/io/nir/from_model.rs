@@ -1,8 +1,12 @@
 //! `snn-core` model -> NIR graph. Every layer becomes NIR's synapse and neuron nodes
 //! with float parameters whose dynamics at the graph's `dt` are the model's (see
 //! `docs/nir.md`); the model's quantisation (weight units, integer thresholds, leak
-//! bits, reset, input encoder) is kept in `snn_*` metadata entries, which our
-//! importer reads back so that a round trip gives the same model bytes.
+//! bits, reset, synaptic decay, input encoder) is kept in `snn_*` metadata entries,
+//! which our importer reads back so that a round trip gives the same model bytes.
+//! Two things our format holds have no such NIR form and come back as the same
+//! network quantised anew: pooling neurons with a synaptic current (written as
+//! `AvgPool2d -> CubaLIF`, read back as a folded convolution) and a residual block
+//! whose two populations differ in leak, reset or synaptic decay (refused on import).
 
 use snn_core::format::{self, LayerDesc, NeuronDesc, Reset, Shortcut};
 use snn_core::neuron::Leak;

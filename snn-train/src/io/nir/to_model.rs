@@ -491,7 +491,7 @@ impl<'g> Walker<'g> {
         if p1.dynamics() != p2.dynamics() {
             return Err(self.err(
                 n2,
-                "a residual block's two populations must share leak and reset",
+                "a residual block's two populations must share leak, reset and synaptic decay",
             ));
         }
         self.layers.push((layer, p2.dynamics()));

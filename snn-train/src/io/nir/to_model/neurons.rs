@@ -177,6 +177,9 @@ impl Walker<'_> {
             Some(w) => pc("w_in", w)?,
             None => vec![1.0; r.len()],
         };
+        if w_in.iter().any(|&x| x <= 0.0) {
+            return Err(self.err(name, "an input weight w_in that is not positive"));
+        }
         let gain: Vec<f64> = r
             .iter()
             .zip(&w_in)
