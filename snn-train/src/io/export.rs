@@ -263,6 +263,36 @@ pub fn quantize_layer(net: &Network, params: &Params, li: usize) -> QLayer {
 }
 
 impl QLayer {
+    /// The layer with the threshold of every channel that no weight reaches (all its
+    /// `i8` weights 0, in a convolution or a dense layer) lowered to at most
+    /// `i16::MAX`. Exact: such a membrane receives nothing, stays at 0 and never fires,
+    /// whatever its threshold; a channel whose float weights all quantised to 0 (a
+    /// dead neuron) then no longer forces 32-bit membranes on the whole model.
+    pub fn without_unreachable_thresholds(&self) -> Self {
+        let mut q = self.clone();
+        if let Self::Conv {
+            channels: co,
+            weights,
+            thresholds,
+            ..
+        }
+        | Self::Dense {
+            units: co,
+            weights,
+            thresholds,
+        } = &mut q
+        {
+            let co = usize::from(*co).max(1);
+            for (o, th) in thresholds.chunks_exact_mut(4).enumerate() {
+                if weights.iter().skip(o).step_by(co).all(|&w| w == 0) {
+                    let t = i32::from_le_bytes([th[0], th[1], th[2], th[3]]);
+                    th.copy_from_slice(&t.min(i32::from(i16::MAX)).to_le_bytes());
+                }
+            }
+        }
+        q
+    }
+
     /// The layer with its weight rows in the stored order of the format
     /// ([`interleave_rows`]; rows are one output channel long). Applying it twice gives
     /// the layer back.
@@ -461,10 +491,14 @@ pub fn assemble(
     drive: Drive,
     opts: ExportOptions,
 ) -> Result<Vec<u8>, ExportError> {
+    let reachable: Vec<(QLayer, Dynamics)> = quantized
+        .iter()
+        .map(|(q, d)| (q.without_unreachable_thresholds(), *d))
+        .collect();
     let membranes = opts
         .membranes
-        .unwrap_or_else(|| choose_membranes(quantized));
-    let stored: Vec<(QLayer, Dynamics)> = quantized
+        .unwrap_or_else(|| choose_membranes(&reachable));
+    let stored: Vec<(QLayer, Dynamics)> = reachable
         .iter()
         .map(|(q, d)| (q.interleaved(), *d))
         .collect();
@@ -497,4 +531,33 @@ pub fn assemble(
     out.truncate(n);
     snn_core::Model::from_bytes(&out).map_err(ExportError::Format)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dense channel that no weight reaches gives up a threshold above `i16::MAX`
+    /// (it never fires either way); a reachable one keeps its threshold, so only the
+    /// unreachable one stops forcing 32-bit membranes.
+    #[test]
+    fn unreachable_channels_do_not_force_wide_membranes() {
+        let dense = |th: [i32; 2]| QLayer::Dense {
+            units: 2,
+            weights: vec![0, 5, 0, 7],
+            thresholds: le_i32(th.into_iter()),
+        };
+        let d = Dynamics {
+            leak: 32768,
+            reset: Reset::Hard,
+            synapse: 0,
+        };
+        let q = dense([1 << 30, 900]);
+        assert_eq!(choose_membranes(&[(q.clone(), d)]), Membranes::I32);
+        let r = q.without_unreachable_thresholds();
+        assert_eq!(r, dense([i32::from(i16::MAX), 900]));
+        assert_eq!(choose_membranes(&[(r, d)]), Membranes::I16);
+        let reachable = dense([900, 1 << 30]);
+        assert_eq!(reachable.without_unreachable_thresholds(), reachable);
+    }
 }
