@@ -197,6 +197,37 @@ macro_rules! with_input {
     };
 }
 
+/// The output integrator's step (`plan` is its [`Plan::Output`]; `cur` the arena from
+/// word `base`): the spikes into the scores, or into the synaptic currents that then
+/// drive them, then the leak. Returns the synaptic events.
+fn output_step(plan: &Plan<'_>, cur: &mut [u32], base: usize, spikes: &Spikes<'_>) -> u64 {
+    let Plan::Output {
+        weights,
+        leak,
+        synapse,
+        mem,
+        syn,
+        ..
+    } = plan
+    else {
+        return 0;
+    };
+    let (head, tail) = cur.split_at_mut(syn.start - base);
+    let mem = as_i32(&mut head[shift(mem, base)]);
+    let syn = as_i32(&mut tail[..syn.len()]);
+    let events = if syn.is_empty() {
+        spikes.scatter(|b, negative| dense_scatter(weights, b, negative, mem))
+    } else {
+        let events = spikes.scatter(|b, negative| dense_scatter(weights, b, negative, syn));
+        synapse::drive(mem, syn, *synapse);
+        events
+    };
+    for m in mem.iter_mut() {
+        *m = leak.apply(*m).clamp(STATE_MIN, STATE_LIMIT);
+    }
+    events
+}
+
 /// One population's step after its synaptic input: the neuron update.
 fn fire<M: Membrane>(pop: &Pop<'_>, mem: &mut [M], pairs: &[u32], bits: &mut [u32]) -> u32 {
     M::step(&pop.neurons, mem, pairs, bits)
@@ -538,29 +569,7 @@ impl<'m> Session<'m, '_> {
                     });
                     prev = pop2.bits.clone();
                 }
-                Plan::Output {
-                    weights,
-                    leak,
-                    synapse,
-                    mem,
-                    syn,
-                    ..
-                } => {
-                    let (head, tail) = cur.split_at_mut(syn.start - base);
-                    let mem = as_i32(&mut head[shift(mem, base)]);
-                    let syn = as_i32(&mut tail[..syn.len()]);
-                    if syn.is_empty() {
-                        events +=
-                            spikes.scatter(|b, negative| dense_scatter(weights, b, negative, mem));
-                    } else {
-                        events +=
-                            spikes.scatter(|b, negative| dense_scatter(weights, b, negative, syn));
-                        synapse::drive(mem, syn, *synapse);
-                    }
-                    for m in mem.iter_mut() {
-                        *m = leak.apply(*m).clamp(STATE_MIN, STATE_LIMIT);
-                    }
-                }
+                Plan::Output { .. } => events += output_step(&layer.plan, cur, base, &spikes),
             }
             let pops = usize::from(layer.info.populations);
             self.count(l, p..p + pops, spiked, events);

@@ -295,27 +295,8 @@ impl<'a> Reference<'a> {
                 }
                 LayerSpec::Pool(n) => {
                     let m = &mut mems[0];
-                    let pool = |m: &mut T3, w| {
-                        let mut events = 0;
-                        let mut pend = pending(m);
-                        for c in 0..m.len() {
-                            for y in 0..m[0].len() {
-                                for xx in 0..m[0][0].len() {
-                                    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                                        let (iy, ix) = (2 * y + dy, 2 * xx + dx);
-                                        let v = x[c][iy][ix];
-                                        if v != 0 {
-                                            pend[c][y][xx].push((key(v, hwc(&x, c, iy, ix)), v));
-                                            events += 1;
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        apply(m, pend, w);
-                        events
-                    };
-                    self.events[l] += integrate(m, &mut syns[0], n, width, pool);
+                    self.events[l] +=
+                        integrate(m, &mut syns[0], n, width, |m, w| pool_into(m, &x, w));
                     let (o, k) = fire(m, n, width);
                     self.spikes[p] += k;
                     x = o;
@@ -362,36 +343,8 @@ impl<'a> Reference<'a> {
                     let (o1, k1) = fire(&mut mems[0], n1, width);
                     let s = (conv1.stride * conv2.stride) as usize;
                     let second = |m: &mut T3, width| {
-                        let mut events = conv_into(m, &o1, conv2, width);
-                        match shortcut {
-                            ShortcutSpec::Conv(w) => {
-                                let sc = ConvSpec {
-                                    out_channels: conv2.out_channels,
-                                    kernel: 1,
-                                    stride: s as u8,
-                                    padding: 0,
-                                    weights: w.clone(),
-                                };
-                                events += conv_into(m, &x, &sc, width);
-                            }
-                            ShortcutSpec::Identity(g) => {
-                                let mut pend = pending(m);
-                                for c in 0..m.len() {
-                                    for y in 0..m[0].len() {
-                                        for xx in 0..m[0][0].len() {
-                                            let v = x[c][y * s][xx * s];
-                                            if v != 0 {
-                                                let k = key(v, hwc(&x, c, y * s, xx * s));
-                                                pend[c][y][xx].push((k, v * g[c] as i64));
-                                                events += 1;
-                                            }
-                                        }
-                                    }
-                                }
-                                apply(m, pend, width);
-                            }
-                        }
-                        events
+                        conv_into(m, &o1, conv2, width)
+                            + shortcut_into(m, &x, shortcut, conv2.out_channels, s, width)
                     };
                     let (m2, s2) = (&mut mems[1], &mut syns[1]);
                     self.events[l] += integrate(m2, s2, n2, width, second);
@@ -408,31 +361,13 @@ impl<'a> Reference<'a> {
                     synapse,
                     ..
                 } => {
-                    let flat = flatten(&x);
-                    let n = *classes as usize;
-                    let target = if *synapse == 0 {
-                        &mut self.scores
-                    } else {
-                        &mut self.out_syn
-                    };
-                    for (j, &v) in flat.iter().enumerate() {
-                        if v != 0 {
-                            for o in 0..n {
-                                target[o] += v * weights[j * n + o] as i64;
-                            }
-                            self.events[l] += n as u64;
-                        }
-                    }
-                    if *synapse != 0 {
-                        for (score, syn) in self.scores.iter_mut().zip(&mut self.out_syn) {
-                            let s = (*syn).clamp(-LIMIT - 1, LIMIT);
-                            *score += s;
-                            *syn = leak(s, *synapse);
-                        }
-                    }
-                    for s in &mut self.scores {
-                        *s = leak(*s, *lk).clamp(-LIMIT - 1, LIMIT);
-                    }
+                    self.events[l] += output_into(
+                        &flatten(&x),
+                        weights,
+                        *classes as usize,
+                        [*lk, *synapse],
+                        (&mut self.scores, &mut self.out_syn),
+                    );
                     p = p.wrapping_sub(1); // the output layer is no population
                 }
             }
@@ -446,6 +381,107 @@ impl<'a> Reference<'a> {
                 a[0] += s[0];
                 a[1] += s[1];
             }
+        }
+    }
+}
+
+/// The output integrator's step on the flattened spikes `flat`: into the scores, or
+/// into the synaptic currents that then drive them, then the leak; returns events.
+fn output_into(
+    flat: &[i64],
+    weights: &[i8],
+    n: usize,
+    [lk, synapse]: [u16; 2],
+    (scores, out_syn): (&mut [i64], &mut [i64]),
+) -> u64 {
+    let mut events = 0;
+    let target = if synapse == 0 {
+        &mut *scores
+    } else {
+        &mut *out_syn
+    };
+    for (j, &v) in flat.iter().enumerate() {
+        if v != 0 {
+            for o in 0..n {
+                target[o] += v * weights[j * n + o] as i64;
+            }
+            events += n as u64;
+        }
+    }
+    if synapse != 0 {
+        for (score, syn) in scores.iter_mut().zip(out_syn.iter_mut()) {
+            let s = (*syn).clamp(-LIMIT - 1, LIMIT);
+            *score += s;
+            *syn = leak(s, synapse);
+        }
+    }
+    for s in scores.iter_mut() {
+        *s = leak(*s, lk).clamp(-LIMIT - 1, LIMIT);
+    }
+    events
+}
+
+/// `mem += pool(x)` (each input spike one unit into its 2x2 window's neuron) in the
+/// add order of `width`; returns synaptic events.
+fn pool_into(m: &mut T3, x: &T3, width: Membranes) -> u64 {
+    let mut events = 0;
+    let mut pend = pending(m);
+    for c in 0..m.len() {
+        for y in 0..m[0].len() {
+            for xx in 0..m[0][0].len() {
+                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                    let (iy, ix) = (2 * y + dy, 2 * xx + dx);
+                    let v = x[c][iy][ix];
+                    if v != 0 {
+                        pend[c][y][xx].push((key(v, hwc(x, c, iy, ix)), v));
+                        events += 1;
+                    }
+                }
+            }
+        }
+    }
+    apply(m, pend, width);
+    events
+}
+
+/// `mem += shortcut(x)` of a residual block with stride `s` and `out_channels`
+/// outputs, in the add order of `width`; returns synaptic events.
+fn shortcut_into(
+    m: &mut T3,
+    x: &T3,
+    shortcut: &ShortcutSpec,
+    out_channels: u16,
+    s: usize,
+    width: Membranes,
+) -> u64 {
+    match shortcut {
+        ShortcutSpec::Conv(w) => {
+            let sc = ConvSpec {
+                out_channels,
+                kernel: 1,
+                stride: s as u8,
+                padding: 0,
+                weights: w.clone(),
+            };
+            conv_into(m, x, &sc, width)
+        }
+        ShortcutSpec::Identity(g) => {
+            let mut events = 0;
+            let mut pend = pending(m);
+            for c in 0..m.len() {
+                for y in 0..m[0].len() {
+                    for xx in 0..m[0][0].len() {
+                        let v = x[c][y * s][xx * s];
+                        if v != 0 {
+                            let k = key(v, hwc(x, c, y * s, xx * s));
+                            pend[c][y][xx].push((k, v * g[c] as i64));
+                            events += 1;
+                        }
+                    }
+                }
+            }
+            apply(m, pend, width);
+            events
         }
     }
 }

@@ -72,9 +72,7 @@ fn scales(n: &NeuronDesc<'_>) -> Vec<f32> {
 /// # Errors
 /// [`ImportError`] when the blob is invalid or not expressible as a trainer network.
 pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
-    snn_core::Model::from_bytes(blob).map_err(ImportError::Format)?;
-    let (_, payload) = format::split_payload(blob).map_err(ImportError::Format)?;
-    let desc = format::decode_body(payload).map_err(ImportError::Format)?;
+    let desc = decode(blob)?;
     let mut layers = Vec::new();
     let mut tensors: Vec<Vec<f32>> = Vec::new();
     let (mut leak, mut pool_threshold, mut classes) = (None, 0.75, 0);
@@ -83,12 +81,6 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
         format::Drive::Analog { shift } => 255.0 / (1u64 << shift) as f32,
     };
     for (li, layer) in desc.layers.iter().enumerate() {
-        if has_synapse(layer) {
-            return Err(ImportError::Unsupported {
-                layer: li,
-                what: "a synaptic current (current-based neurons: the trainer's are not)",
-            });
-        }
         let scales = |n: &NeuronDesc<'_>| {
             let unit = if li == 0 { analog_unit } else { 1.0 };
             scales(n)
@@ -196,6 +188,18 @@ pub fn import(blob: &[u8]) -> Result<Imported, ImportError> {
         enc: encoding_of(&desc.input),
         deployment: desc.deployment,
     })
+}
+
+/// The validated description of `blob`, refused where a layer has a synaptic current.
+fn decode(blob: &[u8]) -> Result<format::ModelDesc<'_>, ImportError> {
+    snn_core::Model::from_bytes(blob).map_err(ImportError::Format)?;
+    let (_, payload) = format::split_payload(blob).map_err(ImportError::Format)?;
+    let desc = format::decode_body(payload).map_err(ImportError::Format)?;
+    if let Some(layer) = desc.layers.iter().position(has_synapse) {
+        let what = "a synaptic current (current-based neurons: the trainer's are not)";
+        return Err(ImportError::Unsupported { layer, what });
+    }
+    Ok(desc)
 }
 
 /// Whether a layer has a synaptic current (a current-based population or output).

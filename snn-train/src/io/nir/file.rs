@@ -284,34 +284,7 @@ fn read_node(g: &hdf5_pure::Group, at: &str) -> Result<Node, String> {
             r: array(g, "r", at)?,
             v_leak: array(g, "v_leak", at)?,
         },
-        "CubaLIF" => {
-            let v_threshold = array(g, "v_threshold", at)?;
-            let v_reset = opt_array(g, "v_reset", at)?
-                .unwrap_or_else(|| Array::full(&v_threshold.shape, 0.0));
-            let w_in =
-                opt_array(g, "w_in", at)?.unwrap_or_else(|| Array::full(&v_threshold.shape, 1.0));
-            Kind::CubaLif {
-                tau_syn: array(g, "tau_syn", at)?,
-                tau_mem: array(g, "tau_mem", at)?,
-                r: array(g, "r", at)?,
-                v_leak: array(g, "v_leak", at)?,
-                v_threshold,
-                v_reset,
-                w_in,
-            }
-        }
-        "CubaLI" => {
-            let tau_mem = array(g, "tau_mem", at)?;
-            let w_in =
-                opt_array(g, "w_in", at)?.unwrap_or_else(|| Array::full(&tau_mem.shape, 1.0));
-            Kind::CubaLi {
-                tau_syn: array(g, "tau_syn", at)?,
-                tau_mem,
-                r: array(g, "r", at)?,
-                v_leak: array(g, "v_leak", at)?,
-                w_in,
-            }
-        }
+        "CubaLIF" | "CubaLI" => read_cuba(g, at, kind_name == "CubaLIF")?,
         "I" => Kind::I {
             r: array(g, "r", at)?,
         },
@@ -489,6 +462,50 @@ fn write_node(g: &mut GroupBuilder, n: &Node) {
             f64_array(g, "r", r);
             f64_array(g, "v_leak", v_leak);
         }
+        Kind::CubaLif { .. } | Kind::CubaLi { .. } => write_cuba(g, &n.kind),
+        Kind::I { r } => f64_array(g, "r", r),
+        Kind::Scale { scale } => f64_array(g, "scale", scale),
+        Kind::Other { .. } => {}
+    }
+    write_metadata(g, &n.metadata);
+}
+
+/// The parameters of a `CubaLIF` (`spiking`) or `CubaLI` node; `v_reset` defaults to 0
+/// and `w_in` to 1, as in `nir`.
+fn read_cuba(g: &hdf5_pure::Group, at: &str, spiking: bool) -> Result<Kind, String> {
+    let tau_mem = array(g, "tau_mem", at)?;
+    let w_in = opt_array(g, "w_in", at)?.unwrap_or_else(|| Array::full(&tau_mem.shape, 1.0));
+    let (tau_syn, r, v_leak) = (
+        array(g, "tau_syn", at)?,
+        array(g, "r", at)?,
+        array(g, "v_leak", at)?,
+    );
+    if !spiking {
+        return Ok(Kind::CubaLi {
+            tau_syn,
+            tau_mem,
+            r,
+            v_leak,
+            w_in,
+        });
+    }
+    let v_threshold = array(g, "v_threshold", at)?;
+    let v_reset =
+        opt_array(g, "v_reset", at)?.unwrap_or_else(|| Array::full(&v_threshold.shape, 0.0));
+    Ok(Kind::CubaLif {
+        tau_syn,
+        tau_mem,
+        r,
+        v_leak,
+        v_threshold,
+        v_reset,
+        w_in,
+    })
+}
+
+/// Writes the parameters of a `CubaLIF` or `CubaLI` node (`kind`; nothing for others).
+fn write_cuba(g: &mut GroupBuilder, kind: &Kind) {
+    let (tau_syn, tau_mem, r, v_leak, w_in, spiking) = match kind {
         Kind::CubaLif {
             tau_syn,
             tau_mem,
@@ -497,31 +514,30 @@ fn write_node(g: &mut GroupBuilder, n: &Node) {
             v_threshold,
             v_reset,
             w_in,
-        } => {
-            f64_array(g, "tau_syn", tau_syn);
-            f64_array(g, "tau_mem", tau_mem);
-            f64_array(g, "r", r);
-            f64_array(g, "v_leak", v_leak);
-            f64_array(g, "v_threshold", v_threshold);
-            f64_array(g, "v_reset", v_reset);
-            f64_array(g, "w_in", w_in);
-        }
+        } => (
+            tau_syn,
+            tau_mem,
+            r,
+            v_leak,
+            w_in,
+            Some((v_threshold, v_reset)),
+        ),
         Kind::CubaLi {
             tau_syn,
             tau_mem,
             r,
             v_leak,
             w_in,
-        } => {
-            f64_array(g, "tau_syn", tau_syn);
-            f64_array(g, "tau_mem", tau_mem);
-            f64_array(g, "r", r);
-            f64_array(g, "v_leak", v_leak);
-            f64_array(g, "w_in", w_in);
-        }
-        Kind::I { r } => f64_array(g, "r", r),
-        Kind::Scale { scale } => f64_array(g, "scale", scale),
-        Kind::Other { .. } => {}
+        } => (tau_syn, tau_mem, r, v_leak, w_in, None),
+        _ => return,
+    };
+    f64_array(g, "tau_syn", tau_syn);
+    f64_array(g, "tau_mem", tau_mem);
+    f64_array(g, "r", r);
+    f64_array(g, "v_leak", v_leak);
+    if let Some((v_threshold, v_reset)) = spiking {
+        f64_array(g, "v_threshold", v_threshold);
+        f64_array(g, "v_reset", v_reset);
     }
-    write_metadata(g, &n.metadata);
+    f64_array(g, "w_in", w_in);
 }

@@ -271,9 +271,7 @@ impl<'g> Walker<'g> {
                     .map(|((t, u), g)| t / (u * g))
                     .collect();
                 let exact = (kernel, stride, padding) == (2, 2, 0)
-                    && p.lam == 1.0
-                    && p.syn_lam.is_none()
-                    && p.reset == Reset::Hard
+                    && p.plain_if()
                     && units.iter().all(|&t| {
                         t >= 1.0 && t < f64::from(1u32 << 30) && (t - t.round()).abs() <= 1e-9 * t
                     });

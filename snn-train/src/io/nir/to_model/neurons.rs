@@ -27,6 +27,12 @@ pub(super) struct NeuronParams {
     pub(super) reset: Reset,
 }
 impl NeuronParams {
+    /// Integrate-and-fire without leak or synaptic current, resetting hard: what our
+    /// pooling neurons are.
+    pub(super) fn plain_if(&self) -> bool {
+        self.lam == 1.0 && self.syn_lam.is_none() && self.reset == Reset::Hard
+    }
+
     /// The layer's constants in the format's units.
     pub(super) fn dynamics(&self) -> Dynamics {
         Dynamics {
@@ -100,54 +106,16 @@ impl Walker<'_> {
         let node = self.node(name);
         let dt = self.dt;
         let pc = |what: &str, a: &Array| per_channel(self.g, name, what, a, pop);
-        let (syn, w_in) = match &node.kind {
-            Kind::CubaLif { tau_syn, w_in, .. } | Kind::CubaLi { tau_syn, w_in, .. } => {
-                (Some(tau_syn), Some(w_in))
-            }
-            _ => (None, None),
-        };
-        let (spiking, tau, r, v_leak, v_threshold, v_reset) = match &node.kind {
-            Kind::Lif {
-                tau,
-                r,
-                v_leak,
-                v_threshold,
-                v_reset,
-            } => (
-                true,
-                Some(tau),
-                r,
-                Some(v_leak),
-                Some(v_threshold),
-                Some(v_reset),
-            ),
-            Kind::If {
-                r,
-                v_threshold,
-                v_reset,
-            } => (true, None, r, None, Some(v_threshold), Some(v_reset)),
-            Kind::Li { tau, r, v_leak } => (false, Some(tau), r, Some(v_leak), None, None),
-            Kind::I { r } => (false, None, r, None, None, None),
-            Kind::CubaLif {
-                tau_mem,
-                r,
-                v_leak,
-                v_threshold,
-                v_reset,
-                ..
-            } => (
-                true,
-                Some(tau_mem),
-                r,
-                Some(v_leak),
-                Some(v_threshold),
-                Some(v_reset),
-            ),
-            Kind::CubaLi {
-                tau_mem, r, v_leak, ..
-            } => (false, Some(tau_mem), r, Some(v_leak), None, None),
-            _ => unreachable!(),
-        };
+        let Parts {
+            spiking,
+            tau,
+            r,
+            v_leak,
+            v_threshold,
+            v_reset,
+            syn,
+            w_in,
+        } = parts(&node.kind);
         let time_constant = |what: &str, t: &Array| -> Result<f64, NirError> {
             let tau = uniform(self.g, name, what, &pc(what, t)?)?;
             if tau <= 0.0 {
@@ -246,6 +214,83 @@ impl Walker<'_> {
             threshold,
             reset,
         })
+    }
+}
+
+/// A neuron node's parameters by role: spiking or not, the membrane's time constant
+/// (none for `IF`/`I`), resistance, leak potential, threshold and reset potential
+/// (spiking nodes), and the synaptic current's time constant and input weight
+/// (current-based nodes).
+struct Parts<'k> {
+    spiking: bool,
+    tau: Option<&'k Array>,
+    r: &'k Array,
+    v_leak: Option<&'k Array>,
+    v_threshold: Option<&'k Array>,
+    v_reset: Option<&'k Array>,
+    syn: Option<&'k Array>,
+    w_in: Option<&'k Array>,
+}
+
+/// The [`Parts`] of a neuron node (`kind` is one; anything else is a caller's bug).
+fn parts(kind: &Kind) -> Parts<'_> {
+    let (syn, w_in) = match kind {
+        Kind::CubaLif { tau_syn, w_in, .. } | Kind::CubaLi { tau_syn, w_in, .. } => {
+            (Some(tau_syn), Some(w_in))
+        }
+        _ => (None, None),
+    };
+    let (spiking, tau, r, v_leak, v_threshold, v_reset) = match kind {
+        Kind::Lif {
+            tau,
+            r,
+            v_leak,
+            v_threshold,
+            v_reset,
+        } => (
+            true,
+            Some(tau),
+            r,
+            Some(v_leak),
+            Some(v_threshold),
+            Some(v_reset),
+        ),
+        Kind::If {
+            r,
+            v_threshold,
+            v_reset,
+        } => (true, None, r, None, Some(v_threshold), Some(v_reset)),
+        Kind::Li { tau, r, v_leak } => (false, Some(tau), r, Some(v_leak), None, None),
+        Kind::I { r } => (false, None, r, None, None, None),
+        Kind::CubaLif {
+            tau_mem,
+            r,
+            v_leak,
+            v_threshold,
+            v_reset,
+            ..
+        } => (
+            true,
+            Some(tau_mem),
+            r,
+            Some(v_leak),
+            Some(v_threshold),
+            Some(v_reset),
+        ),
+        Kind::CubaLi {
+            tau_mem, r, v_leak, ..
+        } => (false, Some(tau_mem), r, Some(v_leak), None, None),
+        _ => unreachable!(),
+    };
+    Parts {
+        spiking,
+        tau,
+        r,
+        v_leak,
+        v_threshold,
+        v_reset,
+        syn,
+        w_in,
     }
 }
 
