@@ -12,7 +12,12 @@ use crate::flags::{ParetoArgs, QemuArgs};
 use crate::project_root;
 
 /// The settings of the view: model file, time steps, early-exit rule.
-const SETTINGS: [(&str, u32, EarlyExit); 8] = [
+const SETTINGS: [(&str, u32, EarlyExit); 9] = [
+    (
+        "models/mnist-mcu.snn",
+        12,
+        EarlyExit::Margin { per_step: 64 },
+    ),
     (
         "models/mnist-mcu.snn",
         12,
