@@ -15,7 +15,7 @@ use snn_core::format::Reset;
 use snn_train::data::Encoding;
 use snn_train::model::net::{Network, Neuron, Op, Params, PopKind, Shape};
 use snn_train::model::spec::{LayerSpec, ShortcutKind};
-use snn_train::sim::grad::{backward_with, loss_and_grad, ng, GradForm, Loss};
+use snn_train::sim::grad::{backward_with, loss_and_grad, ng, GradForm, Loss, Rules};
 use snn_train::sim::{forward, Masks, Trace, Window};
 
 /// A dense connection: weights and, per entry, the parameter element it comes from.
@@ -125,8 +125,8 @@ fn spike(trace: &Trace, net: &Network, p: usize, t: usize, i: usize) -> f64 {
 }
 
 /// The per-neuron factor `NG * m/(1-p) / V_th` (LIF) or 1 (pool), with NG recomputed
-/// from the spike train.
-fn factor(net: &Network, trace: &Trace, masks: &Masks, p: usize, i: usize) -> f64 {
+/// from the spike train; with `clip`, 0 for a LIF neuron that spiked at every step.
+fn factor(net: &Network, trace: &Trace, masks: &Masks, p: usize, i: usize, clip: bool) -> f64 {
     let lambda = net.neuron.leak as f64;
     let t_n = trace.steps;
     let mut lf = 0.0;
@@ -137,6 +137,7 @@ fn factor(net: &Network, trace: &Trace, masks: &Masks, p: usize, i: usize) -> f6
         gamma += o as u32;
     }
     match net.pops[p].kind {
+        PopKind::Lif if clip && gamma as usize == t_n => 0.0,
         PopKind::Lif => {
             let ngv = if lf > 1e-3 { 1.0 } else { 0.0 } + lambda.ln() * lf / gamma.max(1) as f64;
             ngv * masks.scale(p, i) as f64 / net.neuron.threshold as f64
@@ -153,7 +154,10 @@ fn reference(
     trace: &Trace,
     masks: &Masks,
     dldy: &[f32],
-    form: GradForm,
+    Rules {
+        form,
+        clip_saturated: clip,
+    }: Rules,
     activity: &[f32],
 ) -> Vec<Vec<f64>> {
     let dense = unroll(net, params);
@@ -185,7 +189,7 @@ fn reference(
     let fac: Vec<Vec<f64>> = (0..n_pops)
         .map(|p| {
             (0..size(p))
-                .map(|i| factor(net, trace, masks, p, i))
+                .map(|i| factor(net, trace, masks, p, i, clip))
                 .collect()
         })
         .collect();
@@ -321,23 +325,26 @@ fn tiny_net(reset: Reset, leak: f32, dropout: f32) -> Network {
 }
 
 fn check(reset: Reset, leak: f32, dropout: f32, form: GradForm, seed: u64) -> usize {
-    check_with(reset, (leak, dropout), form, seed, (false, &[]))
+    check_with(reset, (leak, dropout, 0.6), form, seed, (false, &[]))
 }
 
-/// [`check`] with an analog input and activity weights per population.
+/// [`check`] with the gradient rules, an analog input and activity weights per
+/// population.
 fn check_with(
     reset: Reset,
-    (leak, dropout): (f32, f32),
-    form: GradForm,
+    (leak, dropout, bias): (f32, f32, f32),
+    rules: impl Into<Rules>,
     seed: u64,
     (analog, activity): (bool, &[f32]),
 ) -> usize {
+    let rules = rules.into();
+    let form = rules.form;
     let net = tiny_net(reset, leak, dropout);
-    // Positively biased weights keep every layer of the tiny net active.
+    // Positively biased weights (`w + bias |w|`) keep every layer of the tiny net active.
     let params: Params = net
         .init(25.0, seed)
         .into_iter()
-        .map(|p| p.mapv(|w| w + 0.6 * w.abs()))
+        .map(|p| p.mapv(|w| w + bias * w.abs()))
         .collect();
     let enc = Encoding::normalised(&[0.5, 0.2], &[0.4, 0.3]);
     let enc = if analog { enc.analog() } else { enc };
@@ -356,9 +363,9 @@ fn check_with(
     let (_, dldy) = loss_and_grad(&trace.y, (seed % 4) as usize, Loss::Sse);
     let mut got = net.zeros();
     backward_with(
-        &net, &params, &trace, &masks, &dldy, form, activity, &mut got,
+        &net, &params, &trace, &masks, &dldy, rules, activity, &mut got,
     );
-    let want = reference(&net, &params, &trace, &masks, &dldy, form, activity);
+    let want = reference(&net, &params, &trace, &masks, &dldy, rules, activity);
     let mut nonzero = 0;
     for (pi, (g, w)) in got.iter().zip(&want).enumerate() {
         let scale = 1.0 + w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -376,6 +383,15 @@ fn check_with(
         spikes[1..spikes.len() - 1].iter().all(|&s| s > 0),
         "silent population: {spikes:?}"
     );
+    if rules.clip_saturated {
+        // Some hidden LIF neuron must spike at every step, or the clip tests nothing.
+        let saturated = (1..net.pops.len() - 1)
+            .filter(|&p| net.pops[p].kind == PopKind::Lif)
+            .flat_map(|p| trace.counts[p].iter())
+            .filter(|&&c| c as usize == trace.steps)
+            .count();
+        assert!(saturated > 0, "{form:?}: no saturated neuron");
+    }
     nonzero
 }
 
@@ -415,8 +431,32 @@ fn analog_input_and_activity_match_the_reference() {
                 (false, &activity[..]),
                 (true, &activity[..]),
             ] {
-                let nz = check_with(Reset::Hard, (0.99, 0.2), form, seed, (analog, a));
+                let nz = check_with(Reset::Hard, (0.99, 0.2, 0.6), form, seed, (analog, a));
                 assert!(nz > 50, "{form:?}: only {nz} non-zero gradient entries");
+            }
+        }
+    }
+}
+
+/// `optim.clip_saturated`: neurons that spiked at every step pass no gradient, in both
+/// forms, with and without the analog input and the activity term, against the
+/// reference's own clip.
+#[test]
+fn clipping_saturated_neurons_matches_the_reference() {
+    // A weaker positive bias than the other tests' 0.6, which saturates the dense
+    // layer and leaves nothing to pass; with these seeds every population spikes and
+    // 24 to 43 hidden neurons spike at every step (`check_with` asserts both).
+    const BIAS: f32 = 0.1;
+    for form in [GradForm::Code, GradForm::Aggregate] {
+        let rules = Rules {
+            form,
+            clip_saturated: true,
+        };
+        for seed in [1, 3, 4, 6] {
+            let activity = [0.0, 0.7, 1.3, 0.4, 2.0, 0.0];
+            for (analog, a) in [(false, &[][..]), (true, &activity[..])] {
+                let nz = check_with(Reset::Hard, (0.99, 0.2, BIAS), rules, seed, (analog, a));
+                assert!(nz > 100, "{form:?}: only {nz} non-zero gradient entries");
             }
         }
     }

@@ -91,12 +91,27 @@ fn analog_export_is_scored_by_snn_core() {
 }
 
 #[test]
-fn exported_blob_round_trips_through_the_format() {
-    // Decode the body and write it again: the same bytes (the encoding is canonical).
-    let blob = std::fs::read(snn_tests::root().join("models/lenet-mnist-subset.snn")).unwrap();
-    let (_, payload) = snn_core::format::split_payload(&blob).unwrap();
-    let desc = snn_core::format::decode_body(payload).unwrap();
-    let mut again = vec![0u8; blob.len() + 64];
-    let n = snn_core::write_model(&desc, &mut again).unwrap();
-    assert_eq!(&again[..n], &blob[..]);
+fn committed_models_load_and_round_trip_through_the_format() {
+    // Every model under models/ is of today's format, validates, carries its
+    // deployment setting, and decodes and encodes to the same bytes (the encoding is
+    // canonical).
+    let dir = snn_tests::root().join("models");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "snn") {
+            continue;
+        }
+        let blob = std::fs::read(&path).unwrap();
+        let model = snn_core::Model::from_bytes(&blob)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(model.deployment().is_some(), "{}", path.display());
+        let (_, payload) = snn_core::format::split_payload(&blob).unwrap();
+        let desc = snn_core::format::decode_body(payload).unwrap();
+        let mut again = vec![0u8; blob.len() + 64];
+        let n = snn_core::write_model(&desc, &mut again).unwrap();
+        assert!(again[..n] == blob[..], "{}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 5, "only {seen} models in {}", dir.display());
 }

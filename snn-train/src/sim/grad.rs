@@ -195,13 +195,49 @@ fn ng_ln(lf: f32, gamma: u32, ln_lambda: f32) -> f32 {
 /// per-neuron factor table.
 /// `ln_lambda` is `ln(net.neuron.leak)`.
 #[inline]
-fn factor(net: &Network, trace: &Trace, masks: &Masks, ln_lambda: f32, p: usize, i: usize) -> f32 {
+fn factor(
+    net: &Network,
+    trace: &Trace,
+    masks: &Masks,
+    (ln_lambda, clip): (f32, bool),
+    p: usize,
+    i: usize,
+) -> f32 {
     match net.pops[p].kind {
+        PopKind::Lif if clip && trace.counts[p][i] as usize >= trace.steps => 0.0,
         PopKind::Lif => {
             ng_ln(trace.lf[p][i], trace.counts[p][i], ln_lambda) * masks.scale(p, i)
                 / net.neuron.threshold
         }
         _ => 1.0,
+    }
+}
+
+/// How [`backward_with`] forms the gradient: the backward form and, as an option
+/// beyond the paper (`optim.clip_saturated`), whether a LIF neuron that fired at every
+/// step of the window passes no gradient. Its rate is at the ceiling of one spike per
+/// step, where the rate as a function of the input is flat (the derivative of a ReLU
+/// clipped at its ceiling); the paper's factor would still ask it for more spikes.
+///
+/// ```
+/// use snn_train::sim::grad::{GradForm, Rules};
+/// let paper = Rules::from(GradForm::Aggregate);
+/// assert!(!paper.clip_saturated);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// Code or aggregate form.
+    pub form: GradForm,
+    /// A neuron that spiked at every step gets no gradient.
+    pub clip_saturated: bool,
+}
+
+impl From<GradForm> for Rules {
+    fn from(form: GradForm) -> Self {
+        Self {
+            form,
+            clip_saturated: false,
+        }
     }
 }
 
@@ -247,10 +283,14 @@ pub fn backward_with(
     trace: &Trace,
     masks: &Masks,
     dldy: &[f32],
-    form: GradForm,
+    rules: impl Into<Rules>,
     activity: &[f32],
     grads: &mut Params,
 ) {
+    let Rules {
+        form,
+        clip_saturated,
+    } = rules.into();
     let n_pops = net.pops.len();
     let out = n_pops - 1;
     let sizes: Vec<usize> = net.pops.iter().map(|p| p.shape.len()).collect();
@@ -284,14 +324,16 @@ pub fn backward_with(
                         let (dp, gp) = (&mut d[p], &mut g[p]);
                         let r = reg[p];
                         for_each_spike(bits, |i| {
-                            dp[i] = (gp[i] + r) * factor(net, trace, masks, ln_lambda, p, i);
+                            dp[i] = (gp[i] + r)
+                                * factor(net, trace, masks, (ln_lambda, clip_saturated), p, i);
                             gp[i] = 0.0;
                         });
                     }
                     None => {
                         for i in 0..sizes[p] {
                             d[p][i] = if trace.counts[p][i] > 0 {
-                                (g[p][i] + reg[p]) * factor(net, trace, masks, ln_lambda, p, i)
+                                (g[p][i] + reg[p])
+                                    * factor(net, trace, masks, (ln_lambda, clip_saturated), p, i)
                             } else {
                                 0.0
                             };

@@ -209,6 +209,11 @@ pub struct OptimConfig {
     /// device) for accuracy knowingly. Empty: none; one value: every hidden
     /// population; else one per hidden population, in order (a residual block has two).
     pub activity: Vec<f32>,
+    /// Beyond the paper: a LIF neuron that fired at every step of the window passes
+    /// no gradient (its rate is at its ceiling; see [`crate::sim::grad::Rules`]).
+    /// Default false, the paper's rule.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub clip_saturated: bool,
     /// Quantisation-aware fine-tuning: the last `qat_epochs` epochs run the forward and
     /// backward passes on the weights as the device stores them (`i8` with the
     /// export's scales, [`crate::train::qat::fake_quantized`]) and apply the gradient to the
@@ -342,6 +347,7 @@ impl Default for OptimConfig {
             loss: Loss::Sse,
             grad: GradForm::Code,
             activity: Vec::new(),
+            clip_saturated: false,
             qat_epochs: 0,
             optimizer: Optimizer::Sgd,
             betas: BETAS,

@@ -16,6 +16,7 @@ use crate::model::net::{Network, Params, PopKind};
 use crate::sim::activity::Activity;
 use crate::sim::grad::{
     activity_loss, backward_with, cross_entropy, loss_and_grad, loss_and_grad_soft, GradForm, Loss,
+    Rules,
 };
 use crate::sim::spikes::{InputSpikes, SpikesError};
 use crate::sim::{forward, forward_spikes, Masks, Trace, Window};
@@ -93,8 +94,8 @@ impl Stats {
 pub struct StepContext<'a> {
     /// The network, its encoding and the window (recorded for the code form).
     pub window: Window<'a>,
-    /// Backward form.
-    pub grad: GradForm,
+    /// Backward form and rules.
+    pub grad: Rules,
     /// Loss.
     pub loss: Loss,
     /// Random crop padding in pixels (0: no crop).
@@ -150,7 +151,10 @@ impl<'a> StepContext<'a> {
                 steps: cfg.run.timesteps,
                 record: cfg.optim.grad == GradForm::Code,
             },
-            grad: cfg.optim.grad,
+            grad: Rules {
+                form: cfg.optim.grad,
+                clip_saturated: cfg.optim.clip_saturated,
+            },
             loss: cfg.optim.loss,
             crop,
             flip,
