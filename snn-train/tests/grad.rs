@@ -146,6 +146,20 @@ fn factor(net: &Network, trace: &Trace, masks: &Masks, p: usize, i: usize, clip:
     }
 }
 
+/// `g_i = sum_k W_ik d_k` over every connection out of population `p`, with `d(dst, k)`
+/// the gradient at neuron `k` of the connection's target.
+fn from_above(dense: &[Dense], p: usize, i: usize, d: impl Fn(usize, usize) -> f64) -> f64 {
+    dense
+        .iter()
+        .filter(|c| c.src == p)
+        .map(|c| {
+            (0..c.w[i].len())
+                .map(|k| c.w[i][k] * d(c.dst, k))
+                .sum::<f64>()
+        })
+        .sum()
+}
+
 /// The naive backward pass; `activity` is the activity regulariser's weight per
 /// population (its gradient `a / (n T)` joins `dL/do` of every spike).
 fn reference(
@@ -204,15 +218,7 @@ fn reference(
                 d[out][t] = d_out.clone();
                 for p in (1..out).rev() {
                     for i in 0..size(p) {
-                        let g: f64 = dense
-                            .iter()
-                            .filter(|c| c.src == p)
-                            .map(|c| {
-                                (0..size(c.dst))
-                                    .map(|k| c.w[i][k] * d[c.dst][t][k])
-                                    .sum::<f64>()
-                            })
-                            .sum();
+                        let g = from_above(&dense, p, i, |dst, k| d[dst][t][k]);
                         d[p][t][i] = if spike(trace, net, p, t, i) > 0.0 {
                             (g + reg(p)) * fac[p][i]
                         } else {
@@ -243,15 +249,7 @@ fn reference(
             delta[out] = d_out;
             for p in (1..out).rev() {
                 for i in 0..size(p) {
-                    let g: f64 = dense
-                        .iter()
-                        .filter(|c| c.src == p)
-                        .map(|c| {
-                            (0..size(c.dst))
-                                .map(|k| c.w[i][k] * delta[c.dst][k])
-                                .sum::<f64>()
-                        })
-                        .sum();
+                    let g = from_above(&dense, p, i, |dst, k| delta[dst][k]);
                     let count: f64 = (0..t_n).map(|t| spike(trace, net, p, t, i)).sum();
                     delta[p][i] = if count > 0.0 {
                         (g + reg(p)) * fac[p][i]

@@ -343,38 +343,7 @@ pub fn backward_with(
             }
             for c in net.conns.iter().filter(|c| c.dst == p) {
                 let src = c.src;
-                match at {
-                    // The analog input's events are the same at every step.
-                    Some(_) if src == 0 && !trace.analog.is_empty() => {
-                        events.clone_from(&trace.analog);
-                    }
-                    None if src == 0 && !trace.analog.is_empty() => {
-                        events.clear();
-                        events.extend(trace.analog.iter().map(|&(j, x)| (j, x * t_f)));
-                    }
-                    Some(t) => {
-                        let pos = trace.step_bits(src, sizes[src], t);
-                        let neg = (src == 0).then(|| {
-                            let w = words(sizes[0]);
-                            &trace.input_neg[t * w..(t + 1) * w]
-                        });
-                        events_of(src, pos, neg, masks, &mut events);
-                    }
-                    None => {
-                        events.clear();
-                        for j in 0..sizes[src] {
-                            let x = if src == 0 {
-                                trace.input_net[j] as f32
-                            } else {
-                                trace.counts[src][j] as f32
-                            };
-                            let v = x * masks.scale(src, j);
-                            if v != 0.0 {
-                                events.push((j as u32, v));
-                            }
-                        }
-                    }
-                }
+                presynaptic_events(trace, masks, (src, sizes[src]), at, &mut events);
                 let lower = &mut g[..p];
                 let gsrc = (src != 0).then(|| &mut lower[src][..]);
                 let (w, dw): (&[f32], &mut [f32]) = match c.param {
@@ -400,5 +369,51 @@ pub fn backward_with(
             }
         }
         GradForm::Aggregate => sweep(None, &mut d, &mut g),
+    }
+}
+
+/// The events of presynaptic population `src` (of `n` neurons) in one backward sweep:
+/// its spikes at step `t` (code form, `at = Some(t)`) or its spike counts over the
+/// window (aggregate form, `None`), scaled by its dropout mask; for an analog input,
+/// its values at every step (times `T` over the window).
+fn presynaptic_events(
+    trace: &Trace,
+    masks: &Masks,
+    (src, n): (usize, usize),
+    at: Option<usize>,
+    events: &mut Vec<Event>,
+) {
+    let t_f = trace.steps as f32;
+    match at {
+        // The analog input's events are the same at every step.
+        Some(_) if src == 0 && !trace.analog.is_empty() => {
+            events.clone_from(&trace.analog);
+        }
+        None if src == 0 && !trace.analog.is_empty() => {
+            events.clear();
+            events.extend(trace.analog.iter().map(|&(j, x)| (j, x * t_f)));
+        }
+        Some(t) => {
+            let pos = trace.step_bits(src, n, t);
+            let neg = (src == 0).then(|| {
+                let w = words(n);
+                &trace.input_neg[t * w..(t + 1) * w]
+            });
+            events_of(src, pos, neg, masks, events);
+        }
+        None => {
+            events.clear();
+            for j in 0..n {
+                let x = if src == 0 {
+                    trace.input_net[j] as f32
+                } else {
+                    trace.counts[src][j] as f32
+                };
+                let v = x * masks.scale(src, j);
+                if v != 0.0 {
+                    events.push((j as u32, v));
+                }
+            }
+        }
     }
 }
