@@ -117,24 +117,33 @@ fn feature_clippy(feature: &str) -> Result<()> {
 
 /// `snn-train`'s integration test named like `feature`, with that feature, in release.
 fn feature_test(feature: &str) -> Result<()> {
-    crate::run(
-        cargo()
-            .args([
-                "test",
-                "--release",
-                "-p",
-                "snn-train",
-                "--features",
-                feature,
-            ])
-            .args(["--test", feature, "--", "--nocapture"]),
-    )
+    feature_tests(feature, &[feature])
+}
+
+/// `snn-train`'s integration tests `tests`, with `feature`, in release.
+fn feature_tests(feature: &str, tests: &[&str]) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.args([
+        "test",
+        "--release",
+        "-p",
+        "snn-train",
+        "--features",
+        feature,
+    ]);
+    for t in tests {
+        cmd.args(["--test", t]);
+    }
+    crate::run(cmd.args(["--", "--nocapture"]))
 }
 
 /// `snn-train`'s `nir` feature: clippy, its doc example, then its tests: round trips of
 /// every preset, refusals, hostile files, and the cross-checks against the `nir`
 /// Python package in `target/nir-venv` (`.ci/run` creates it; elsewhere those print
-/// why they are skipped, except under CI, where they fail).
+/// why they are skipped, except under CI, where they fail), and the producer checks:
+/// snnTorch's and Norse's own exports against their own simulations (written by
+/// `.ci/run` into `target/producers`, or skipped with its reason in `SNN_PRODUCERS`)
+/// and the committed snnTorch MNIST networks against snnTorch's accuracy.
 fn nir() -> Result<()> {
     feature_clippy("nir")?;
     crate::run(
@@ -142,7 +151,7 @@ fn nir() -> Result<()> {
             .args(["test", "--doc", "-p", "snn-train", "--features", "nir"])
             .arg("nir"),
     )?;
-    feature_test("nir")
+    feature_tests("nir", &["nir", "producers"])
 }
 
 /// The total executions in libFuzzer's closing line `Done 123456 runs in 61 second(s)`.
@@ -432,7 +441,7 @@ fn feature_steps() -> Vec<(&'static str, Step)> {
         Step::Task(Box::new(mpi)),
     ));
     steps.push((
-        "NIR: clippy, round trips, cross-checks against the nir package (feature nir)",
+        "NIR: clippy, round trips, cross-checks against the nir package and the producers (feature nir)",
         Step::Task(Box::new(nir)),
     ));
     steps.push((

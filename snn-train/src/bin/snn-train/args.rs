@@ -43,9 +43,11 @@ pub(crate) struct ImportNirArgs {
     /// Directory of the dataset's files (else SNN_DATA_DIR).
     #[arg(long)]
     pub(crate) data_dir: Option<PathBuf>,
-    /// Time steps of the score.
-    #[arg(long, default_value_t = 20)]
-    pub(crate) timesteps: u32,
+    /// Time steps the network was trained for: stored in the model as its deployment
+    /// setting (what `qemu`, `eval` and the firmware run) and used for the score
+    /// (default: not stored, scored at 20).
+    #[arg(long)]
+    pub(crate) timesteps: Option<u32>,
     /// Test images scored (0: none).
     #[arg(long, default_value_t = 2000)]
     pub(crate) images: usize,

@@ -60,7 +60,7 @@ pub(crate) fn import_nir_cmd(a: ImportNirArgs) -> Result<()> {
         println!(
             "fixed-point accuracy {acc:.2}% on {n} {} test images at T = {}",
             kind.name(),
-            cmd.timesteps
+            cmd.scored_steps()
         );
     }
     Ok(())

@@ -3,11 +3,14 @@
 
 use std::path::PathBuf;
 
+use snn_core::format::Deployment;
+use snn_core::EarlyExit;
 use snn_core::Model;
 
 use snn_train::data::{self, DatasetKind};
 use snn_train::exec::files::write_atomic;
 use snn_train::io::nir::{read, to_model, ImportOptions, Imported, NirError};
+use snn_train::io::upgrade::upgrade;
 use snn_train::measure::analysis;
 
 /// What `import-nir` does.
@@ -24,10 +27,18 @@ pub struct ImportCommand {
     pub dataset: Option<DatasetKind>,
     /// Directory of the dataset's files.
     pub data_dir: Option<PathBuf>,
-    /// Time steps of the score.
-    pub timesteps: u32,
+    /// Time steps stored in the model as its deployment setting (`None`: none stored)
+    /// and scored (`None`: 20).
+    pub timesteps: Option<u32>,
     /// Test images scored (0: no score).
     pub images: usize,
+}
+
+impl ImportCommand {
+    /// The time steps of the score: the stored ones, else 20.
+    pub fn scored_steps(&self) -> u32 {
+        self.timesteps.unwrap_or(20)
+    }
 }
 
 /// What `import-nir` found.
@@ -46,7 +57,15 @@ pub struct ImportSummary {
 /// error too, since the user asked for it (`--images 0` skips it).
 pub fn import_file(cmd: &ImportCommand) -> anyhow::Result<ImportSummary> {
     let graph = read(&cmd.input)?;
-    let imported = to_model(&graph, &cmd.options)?;
+    let mut imported = to_model(&graph, &cmd.options)?;
+    if let Some(steps) = cmd.timesteps {
+        let deployment = Deployment {
+            steps,
+            early_exit: EarlyExit::Never,
+        };
+        imported.blob = upgrade(&imported.blob, None, Some(deployment))
+            .map_err(|e| anyhow::anyhow!("--timesteps {steps}: {e}"))?;
+    }
     write_atomic(&cmd.out, &imported.blob).map_err(|error| NirError::Io {
         path: cmd.out.clone(),
         error,
@@ -65,7 +84,7 @@ pub fn import_file(cmd: &ImportCommand) -> anyhow::Result<ImportSummary> {
             let dir = data::data_dir(kind, cmd.data_dir.as_deref())?;
             let (_, mut test) = data::load(kind, &dir)?;
             test.truncate(cmd.images);
-            let acc = analysis::accuracy_vs_steps(&model, &test, &[cmd.timesteps])?;
+            let acc = analysis::accuracy_vs_steps(&model, &test, &[cmd.scored_steps()])?;
             Some((acc[0].1, test.len(), kind))
         }
         _ => None,

@@ -126,7 +126,9 @@ impl Walker<'_> {
                     name,
                     format!(
                         "dt = {dt} s is longer than {what} = {tau} s: the forward-Euler step \
-                         would overshoot (pass a smaller --dt)"
+                         would overshoot (pass a smaller --dt; Norse 1.1.0 writes dt times its \
+                         time constant, so its files need --dt equal to its dt squared, 1e-6 \
+                         for dt = 1e-3)"
                     ),
                 ));
             }
