@@ -39,7 +39,8 @@ fn producers_dir(test: &str) -> Option<PathBuf> {
         eprintln!("skipped {test}: {reason}");
         return None;
     }
-    let dir = given.map_or_else(|| root().join("target/producers"), PathBuf::from);
+    // A relative path is the repository's (the test runs in snn-train/).
+    let dir = root().join(given.as_deref().unwrap_or("target/producers"));
     if dir.join("checks.json").is_file() {
         return Some(dir);
     }
@@ -221,12 +222,17 @@ fn producer_networks_spike_as_their_producers_simulate_them() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The full MNIST: `SNN_MNIST_DIR`, else `../shared/data/mnist`.
+/// The full MNIST: `SNN_MNIST_DIR` (relative to the repository; it must exist when
+/// set), else `../shared/data/mnist` when it exists.
 fn full_mnist() -> Option<PathBuf> {
-    let dir = std::env::var_os("SNN_MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/data/mnist"));
-    dir.is_dir().then_some(dir)
+    match std::env::var_os("SNN_MNIST_DIR") {
+        Some(d) => {
+            let dir = root().join(d);
+            assert!(dir.is_dir(), "SNN_MNIST_DIR: no {}", dir.display());
+            Some(dir)
+        }
+        None => Some(root().join("../shared/data/mnist")).filter(|d| d.is_dir()),
+    }
 }
 
 #[test]

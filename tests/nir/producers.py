@@ -64,6 +64,7 @@ import nir
 import snntorch as snn
 from snntorch import spikegen, utils
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import snntorch_mnist as trained  # noqa: E402
 
@@ -82,7 +83,9 @@ def load_trained(trained_dir: str, name: str, make, reset: str) -> torch.nn.Sequ
     (snnTorch picks its state function when a ``Leaky`` is built)."""
     graph = nir.read(os.path.join(trained_dir, f"{name}.nir"))
     net = make(reset)
-    weights = [n.weight for _, n in sorted(graph.nodes.items()) if hasattr(n, "weight")]
+    # snnTorch names the nodes by module index: "0", "1", ..., "10".
+    order = sorted((k for k in graph.nodes if k.isdigit()), key=int)
+    weights = [graph.nodes[k].weight for k in order if hasattr(graph.nodes[k], "weight")]
     layers = [m for m in net if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     assert len(weights) == len(layers), name
     with torch.no_grad():
@@ -104,7 +107,7 @@ def whole_units(net: torch.nn.Sequential) -> None:
             lif = mods[i + 1]
             w = m.weight
             flat = w.reshape(w.shape[0], -1)
-            scale = 127 * UNIT / flat.abs().max(dim=1).values
+            scale = 127 * UNIT / flat.abs().max(dim=1).values.clamp_min(1e-6)
             q = torch.round(flat * scale[:, None] / UNIT).clamp(-127, 127)
             w.copy_((q * UNIT).reshape(w.shape))
             th = torch.round(scale / UNIT) * UNIT

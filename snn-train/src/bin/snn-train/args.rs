@@ -44,8 +44,8 @@ pub(crate) struct ImportNirArgs {
     #[arg(long)]
     pub(crate) data_dir: Option<PathBuf>,
     /// Time steps the network was trained for: stored in the model as its deployment
-    /// setting (what `qemu`, `eval` and the firmware run) and used for the score
-    /// (default: not stored, scored at 20).
+    /// setting (what `qemu`, `flash`, `analyze --model` and the firmware run) and used
+    /// for the score (default: not stored, scored at 20).
     #[arg(long)]
     pub(crate) timesteps: Option<u32>,
     /// Test images scored (0: none).

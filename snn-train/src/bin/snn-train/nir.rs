@@ -66,6 +66,12 @@ pub fn import_file(cmd: &ImportCommand) -> anyhow::Result<ImportSummary> {
         imported.blob = upgrade(&imported.blob, None, Some(deployment))
             .map_err(|e| anyhow::anyhow!("--timesteps {steps}: {e}"))?;
     }
+    if let Some(parent) = cmd.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|error| NirError::Io {
+            path: parent.to_path_buf(),
+            error,
+        })?;
+    }
     write_atomic(&cmd.out, &imported.blob).map_err(|error| NirError::Io {
         path: cmd.out.clone(),
         error,
