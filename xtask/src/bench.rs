@@ -4,7 +4,14 @@
 //! then the firmware in QEMU on every core (M4F, M7, M33, M0, STM32F405) for
 //! instructions per inference and per synaptic event, and writes
 //! `target/bench/results.json` (`qemu`: the M4F run, `cores`: every core). `--quick` is the reduced form CI runs.
+//!
+//! The deep presets' training throughput (VGG9 and ResNet11 on Fashion-MNIST, from
+//! their calibrated initialisation; VGG9 alone with `--quick`) comes next to LeNet's in
+//! `results.json` (`deep`), when Fashion-MNIST is found: `SNN_FASHION_MNIST_DIR`, else
+//! `../shared/data/fashion-mnist` beside the checkout; without it they are skipped
+//! with the reason printed.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
@@ -28,7 +35,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
         ("20,100", "4", "200")
     };
     println!("== training and host inference (snn-train bench)");
-    run(Command::new(exe)
+    run(Command::new(&exe)
         .current_dir(&root)
         .args([
             "bench",
@@ -41,6 +48,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
             "--out",
         ])
         .arg(&host))?;
+    let deep = deep_presets(&exe, &root, args.quick)?;
 
     println!("\n== QEMU, one run per core");
     let mut reports = Vec::new();
@@ -77,6 +85,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
     let m4 = &reports[0];
     let doc = serde_json::json!({
         "host": host,
+        "deep": deep,
         "qemu": core_json(m4),
         "cores": reports.iter().map(core_json).collect::<Vec<_>>(),
     });
@@ -89,6 +98,50 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
     );
     println!("results: {}", out.display());
     Ok(())
+}
+
+/// Fashion-MNIST for the deep presets: `SNN_FASHION_MNIST_DIR`, else
+/// `../shared/data/fashion-mnist` beside the checkout, if it is a folder.
+fn fashion_mnist(root: &Path) -> Option<PathBuf> {
+    match std::env::var_os("SNN_FASHION_MNIST_DIR") {
+        Some(d) => Some(root.join(d)),
+        None => Some(root.join("../shared/data/fashion-mnist")).filter(|d| d.is_dir()),
+    }
+}
+
+/// Training throughput of the deep presets (`snn-train bench --arch`, 2 timed batches of
+/// 16 as in the baseline of `docs/performance.md`; 1 with `--quick`),
+/// each preset's JSON as written by the trainer, or `null` with the data missing.
+fn deep_presets(exe: &Path, root: &Path, quick: bool) -> Result<serde_json::Value> {
+    let Some(data) = fashion_mnist(root) else {
+        println!(
+            "\n== deep presets skipped: Fashion-MNIST not found (set SNN_FASHION_MNIST_DIR, \
+             or put it at ../shared/data/fashion-mnist beside the checkout)"
+        );
+        return Ok(serde_json::Value::Null);
+    };
+    let (presets, steps, batches): (&[&str], _, _) = if quick {
+        (&["vgg9"], "20", "1")
+    } else {
+        (&["vgg9", "resnet11"], "20,100", "2")
+    };
+    let mut out = serde_json::Map::new();
+    for preset in presets {
+        println!("\n== deep preset {preset} on Fashion-MNIST (snn-train bench --arch {preset})");
+        let json = root.join(format!("target/bench/deep-{preset}.json"));
+        run(Command::new(exe)
+            .current_dir(root)
+            .args(["bench", "--dataset", "fashion-mnist", "--data-dir"])
+            .arg(&data)
+            .args(["--arch", preset, "--timesteps", steps, "--batches", batches])
+            .args(["--batch-size", "16", "--images", "20", "--out"])
+            .arg(&json))?;
+        let value: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(&json).with_context(|| format!("reading {}", json.display()))?,
+        )?;
+        out.insert((*preset).to_string(), value);
+    }
+    Ok(serde_json::Value::Object(out))
 }
 
 /// One core's run as the JSON object of `results.json`.

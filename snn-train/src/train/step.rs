@@ -5,6 +5,8 @@
 //! backward form, loss, resolved augmentation, seed), so a step takes only what
 //! changes between steps: the weights, the data and the sample indices.
 
+use std::sync::{Mutex, PoisonError};
+
 use rand::RngCore;
 
 use crate::data::events::EventAugment;
@@ -89,6 +91,42 @@ impl Stats {
     }
 }
 
+/// Gradient buffers kept from one mini-batch to the next. A deep preset's buffer is
+/// large (ResNet11: 72 MB per chunk of [`CHUNK`] samples): allocated afresh for every
+/// chunk, each of its pages faults in zeroed by the kernel (and two threads faulting
+/// at once serialise on the process's page tables); a kept buffer is cleared in place.
+/// The pool holds at most what one batch had in flight. A clone starts empty.
+#[derive(Debug, Default)]
+struct GradPool(Mutex<Vec<Params>>);
+
+impl Clone for GradPool {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl GradPool {
+    /// A zeroed gradient buffer for `net`: a kept one, cleared, or a new one.
+    fn take(&self, net: &Network) -> Params {
+        let kept = self.0.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        match kept {
+            Some(mut g) => {
+                g.iter_mut().for_each(|a| a.fill(0.0));
+                g
+            }
+            None => net.zeros(),
+        }
+    }
+
+    /// Keeps `buffers` for the next mini-batch.
+    fn give(&self, buffers: impl IntoIterator<Item = Params>) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(buffers);
+    }
+}
+
 /// Everything a training step needs that stays fixed for the whole run.
 #[derive(Debug, Clone)]
 pub struct StepContext<'a> {
@@ -117,6 +155,8 @@ pub struct StepContext<'a> {
     /// The distillation teacher's outputs on the training images (none: train on the
     /// labels alone).
     pub teacher: Option<&'a Teacher>,
+    /// Gradient buffers reused between mini-batches.
+    pool: GradPool,
 }
 
 /// Per population, the activity weight of `cfg` (`OptimConfig::activity`: none, one
@@ -167,6 +207,7 @@ impl<'a> StepContext<'a> {
                 n => cfg.optim.epochs.saturating_sub(n),
             },
             teacher: None,
+            pool: GradPool::default(),
         }
     }
 
@@ -286,7 +327,18 @@ impl<'a> StepContext<'a> {
         epoch: usize,
         indices: &[usize],
     ) -> (Params, Stats) {
-        let mut grads = self.net().zeros();
+        self.chunk_gradient_into(params, data, epoch, indices, self.net().zeros())
+    }
+
+    /// [`Self::chunk_gradient`] into `grads`, a zeroed buffer.
+    fn chunk_gradient_into(
+        &self,
+        params: &Params,
+        data: &Dataset,
+        epoch: usize,
+        indices: &[usize],
+        mut grads: Params,
+    ) -> (Params, Stats) {
         let mut stats = Stats::default();
         let mut scratch = Vec::new();
         for &i in indices {
@@ -333,7 +385,7 @@ impl<'a> StepContext<'a> {
             .then(|| fake_quantized(self.net(), params));
         let seen = quantized.as_ref().unwrap_or(params);
         let results = par::map_chunks(items, CHUNK, |_, idx| {
-            self.chunk_gradient(seen, data, epoch, idx)
+            self.chunk_gradient_into(seen, data, epoch, idx, self.pool.take(self.net()))
         });
         let (first, last) = (group.is_root(), group.is_last());
         // Sum the chunks' gradients element by element, always in chunk order, with
@@ -341,7 +393,7 @@ impl<'a> StepContext<'a> {
         // On a later rank the sum starts from the earlier ranks' running sum.
         // Between ranks the sum travels in segments, so that rank r + 1 adds one
         // segment while rank r adds the next (a pipeline, not a relay of whole tensors).
-        let mut total = self.net().zeros();
+        let mut total = self.pool.take(self.net());
         for (t, out) in total.iter_mut().enumerate() {
             let out = out.as_slice_mut().expect("zeros() are contiguous");
             for (s, segment) in out.chunks_mut(SEGMENT).enumerate() {
@@ -373,6 +425,7 @@ impl<'a> StepContext<'a> {
         for (_, s) in &results {
             stats.add(s);
         }
+        self.pool.give(results.into_iter().map(|(g, _)| g));
         if group.size() > 1 {
             let mut bytes = postcard::to_allocvec(&stats).expect("statistics encode");
             if !last {
@@ -386,6 +439,7 @@ impl<'a> StepContext<'a> {
                 .expect("ranks run the same binary: the statistics decode");
         }
         sgd.step(params, &total, lr, self.batch_size);
+        self.pool.give([total]);
         stats
     }
 }
