@@ -81,7 +81,11 @@ pub const ANALOG_THRESHOLD_MAX: i32 = 8192;
 
 /// Requantises the first layer `q` of `net` for an analog input: its thresholds in the
 /// units of `snn_core::analog` (module documentation), and the shift that goes with
-/// them.
+/// them: the smallest that brings every threshold to at most [`ANALOG_THRESHOLD_MAX`],
+/// leaving out the channels that no shift brings there. Those have weights below about
+/// `1e-7` (a dead channel: weight decay takes an unused one to 0), so they never fire
+/// in float or in fixed point, with their large thresholds; were they counted, the
+/// shift would be the largest and every other channel's current would round to 0.
 fn analog_first_layer(q: &mut QLayer, net: &Network, params: &Params) -> Drive {
     let s = channel_scales(&[&params[net.layer_params[0][0]]]);
     let th = net.neuron.threshold;
@@ -91,8 +95,15 @@ fn analog_first_layer(q: &mut QLayer, net: &Network, params: &Params) -> Drive {
             .map(|s| threshold_from_f32(th * unit / s))
             .collect()
     };
+    let fits = |t: i32| t <= ANALOG_THRESHOLD_MAX;
+    let at_most = at(MAX_ANALOG_SHIFT);
     let shift = (0..=MAX_ANALOG_SHIFT)
-        .find(|&k| at(k).iter().all(|&t| t <= ANALOG_THRESHOLD_MAX))
+        .find(|&k| {
+            at(k)
+                .iter()
+                .zip(&at_most)
+                .all(|(&t, &m)| fits(t) || !fits(m))
+        })
         .unwrap_or(MAX_ANALOG_SHIFT);
     if let QLayer::Conv { thresholds, .. } | QLayer::Dense { thresholds, .. } = q {
         *thresholds = le_i32(at(shift).into_iter());
@@ -559,5 +570,58 @@ mod tests {
         assert_eq!(choose_membranes(&[(r, d)]), Membranes::I16);
         let reachable = dense([900, 1 << 30]);
         assert_eq!(reachable.without_unreachable_thresholds(), reachable);
+    }
+
+    /// A dead first-layer channel (weights 0, or far below the others) does not set the
+    /// analog shift: the others keep the shift they have alone (at the largest shift
+    /// their currents would round to 0 and the network would never fire). One whose
+    /// `i8` weights are all 0 does not widen the membranes either.
+    #[test]
+    fn dead_analog_channels_do_not_set_the_shift() {
+        use crate::model::net::Neuron;
+        use crate::model::spec::Preset;
+        let neuron = Neuron {
+            leak: 0.99,
+            threshold: 1.0,
+            pool_threshold: 0.75,
+            reset: Reset::Hard,
+        };
+        let input = Shape {
+            channels: 1,
+            height: 28,
+            width: 28,
+        };
+        let net = Network::build(&Preset::Lenet.layers(), input, 10, neuron, 0.0).unwrap();
+        let enc = Encoding::unsigned(0.5).analog();
+        let shift_of = |params: &Params| {
+            let blob = export(&net, params, &enc).unwrap();
+            let model = snn_core::Model::from_bytes(&blob).unwrap();
+            match model.drive() {
+                Drive::Analog { shift } => (shift, model.membranes()),
+                Drive::Rate => panic!("an analog export has the analog drive"),
+            }
+        };
+        let params = net.init(2.0, 3);
+        let (alone, membranes) = shift_of(&params);
+        assert!(alone < MAX_ANALOG_SHIFT);
+        assert_eq!(membranes, Membranes::I16);
+        let w1 = net.layer_params[0][0];
+        let co = *params[w1].shape().last().unwrap();
+        for dead in [0.0f32, 3e-37, 1e-9] {
+            let mut p = params.clone();
+            for (i, w) in p[w1].iter_mut().enumerate() {
+                if i % co == 0 {
+                    *w = dead;
+                }
+            }
+            let (shift, membranes) = shift_of(&p);
+            assert!(
+                shift <= alone,
+                "weights {dead}: shift {shift}, alone {alone}"
+            );
+            if dead < 1e-30 {
+                assert_eq!(membranes, Membranes::I16, "weights {dead}");
+            }
+        }
     }
 }
