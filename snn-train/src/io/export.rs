@@ -82,10 +82,11 @@ pub const ANALOG_THRESHOLD_MAX: i32 = 8192;
 /// Requantises the first layer `q` of `net` for an analog input: its thresholds in the
 /// units of `snn_core::analog` (module documentation), and the shift that goes with
 /// them: the smallest that brings every threshold to at most [`ANALOG_THRESHOLD_MAX`],
-/// leaving out the channels that no shift brings there. Those have weights below about
-/// `1e-7` (a dead channel: weight decay takes an unused one to 0), so they never fire
-/// in float or in fixed point, with their large thresholds; were they counted, the
-/// shift would be the largest and every other channel's current would round to 0.
+/// leaving out the channels that no shift brings there. Those have weights below
+/// `127 * 255 / (2^24 * 8192)`, about `2.4e-7` (a dead channel: weight decay takes an
+/// unused one to 0; a 3 x 3 grey convolution then draws at most `2e-6` of a threshold
+/// of 1 per step), and keep their large thresholds; were they counted, the shift would
+/// be the largest and every other channel's current would round to 0.
 fn analog_first_layer(q: &mut QLayer, net: &Network, params: &Params) -> Drive {
     let s = channel_scales(&[&params[net.layer_params[0][0]]]);
     let th = net.neuron.threshold;
